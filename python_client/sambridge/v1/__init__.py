@@ -1,0 +1,1 @@
+"""Generated gRPC stubs of the SAMBridge v1 protocol (do not edit)."""

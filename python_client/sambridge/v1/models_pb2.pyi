@@ -1,0 +1,77 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class ListModelsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListModelsResponse(_message.Message):
+    __slots__ = ("models",)
+    MODELS_FIELD_NUMBER: _ClassVar[int]
+    models: _containers.RepeatedCompositeFieldContainer[ModelInfo]
+    def __init__(self, models: _Optional[_Iterable[_Union[ModelInfo, _Mapping]]] = ...) -> None: ...
+
+class ModelRef(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class LoadModelRequest(_message.Message):
+    __slots__ = ("name", "checkpoint_path", "model_type")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CHECKPOINT_PATH_FIELD_NUMBER: _ClassVar[int]
+    MODEL_TYPE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    checkpoint_path: str
+    model_type: str
+    def __init__(self, name: _Optional[str] = ..., checkpoint_path: _Optional[str] = ..., model_type: _Optional[str] = ...) -> None: ...
+
+class ModelInfo(_message.Message):
+    __slots__ = ("name", "model_type", "model_hash", "has_decoder", "device", "precision", "is_default", "encoder_embed_dim", "encoder_depth")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    MODEL_TYPE_FIELD_NUMBER: _ClassVar[int]
+    MODEL_HASH_FIELD_NUMBER: _ClassVar[int]
+    HAS_DECODER_FIELD_NUMBER: _ClassVar[int]
+    DEVICE_FIELD_NUMBER: _ClassVar[int]
+    PRECISION_FIELD_NUMBER: _ClassVar[int]
+    IS_DEFAULT_FIELD_NUMBER: _ClassVar[int]
+    ENCODER_EMBED_DIM_FIELD_NUMBER: _ClassVar[int]
+    ENCODER_DEPTH_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    model_type: str
+    model_hash: str
+    has_decoder: bool
+    device: str
+    precision: str
+    is_default: bool
+    encoder_embed_dim: int
+    encoder_depth: int
+    def __init__(self, name: _Optional[str] = ..., model_type: _Optional[str] = ..., model_hash: _Optional[str] = ..., has_decoder: _Optional[bool] = ..., device: _Optional[str] = ..., precision: _Optional[str] = ..., is_default: _Optional[bool] = ..., encoder_embed_dim: _Optional[int] = ..., encoder_depth: _Optional[int] = ...) -> None: ...
+
+class ServerInfoRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ServerInfo(_message.Message):
+    __slots__ = ("version", "device", "max_message_bytes", "max_image_pixels", "default_model", "default_precision", "capabilities")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    DEVICE_FIELD_NUMBER: _ClassVar[int]
+    MAX_MESSAGE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    MAX_IMAGE_PIXELS_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_MODEL_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_PRECISION_FIELD_NUMBER: _ClassVar[int]
+    CAPABILITIES_FIELD_NUMBER: _ClassVar[int]
+    version: str
+    device: str
+    max_message_bytes: int
+    max_image_pixels: int
+    default_model: str
+    default_precision: str
+    capabilities: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, version: _Optional[str] = ..., device: _Optional[str] = ..., max_message_bytes: _Optional[int] = ..., max_image_pixels: _Optional[int] = ..., default_model: _Optional[str] = ..., default_precision: _Optional[str] = ..., capabilities: _Optional[_Iterable[str]] = ...) -> None: ...
