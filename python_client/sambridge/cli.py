@@ -1,0 +1,160 @@
+"""``sambridge``: drive a SAMBridge server from the command line (TIFF in, TIFF out)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+
+def _progress_bar(description: str):
+    """A progress callback drawing a tqdm bar (stage, done, total)."""
+    from tqdm import tqdm
+
+    bar = tqdm(desc=description, unit="step", leave=False)
+
+    def update(stage: str, done: int, total: int) -> None:
+        if total and bar.total != total:
+            bar.total = total
+        bar.set_description(f"{description} ({stage})" if stage else description)
+        bar.n = done
+        bar.refresh()
+
+    update.close = bar.close  # type: ignore[attr-defined]
+    return update
+
+
+def _read(path: Path) -> np.ndarray:
+    import tifffile
+
+    return tifffile.imread(path)
+
+
+def _write(path: Path, array: np.ndarray) -> None:
+    import tifffile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tifffile.imwrite(path, array, compression="zlib")
+
+
+def _floats(text: str, n: int, what: str) -> list[float]:
+    values = [float(v) for v in text.split(",")]
+    if len(values) != n:
+        raise argparse.ArgumentTypeError(f"{what} needs {n} comma-separated numbers, got {text!r}")
+    return values
+
+
+def _client(args: argparse.Namespace):
+    from sambridge import Client
+
+    return Client(args.address, token=args.token, tls=args.tls)
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    """Print the served models as JSON lines."""
+    with _client(args) as client:
+        for model in client.models():
+            print(json.dumps(model))
+    return 0
+
+
+def cmd_embed(args: argparse.Namespace) -> int:
+    """Compute (and cache on the server) the embeddings of an image."""
+    image = _read(args.image)
+    bar = _progress_bar("embedding")
+    with _client(args) as client:
+        result = client.embed(image, model=args.model, tile_shape=args.tile, halo=args.halo, progress=bar, axes=args.axes)
+    bar.close()
+    print(f"embedded {result.n_slices} plane(s), {result.n_tiles} tile(s) each, {result.n_cached} from cache, "
+          f"{result.seconds:.2f} s")
+    return 0
+
+
+def cmd_segment(args: argparse.Namespace) -> int:
+    """Segment objects from boxes and/or points into a label TIFF."""
+    image = _read(args.image)
+    boxes = [_floats(b, 4, "--box") for b in args.box]
+    points = [_floats(p, 2, "--point") for p in args.point]
+    negatives = [_floats(p, 2, "--negative") for p in args.negative]
+    if not boxes and not points:
+        print("sambridge segment: give at least one --box or --point", file=sys.stderr)
+        return 2
+    with _client(args) as client:
+        labels = client.segment_objects(image, points=points or None, boxes=boxes or None,
+                                        negative_points=negatives or None, model=args.model,
+                                        tile_shape=args.tile, halo=args.halo, index=args.index, axes=args.axes)
+    _write(args.output, labels)
+    print(f"wrote {args.output}: {len(np.unique(labels)) - 1} object(s)")
+    return 0
+
+
+def cmd_auto(args: argparse.Namespace) -> int:
+    """Automatic instance segmentation into a label TIFF."""
+    image = _read(args.image)
+    bar = _progress_bar(args.method)
+    with _client(args) as client:
+        labels = client.auto_segment(image, method=args.method, model=args.model, tile_shape=args.tile,
+                                     halo=args.halo, progress=bar, axes=args.axes)
+    bar.close()
+    _write(args.output, labels)
+    print(f"wrote {args.output}: {len(np.unique(labels)) - 1} object(s)")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Start a local server on the default model and segment a sample image (the README's main job)."""
+    from sambridge.demo import run_demo
+
+    return run_demo(args.output, method=args.method)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``sambridge`` command."""
+    parser = argparse.ArgumentParser(prog="sambridge", description=__doc__)
+    parser.add_argument("--address", default="127.0.0.1:50051", help="server address host:port")
+    parser.add_argument("--token", default=None, help="bearer token of the server")
+    parser.add_argument("--tls", action="store_true", help="connect with TLS")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def image_command(name: str, func, help_text: str) -> argparse.ArgumentParser:
+        cmd = sub.add_parser(name, help=help_text)
+        cmd.add_argument("image", type=Path, help="input TIFF")
+        cmd.add_argument("--axes", default=None, help="axes of the TIFF (yx, yxc, zyx, tyx, ...); default by rank")
+        cmd.add_argument("--model", default=None, help="model name (default: the server's default)")
+        cmd.add_argument("--tile", type=lambda t: [int(v) for v in t.split(",")], default=None,
+                         help="tile shape y,x for large images")
+        cmd.add_argument("--halo", type=lambda t: [int(v) for v in t.split(",")], default=None, help="halo y,x")
+        cmd.set_defaults(func=func)
+        return cmd
+
+    sub.add_parser("models", help="list the served models").set_defaults(func=cmd_models)
+    image_command("embed", cmd_embed, "precompute embeddings (cached on the server)")
+    seg = image_command("segment", cmd_segment, "segment objects from prompts")
+    seg.add_argument("-o", "--output", type=Path, required=True, help="output label TIFF")
+    seg.add_argument("--box", action="append", default=[], help="x0,y0,x1,y1 (repeatable: one object each)")
+    seg.add_argument("--point", action="append", default=[], help="x,y positive point (one object each)")
+    seg.add_argument("--negative", action="append", default=[], help="x,y negative point shared by all objects")
+    seg.add_argument("--index", type=int, default=0, help="slice/frame of a stack")
+    auto = image_command("auto", cmd_auto, "automatic instance segmentation")
+    auto.add_argument("-o", "--output", type=Path, required=True, help="output label TIFF")
+    auto.add_argument("--method", default="auto", choices=["auto", "ais", "amg"])
+    demo = sub.add_parser("demo", help="serve the default model locally and segment a sample image")
+    demo.add_argument("-o", "--output", type=Path, default=Path("sambridge_demo"), help="output folder")
+    demo.add_argument("--method", default="auto", choices=["auto", "ais", "amg"])
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``sambridge``."""
+    args = build_parser().parse_args(argv)
+    from sambridge.client import SamBridgeError
+
+    try:
+        return args.func(args)
+    except SamBridgeError as err:
+        print(f"sambridge: {err}", file=sys.stderr)
+        return 1

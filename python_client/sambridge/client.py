@@ -1,0 +1,357 @@
+"""The Python client: numpy arrays in, numpy arrays out, over the v1 protocol."""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable, Sequence
+
+import grpc
+import numpy as np
+
+from sambridge import wire
+from sambridge.v1 import (
+    automatic_pb2,
+    automatic_pb2_grpc,
+    common_pb2,
+    embeddings_pb2,
+    embeddings_pb2_grpc,
+    images_pb2,
+    images_pb2_grpc,
+    models_pb2,
+    models_pb2_grpc,
+    prompts_pb2,
+    prompts_pb2_grpc,
+    tracking_pb2,
+    tracking_pb2_grpc,
+    volume_pb2,
+    volume_pb2_grpc,
+)
+
+ProgressCallback = Callable[[str, int, int], None]
+
+_MODES = {
+    "single_point": volume_pb2.SINGLE_POINT,
+    "points": volume_pb2.POINTS,
+    "box": volume_pb2.BOX,
+    "mask": volume_pb2.MASK,
+    "points_and_mask": volume_pb2.POINTS_AND_MASK,
+}
+_METHODS = {"auto": automatic_pb2.AUTO_METHOD_UNSPECIFIED, "ais": automatic_pb2.AIS, "amg": automatic_pb2.AMG}
+
+
+class SamBridgeError(RuntimeError):
+    """A call failed; ``code`` is the gRPC status code, the message says why."""
+
+    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+        super().__init__(f"{code.name}: {message}")
+        self.code = code
+        self.details = message
+
+
+class _TokenAuth(grpc.AuthMetadataPlugin):
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def __call__(self, context, callback) -> None:
+        callback((("authorization", f"Bearer {self._token}"),), None)
+
+
+def _box(box: Sequence[float]) -> common_pb2.Box:
+    x0, y0, x1, y1 = (float(v) for v in box)
+    return common_pb2.Box(x0=x0, y0=y0, x1=x1, y1=y1)
+
+
+def _points(points, labels=None, default_label: int = 1) -> list[common_pb2.Point]:
+    if points is None:
+        return []
+    points = np.asarray(points, dtype=float).reshape(-1, 2)
+    if labels is None:
+        labels = np.full(len(points), default_label, dtype=int)
+    labels = np.asarray(labels, dtype=int).reshape(-1)
+    if len(labels) != len(points):
+        raise ValueError(f"{len(points)} points but {len(labels)} point labels")
+    return [common_pb2.Point(x=x, y=y, label=int(lab)) for (x, y), lab in zip(points, labels)]
+
+
+def _tiling(tile_shape, halo) -> common_pb2.Tiling | None:
+    if tile_shape is None:
+        return None
+    halo = (0, 0) if halo is None else halo
+    return common_pb2.Tiling(tile_shape=[int(v) for v in tile_shape], halo=[int(v) for v in halo])
+
+
+class Client:
+    """A connection to a SAMBridge server.
+
+    Images can be given as numpy arrays (uploaded once, addressed by content id
+    afterwards) or as image ids returned by :meth:`upload`. Points are (x, y),
+    boxes (x0, y0, x1, y1), in pixels; stacks are (z, y, x) or (t, y, x).
+    """
+
+    def __init__(
+        self,
+        address: str = "127.0.0.1:50051",
+        token: str | None = None,
+        tls: bool = False,
+        root_certificates: bytes | None = None,
+        timeout: float | None = None,
+        max_message_mb: int = 256,
+    ) -> None:
+        options = [
+            ("grpc.max_send_message_length", max_message_mb * 1024 * 1024),
+            ("grpc.max_receive_message_length", max_message_mb * 1024 * 1024),
+        ]
+        if tls:
+            credentials = grpc.ssl_channel_credentials(root_certificates)
+            if token:
+                credentials = grpc.composite_channel_credentials(
+                    credentials, grpc.metadata_call_credentials(_TokenAuth(token))
+                )
+            self._channel = grpc.secure_channel(address, credentials, options=options)
+            self._metadata: tuple = ()
+        else:
+            self._channel = grpc.insecure_channel(address, options=options)
+            self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
+        self.timeout = timeout
+        self._images = images_pb2_grpc.ImageServiceStub(self._channel)
+        self._models = models_pb2_grpc.ModelServiceStub(self._channel)
+        self._embeddings = embeddings_pb2_grpc.EmbeddingServiceStub(self._channel)
+        self._prompts = prompts_pb2_grpc.PromptServiceStub(self._channel)
+        self._automatic = automatic_pb2_grpc.AutomaticServiceStub(self._channel)
+        self._volume = volume_pb2_grpc.VolumeServiceStub(self._channel)
+        self._tracking = tracking_pb2_grpc.TrackingServiceStub(self._channel)
+        self._known_ids: set[str] = set()
+
+    # -- plumbing ---------------------------------------------------------
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the channel."""
+        self._channel.close()
+
+    def _call(self, method, request, timeout: float | None = None):
+        try:
+            return method(request, metadata=self._metadata, timeout=timeout or self.timeout)
+        except grpc.RpcError as err:
+            raise SamBridgeError(err.code(), err.details()) from None
+
+    def _stream(self, method, request, progress: ProgressCallback | None, timeout: float | None = None):
+        """Consume a progress stream; return the result field of the last event."""
+        try:
+            for event in method(request, metadata=self._metadata, timeout=timeout or self.timeout):
+                kind = event.WhichOneof("event")
+                if kind == "progress":
+                    if progress is not None:
+                        progress(event.progress.stage, event.progress.done, event.progress.total)
+                else:
+                    return getattr(event, kind)
+        except grpc.RpcError as err:
+            raise SamBridgeError(err.code(), err.details()) from None
+        raise SamBridgeError(grpc.StatusCode.UNKNOWN, "the server closed the stream without a result")
+
+    # -- images and models -------------------------------------------------
+    def upload(self, array: np.ndarray, axes: str | None = None) -> str:
+        """Upload an array (skipped if the server already has it); return its id."""
+        array = np.ascontiguousarray(array)
+        axes = axes or wire.default_axes(array.ndim)
+        image_id = wire.image_id(array, axes)
+        if image_id in self._known_ids:
+            return image_id
+        try:
+            self._images.GetImage(images_pb2.ImageRef(image_id=image_id), metadata=self._metadata, timeout=self.timeout)
+        except grpc.RpcError as err:
+            if err.code() != grpc.StatusCode.NOT_FOUND:
+                raise SamBridgeError(err.code(), err.details()) from None
+            try:
+                info = self._images.Upload(wire.upload_chunks(array, axes), metadata=self._metadata, timeout=self.timeout)
+            except grpc.RpcError as err2:
+                raise SamBridgeError(err2.code(), err2.details()) from None
+            image_id = info.image_id
+        self._known_ids.add(image_id)
+        return image_id
+
+    def _image_id(self, image, axes: str | None = None) -> str:
+        return image if isinstance(image, str) else self.upload(image, axes)
+
+    def _key(self, image, model, tile_shape=None, halo=None, precision=None, axes=None) -> common_pb2.EmbeddingKey:
+        key = common_pb2.EmbeddingKey(image_id=self._image_id(image, axes), model=model or "", precision=precision or "")
+        tiling = _tiling(tile_shape, halo)
+        if tiling is not None:
+            key.tiling.CopyFrom(tiling)
+        return key
+
+    def models(self) -> list[dict]:
+        """The models the server serves, as dicts (name, model_type, has_decoder, ...)."""
+        response = self._call(self._models.ListModels, models_pb2.ListModelsRequest())
+        return [
+            {
+                "name": m.name, "model_type": m.model_type, "model_hash": m.model_hash,
+                "has_decoder": m.has_decoder, "device": m.device, "precision": m.precision,
+                "is_default": m.is_default,
+            }
+            for m in response.models
+        ]
+
+    def server_info(self) -> models_pb2.ServerInfo:
+        """Version, device, limits and capabilities of the server."""
+        return self._call(self._models.GetServerInfo, models_pb2.ServerInfoRequest())
+
+    def load_model(self, name: str, checkpoint_path: str, model_type: str = "") -> dict:
+        """Ask the server to load a checkpoint from one of its model roots."""
+        request = models_pb2.LoadModelRequest(name=name, checkpoint_path=checkpoint_path, model_type=model_type)
+        info = self._call(self._models.LoadModel, request)
+        return {"name": info.name, "model_type": info.model_type, "has_decoder": info.has_decoder}
+
+    # -- embeddings and prompts ---------------------------------------------
+    def embed(self, image, model=None, tile_shape=None, halo=None, progress: ProgressCallback | None = None,
+              precision=None, axes=None, indices: Iterable[int] = ()) -> embeddings_pb2.EmbedResult:
+        """Compute (or fetch from the cache) the embeddings of an image or stack."""
+        request = embeddings_pb2.EmbedRequest(
+            key=self._key(image, model, tile_shape, halo, precision, axes), indices=list(indices)
+        )
+        return self._stream(self._embeddings.Embed, request, progress)
+
+    def segment(self, image, points=None, point_labels=None, box=None, mask=None, multimask: bool = False,
+                model=None, tile_shape=None, halo=None, index: int = 0, object_id: str = "",
+                return_scores: bool = False, axes=None):
+        """Segment one object; return a bool mask (or (masks, scores) with return_scores/multimask)."""
+        request = prompts_pb2.SegmentRequest(
+            key=self._key(image, model, tile_shape, halo, axes=axes), index=index,
+            points=_points(points, point_labels), multimask=multimask, object_id=object_id,
+        )
+        if box is not None:
+            request.box.CopyFrom(_box(box))
+        if mask is not None:
+            request.mask.CopyFrom(wire.to_mask(mask))
+        response = self._call(self._prompts.Segment, request)
+        masks = np.stack([wire.from_mask(m) for m in response.masks])
+        scores = np.asarray(response.scores, dtype=np.float32)
+        if multimask or return_scores:
+            return masks, scores
+        return masks[0]
+
+    def segment_objects(self, image, points=None, boxes=None, negative_points=None, model=None,
+                        tile_shape=None, halo=None, index: int = 0, return_objects: bool = False, axes=None):
+        """Segment many objects in one call; return a uint32 label image."""
+        request = prompts_pb2.SegmentObjectsRequest(
+            key=self._key(image, model, tile_shape, halo, axes=axes), index=index,
+            points=_points(points), negative_points=_points(negative_points, default_label=0),
+            boxes=[_box(b) for b in (boxes if boxes is not None else [])],
+        )
+        response = self._call(self._prompts.SegmentObjects, request)
+        labels, _ = wire.from_ndarray(response.labels)
+        return (labels, list(response.objects)) if return_objects else labels
+
+    def release_object(self, object_id: str) -> bool:
+        """Forget the server-side state of an object handle."""
+        return self._call(self._prompts.ReleaseObject, prompts_pb2.ObjectRef(object_id=object_id)).released
+
+    # -- automatic segmentation ----------------------------------------------
+    def auto_segment(self, image, method: str = "auto", model=None, tile_shape=None, halo=None,
+                     progress: ProgressCallback | None = None, axes=None, **params) -> np.ndarray:
+        """Automatic instance segmentation (AIS or AMG); uint32 labels like the image's spatial axes."""
+        if method not in _METHODS:
+            raise ValueError(f"method must be one of {sorted(_METHODS)}, got {method!r}")
+        request = automatic_pb2.AutoSegmentRequest(key=self._key(image, model, tile_shape, halo, axes=axes),
+                                                   method=_METHODS[method])
+        _set_params(request, params)
+        result = self._stream(self._automatic.AutoSegment, request, progress)
+        return wire.from_ndarray(result.labels)[0]
+
+    # -- volumes ---------------------------------------------------------------
+    def propagate(self, image, masks: dict | None = None, prompts: dict | None = None, mode: str = "single_point",
+                  iou_threshold: float | None = None, box_extension: float | None = None,
+                  stop_slices: Iterable[int] = (), all_planes: bool = False, model=None,
+                  progress: ProgressCallback | None = None) -> np.ndarray:
+        """Propagate one object through z from annotated slices; uint32 (z, y, x) with the object = 1.
+
+        ``masks`` maps z -> 2D mask; ``prompts`` maps z -> dict(points=, point_labels=, box=).
+        """
+        request = volume_pb2.PropagateRequest(key=self._key(image, model, axes="zyx"))
+        for z, mask in (masks or {}).items():
+            request.annotations.add(z=int(z), mask=wire.to_mask(mask))
+        for z, prompt in (prompts or {}).items():
+            ann = request.annotations.add(z=int(z), points=_points(prompt.get("points"), prompt.get("point_labels")))
+            if prompt.get("box") is not None:
+                ann.box.CopyFrom(_box(prompt["box"]))
+        _set_propagation(request.options, mode, iou_threshold, box_extension, stop_slices, all_planes)
+        result = self._stream(self._volume.Propagate, request, progress)
+        return wire.from_ndarray(result.labels)[0]
+
+    def propagate_objects(self, image, labels_2d: np.ndarray, z: int, mode: str = "single_point",
+                          iou_threshold: float | None = None, all_planes: bool = False, model=None,
+                          progress: ProgressCallback | None = None) -> np.ndarray:
+        """Propagate all objects of a 2D label image on slice z through the volume."""
+        request = volume_pb2.PropagateObjectsRequest(
+            key=self._key(image, model, axes="zyx"), z=int(z),
+            labels=wire.to_ndarray(np.asarray(labels_2d, dtype=np.uint32), "yx"),
+        )
+        _set_propagation(request.options, mode, iou_threshold, None, (), all_planes)
+        result = self._stream(self._volume.PropagateObjects, request, progress)
+        return wire.from_ndarray(result.labels)[0]
+
+    def auto_segment_3d(self, image, method: str = "auto", model=None, min_overlap: float | None = None,
+                        gap_closing: int | None = None, min_z_extent: int | None = None,
+                        all_planes: bool = False, progress: ProgressCallback | None = None, **params) -> np.ndarray:
+        """Automatic 3D segmentation: per-slice segmentation merged into 3D objects."""
+        request = volume_pb2.AutoSegment3DRequest(key=self._key(image, model, axes="zyx"), method=_METHODS[method],
+                                                  all_planes=all_planes)
+        if min_overlap is not None:
+            request.min_overlap = min_overlap
+        if gap_closing is not None:
+            request.gap_closing = gap_closing
+        if min_z_extent is not None:
+            request.min_z_extent = min_z_extent
+        _set_params(request, params)
+        result = self._stream(self._volume.AutoSegment3D, request, progress)
+        return wire.from_ndarray(result.labels)[0]
+
+    # -- tracking ----------------------------------------------------------------
+    def track(self, image, labels: np.ndarray | None = None, method: str = "auto", model=None,
+              time_limit_s: float | None = None, progress: ProgressCallback | None = None,
+              **costs) -> tuple[np.ndarray, dict[int, list[int]]]:
+        """Track objects through (t, y, x); return (labels with one id per track, lineage)."""
+        methods = {"auto": tracking_pb2.AUTO, "interactive": tracking_pb2.INTERACTIVE}
+        request = tracking_pb2.TrackRequest(key=self._key(image, model, axes="tyx"), method=methods[method])
+        if labels is not None:
+            request.labels_image_id = self.upload(np.asarray(labels, dtype=np.uint32), "tyx")
+        if time_limit_s is not None:
+            request.costs.time_limit_s = time_limit_s
+        for name, value in costs.items():
+            setattr(request.costs, name, value)
+        result = self._stream(self._tracking.Track, request, progress)
+        tracked = wire.from_ndarray(result.labels)[0]
+        lineage: dict[int, list[int]] = {}
+        for track in result.tracks:
+            if track.parent:
+                lineage.setdefault(int(track.parent), []).append(int(track.id))
+        return tracked, lineage
+
+
+def _set_params(request, params: dict) -> None:
+    """Copy keyword parameters into the request's AIS/AMG parameter messages."""
+    ais_fields = set(automatic_pb2.AISParams.DESCRIPTOR.fields_by_name)
+    amg_fields = set(automatic_pb2.AMGParams.DESCRIPTOR.fields_by_name)
+    for name, value in params.items():
+        if name in ais_fields:
+            setattr(request.ais, name, value)
+        elif name in amg_fields:
+            setattr(request.amg, name, value)
+        else:
+            raise TypeError(f"unknown segmentation parameter {name!r}")
+
+
+def _set_propagation(options, mode, iou_threshold, box_extension, stop_slices, all_planes) -> None:
+    if mode not in _MODES:
+        raise ValueError(f"mode must be one of {sorted(_MODES)}, got {mode!r}")
+    options.mode = _MODES[mode]
+    if iou_threshold is not None:
+        options.iou_threshold = iou_threshold
+    if box_extension is not None:
+        options.box_extension = box_extension
+    options.stop_slices.extend(int(z) for z in stop_slices)
+    options.all_planes = all_planes
+

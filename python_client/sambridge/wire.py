@@ -1,0 +1,153 @@
+"""Conversion between numpy arrays and the v1 wire messages.
+
+Used by both the client and the server so that the encoding is written once:
+NDArray (dense, optionally zlib-compressed), Mask (bit-packed, MSB first) and
+the content id of an uploaded image.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zlib
+from typing import Iterator
+
+import numpy as np
+
+from sambridge.v1 import common_pb2, images_pb2
+
+DTYPE_TO_WIRE: dict[str, int] = {
+    "uint8": common_pb2.UINT8,
+    "uint16": common_pb2.UINT16,
+    "uint32": common_pb2.UINT32,
+    "uint64": common_pb2.UINT64,
+    "int8": common_pb2.INT8,
+    "int16": common_pb2.INT16,
+    "int32": common_pb2.INT32,
+    "int64": common_pb2.INT64,
+    "float32": common_pb2.FLOAT32,
+    "float64": common_pb2.FLOAT64,
+    "bool": common_pb2.BOOL,
+}
+WIRE_TO_DTYPE: dict[int, str] = {v: k for k, v in DTYPE_TO_WIRE.items()}
+
+VALID_AXES = ("yx", "yxc", "zyx", "zyxc", "tyx", "tyxc")
+UPLOAD_CHUNK_BYTES = 2 * 1024 * 1024
+
+
+class WireError(ValueError):
+    """A wire message does not describe a valid array."""
+
+
+def wire_dtype(dtype: np.dtype | str) -> int:
+    """The wire enum of a numpy dtype; WireError if it cannot travel."""
+    name = np.dtype(dtype).name
+    if name not in DTYPE_TO_WIRE:
+        raise WireError(f"dtype {name} is not supported (use one of {sorted(DTYPE_TO_WIRE)})")
+    return DTYPE_TO_WIRE[name]
+
+
+def numpy_dtype(wire: int) -> np.dtype:
+    """The numpy dtype of a wire enum value."""
+    if wire not in WIRE_TO_DTYPE:
+        raise WireError(f"unknown dtype enum value {wire}")
+    return np.dtype(WIRE_TO_DTYPE[wire]).newbyteorder("<")
+
+
+def check_axes(axes: str, ndim: int) -> str:
+    """Validate an axes string against an array rank."""
+    if axes not in VALID_AXES:
+        raise WireError(f"axes {axes!r} not supported; use one of {', '.join(VALID_AXES)}")
+    if len(axes) != ndim:
+        raise WireError(f"axes {axes!r} has {len(axes)} letters but the array has {ndim} dimensions")
+    return axes
+
+
+def default_axes(ndim: int) -> str:
+    """The axes assumed for an array of rank ``ndim`` when none is given."""
+    return {2: "yx", 3: "zyx", 4: "zyxc"}.get(ndim, "")
+
+
+def image_id(array: np.ndarray, axes: str) -> str:
+    """Content id of an image, exactly as images.proto defines it."""
+    array = np.ascontiguousarray(array)
+    digest = hashlib.sha1()
+    shape = ",".join(str(s) for s in array.shape)
+    digest.update(f"{array.dtype.name}|{shape}|{axes}|".encode())
+    digest.update(array.astype(array.dtype.newbyteorder("<"), copy=False).tobytes())
+    return "sha1:" + digest.hexdigest()
+
+
+def to_ndarray(array: np.ndarray, axes: str, compress: bool = True) -> common_pb2.NDArray:
+    """Encode a numpy array as an NDArray message (zlib when ``compress``)."""
+    array = np.ascontiguousarray(array)
+    data = array.astype(array.dtype.newbyteorder("<"), copy=False).tobytes()
+    compression = common_pb2.NONE
+    if compress:
+        data = zlib.compress(data, 1)
+        compression = common_pb2.ZLIB
+    return common_pb2.NDArray(
+        dtype=wire_dtype(array.dtype), shape=list(array.shape), axes=axes,
+        compression=compression, data=data,
+    )
+
+
+def from_ndarray(message: common_pb2.NDArray, max_bytes: int | None = None) -> tuple[np.ndarray, str]:
+    """Decode an NDArray message into (array, axes); WireError if inconsistent."""
+    dtype = numpy_dtype(message.dtype)
+    shape = tuple(int(s) for s in message.shape)
+    if any(s < 0 for s in shape):
+        raise WireError(f"negative size in shape {shape}")
+    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if max_bytes is not None and expected > max_bytes:
+        raise WireError(f"array of shape {shape} needs {expected} bytes, over the limit of {max_bytes}")
+    data = message.data
+    if message.compression == common_pb2.ZLIB:
+        try:
+            data = zlib.decompressobj().decompress(data, expected + 1)
+        except zlib.error as exc:
+            raise WireError(f"corrupt zlib data: {exc}") from exc
+    elif message.compression != common_pb2.NONE:
+        raise WireError(f"unknown compression {message.compression}")
+    if len(data) != expected:
+        raise WireError(f"array data has {len(data)} bytes but shape {shape} of {dtype.name} needs {expected}")
+    array = np.frombuffer(data, dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))
+    axes = message.axes or default_axes(len(shape))
+    return array, check_axes(axes, len(shape))
+
+
+def to_mask(mask: np.ndarray) -> common_pb2.Mask:
+    """Bit-pack a 2D boolean mask (MSB first, row-major)."""
+    mask = np.asarray(mask, dtype=bool)
+    if mask.ndim != 2:
+        raise WireError(f"a mask must be 2D, got shape {mask.shape}")
+    return common_pb2.Mask(height=mask.shape[0], width=mask.shape[1], bits=np.packbits(mask, axis=None).tobytes())
+
+
+def from_mask(message: common_pb2.Mask) -> np.ndarray:
+    """Unpack a Mask message into a 2D boolean array; WireError if inconsistent."""
+    height, width = int(message.height), int(message.width)
+    if height <= 0 or width <= 0:
+        raise WireError(f"mask size {height}x{width} is empty or negative")
+    n = height * width
+    if len(message.bits) != (n + 7) // 8:
+        raise WireError(f"mask of {height}x{width} needs {(n + 7) // 8} bytes, got {len(message.bits)}")
+    bits = np.unpackbits(np.frombuffer(message.bits, dtype=np.uint8), count=n)
+    return bits.reshape(height, width).astype(bool)
+
+
+def upload_chunks(array: np.ndarray, axes: str, chunk_bytes: int = UPLOAD_CHUNK_BYTES) -> Iterator[images_pb2.UploadChunk]:
+    """Split an array into UploadChunk messages (header on the first)."""
+    array = np.ascontiguousarray(array)
+    data = memoryview(array.astype(array.dtype.newbyteorder("<"), copy=False).tobytes())
+    header = images_pb2.UploadHeader(
+        dtype=wire_dtype(array.dtype), shape=list(array.shape), axes=axes,
+        expected_image_id=image_id(array, axes),
+    )
+    if len(data) == 0:
+        yield images_pb2.UploadChunk(header=header)
+        return
+    for start in range(0, len(data), chunk_bytes):
+        chunk = images_pb2.UploadChunk(data=bytes(data[start:start + chunk_bytes]))
+        if start == 0:
+            chunk.header.CopyFrom(header)
+        yield chunk

@@ -1,0 +1,94 @@
+"""``sambridge-server``: serve SAM models over gRPC."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from sambridge_server.config import ModelSource, ServerConfig
+
+log = logging.getLogger("sambridge.server")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options of the server."""
+    parser = argparse.ArgumentParser(prog="sambridge-server", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1; others need --token)")
+    parser.add_argument("--port", type=int, default=50051, help="port (0 = pick a free one and print it)")
+    parser.add_argument("--checkpoint", action="append", default=[], type=Path,
+                        help="checkpoint file or folder of checkpoints (repeatable)")
+    parser.add_argument("--model-type", action="append", default=[],
+                        help="model type of the matching --checkpoint (vit_b, vit_l, vit_h, vit_tiny; default: inferred)")
+    parser.add_argument("--model-name", action="append", default=[], help="name of the matching --checkpoint")
+    parser.add_argument("--model-root", action="append", default=[], type=Path,
+                        help="folder clients may load checkpoints from (LoadModel)")
+    parser.add_argument("--data-root", action="append", default=[], type=Path,
+                        help="folder training jobs may read from")
+    parser.add_argument("--cache-dir", type=Path, help="persistent cache (embeddings, images)")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
+    parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
+    parser.add_argument("--token", default=os.environ.get("SAMBRIDGE_TOKEN"),
+                        help="bearer token clients must send (default: $SAMBRIDGE_TOKEN)")
+    parser.add_argument("--tls-cert", type=Path, help="PEM certificate chain for TLS")
+    parser.add_argument("--tls-key", type=Path, help="PEM private key for TLS")
+    parser.add_argument("--max-message-mb", type=int, default=256, help="max gRPC message size (MiB)")
+    parser.add_argument("--cache-mb", type=int, default=2048, help="in-memory embedding cache budget (MiB)")
+    parser.add_argument("--workers", type=int, default=8, help="RPC worker threads")
+    parser.add_argument("--log-level", default="INFO")
+    return parser.parse_args(argv)
+
+
+def _model_sources(args: argparse.Namespace) -> list[ModelSource]:
+    files: list[Path] = []
+    for path in args.checkpoint:
+        files.extend(sorted(p for p in path.iterdir() if p.suffix in (".pt", ".pth")) if path.is_dir() else [path])
+    if args.model_type and len(args.model_type) not in (1, len(files)):
+        raise SystemExit("give one --model-type for all checkpoints or one per checkpoint")
+    types = args.model_type * len(files) if len(args.model_type) == 1 else args.model_type or [None] * len(files)
+    names = args.model_name + [None] * (len(files) - len(args.model_name))
+    return [ModelSource(path=f, model_type=t, name=n) for f, t, n in zip(files, types, names)]
+
+
+def config_from_args(args: argparse.Namespace) -> ServerConfig:
+    """Build the ServerConfig from parsed options."""
+    return ServerConfig(
+        host=args.host, port=args.port, token=args.token, tls_cert=args.tls_cert, tls_key=args.tls_key,
+        models=_model_sources(args), model_roots=args.model_root, data_roots=args.data_root,
+        cache_dir=args.cache_dir, device=args.device, precision=args.precision,
+        max_message_mb=args.max_message_mb, cache_mb=args.cache_mb, workers=args.workers,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Start the server and block until SIGINT/SIGTERM."""
+    args = parse_args(argv)
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    config = config_from_args(args)
+    try:
+        config.check_exposure()
+    except ValueError as err:
+        print(f"sambridge-server: {err}", file=sys.stderr)
+        return 2
+    # Heavy imports after argument checks so that --help and refusals are instant.
+    from sambridge_server.app import build_server
+    from sambridge_server.default_model import ensure_default_model
+    from sambridge_server.engine.workspace import Workspace
+
+    if not config.models:
+        config.models.append(ensure_default_model())
+    workspace = Workspace(config)
+    server, port = build_server(config, workspace)
+    server.start()
+    names = ", ".join(m.name for m in workspace.models.list())
+    print(f"sambridge-server listening on {config.host}:{port} (device {workspace.device}, models: {names})", flush=True)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+    server.stop(grace=2).wait()
+    return 0

@@ -1,0 +1,53 @@
+"""Server configuration: one dataclass, filled by the CLI or by tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
+
+
+@dataclass
+class ModelSource:
+    """A checkpoint to load at start-up."""
+
+    path: Path
+    model_type: str | None = None
+    name: str | None = None
+
+
+@dataclass
+class ServerConfig:
+    """Everything the server needs to start; defaults are the safe ones."""
+
+    host: str = "127.0.0.1"
+    port: int = 50051
+    token: str | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    models: list[ModelSource] = field(default_factory=list)
+    # Folders LoadModel / training may read from; checkpoints outside are refused.
+    model_roots: list[Path] = field(default_factory=list)
+    data_roots: list[Path] = field(default_factory=list)
+    cache_dir: Path | None = None
+    device: str = "auto"
+    precision: str = "auto"
+    max_message_mb: int = 256
+    cache_mb: int = 2048
+    max_image_pixels: int = 2_000_000_000 // 4
+    workers: int = 8
+    compile: bool = False
+
+    @property
+    def max_message_bytes(self) -> int:
+        """Maximum gRPC message size in bytes (both directions)."""
+        return self.max_message_mb * 1024 * 1024
+
+    def check_exposure(self) -> None:
+        """Refuse a non-local bind without a token (ValueError)."""
+        if self.host not in LOCAL_HOSTS and not self.token:
+            raise ValueError(
+                f"refusing to listen on {self.host} without a token: pass --token (or SAMBRIDGE_TOKEN) "
+                "or bind 127.0.0.1"
+            )

@@ -1,0 +1,49 @@
+"""The model served when ``sambridge-server`` is started without a checkpoint.
+
+A trained default model ships with the package once the finetuning work
+(issue 6) produces it, as ``data/default_model.pt``. Until then the server
+builds a reproducible random-weight ``vit_tiny`` with an AIS decoder, so every
+code path works out of the box (its segmentations are not meaningful).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from sambridge_server.config import ModelSource
+
+SHIPPED = Path(__file__).parent / "data" / "default_model.pt"
+PLACEHOLDER_SEED = 0
+
+
+def cache_home() -> Path:
+    """Per-user folder for generated files ($SAMBRIDGE_HOME or ~/.cache/sambridge)."""
+    return Path(os.environ.get("SAMBRIDGE_HOME", Path.home() / ".cache" / "sambridge"))
+
+
+def build_placeholder(path: Path) -> Path:
+    """Write the reproducible random-weight vit_tiny + AIS decoder checkpoint to ``path``."""
+    from sambridge_server.engine.ais_decoder import AISDecoder
+    from sambridge_server.engine.models import PRESETS, build_sam, save_checkpoint
+
+    sam = build_sam(PRESETS["vit_tiny"], seed=PLACEHOLDER_SEED)
+    torch.manual_seed(PLACEHOLDER_SEED)
+    decoder_state = AISDecoder().state_dict()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    save_checkpoint(sam, tmp, decoder_state=decoder_state, fmt="micro_sam")
+    tmp.replace(path)
+    return path
+
+
+def ensure_default_model() -> ModelSource:
+    """The shipped default model, or the placeholder (built once, then reused)."""
+    if SHIPPED.exists():
+        return ModelSource(path=SHIPPED, model_type="vit_tiny", name="default")
+    path = cache_home() / "models" / f"vit_tiny_placeholder_seed{PLACEHOLDER_SEED}.pt"
+    if not path.exists():
+        build_placeholder(path)
+    return ModelSource(path=path, model_type="vit_tiny", name="default")

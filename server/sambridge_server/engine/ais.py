@@ -1,0 +1,171 @@
+"""Automatic instance segmentation (AIS) from the decoder's foreground and distance maps.
+
+Two steps with very different costs, kept apart so that a caller can cache the first per image:
+- ``ais_maps`` / ``tiled_ais_maps`` (expensive): run the AIS decoder on the image embeddings.
+- ``ais_segment`` (cheap): smoothing, seeds, seeded watershed, size filter; re-run freely while
+  the user tunes ``AISParams``.
+Semantics follow micro_sam's ``InstanceSegmentationWithDecoder.generate``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+from scipy import ndimage
+from skimage.measure import label as connected_components
+from skimage.segmentation import watershed
+
+from .ais_decoder import AISDecoder, predict_ais_maps
+
+Box = tuple[int, int, int, int]  # (y0, x0, y1, x1), end exclusive, global pixel coordinates
+
+# vigra / bioimage_cpp Gaussian (which micro_sam uses): kernel radius ceil(3 sigma), mirrored border.
+_GAUSSIAN_TRUNCATE = 3.0
+_GAUSSIAN_MODE = "mirror"
+
+
+@dataclass(frozen=True)
+class AISMaps:
+    """Decoder outputs for one image, float32 (H, W) each."""
+
+    foreground: np.ndarray
+    center_distances: np.ndarray
+    boundary_distances: np.ndarray
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """Spatial shape (H, W)."""
+        return tuple(self.foreground.shape)
+
+
+@dataclass(frozen=True)
+class AISParams:
+    """Watershed post-processing parameters; defaults are micro_sam's ``generate`` defaults."""
+
+    center_distance_threshold: float = 0.5
+    boundary_distance_threshold: float = 0.5
+    foreground_threshold: float = 0.5
+    foreground_smoothing: float = 1.0
+    distance_smoothing: float = 1.6
+    min_size: int = 0
+
+
+# micro_sam's per-model tuned settings (annotator widget defaults, _model_settings.AIS_SETTINGS).
+TUNED_AIS_PARAMS: dict[str, AISParams] = {
+    "vit_t_lm": AISParams(0.5, 0.5, distance_smoothing=2.0, min_size=100),
+    "vit_b_lm": AISParams(0.4, 0.5, distance_smoothing=2.0, min_size=100),
+    "vit_l_lm": AISParams(0.4, 0.4, distance_smoothing=1.6, min_size=100),
+    "vit_h_lm": AISParams(0.5, 0.5, distance_smoothing=1.4, min_size=100),
+    "vit_t_em_organelles": AISParams(0.4, 0.5, distance_smoothing=1.2, min_size=100),
+    "vit_b_em_organelles": AISParams(0.3, 0.4, distance_smoothing=1.2, min_size=100),
+    "vit_l_em_organelles": AISParams(0.3, 0.4, distance_smoothing=1.2, min_size=100),
+    "vit_h_em_organelles": AISParams(0.3, 0.4, distance_smoothing=1.2, min_size=100),
+}
+
+
+def default_ais_params(model_name: str | None = None) -> AISParams:
+    """Tuned parameters for a known model name, micro_sam's generic defaults otherwise."""
+    return TUNED_AIS_PARAMS.get(model_name or "", AISParams())
+
+
+@dataclass(frozen=True)
+class TileWindow:
+    """One tile of a tiled image: ``outer`` = tile plus halo (what the encoder saw), ``inner`` = tile."""
+
+    outer: Box
+    inner: Box
+
+
+def ais_maps(
+    decoder: AISDecoder,
+    features: np.ndarray,
+    input_size: tuple[int, int],
+    original_size: tuple[int, int],
+) -> AISMaps:
+    """Decoder maps of an untiled image from its embeddings (1, 256, 64, 64)."""
+    return AISMaps(*predict_ais_maps(decoder, features, input_size, original_size))
+
+
+def tiled_ais_maps(
+    decoder: AISDecoder,
+    tile_features: Sequence[np.ndarray],
+    tile_input_sizes: Sequence[tuple[int, int]],
+    windows: Sequence[TileWindow],
+    shape: tuple[int, int],
+) -> AISMaps:
+    """Decoder maps of a tiled image: one decoder pass per tile, stitched to full size.
+
+    Each tile is decoded on its own (batch of one, as micro_sam's default), so the BatchNorm input
+    statistics match the reference.
+    """
+    tile_maps = []
+    for features, input_size, window in zip(tile_features, tile_input_sizes, windows, strict=True):
+        y0, x0, y1, x1 = window.outer
+        tile_maps.append(ais_maps(decoder, features, input_size, (y1 - y0, x1 - x0)))
+    return stitch_tile_maps(tile_maps, windows, shape)
+
+
+def stitch_tile_maps(
+    tile_maps: Sequence[AISMaps], windows: Sequence[TileWindow], shape: tuple[int, int]
+) -> AISMaps:
+    """Paste each tile's inner region (halo dropped) into full-image maps.
+
+    The halo gives the decoder context at tile borders; only the inner part is trusted, exactly as
+    micro_sam's TiledInstanceSegmentationWithDecoder does. The watershed then runs once on the
+    full image, so objects are never cut at tile borders.
+    """
+    full = [np.zeros(shape, dtype=np.float32) for _ in range(3)]
+    for maps, window in zip(tile_maps, windows, strict=True):
+        oy, ox = window.outer[:2]
+        iy0, ix0, iy1, ix1 = window.inner
+        local = np.s_[iy0 - oy : iy1 - oy, ix0 - ox : ix1 - ox]
+        for out, tile in zip(full, (maps.foreground, maps.center_distances, maps.boundary_distances)):
+            out[iy0:iy1, ix0:ix1] = tile[local]
+    return AISMaps(*full)
+
+
+def _smooth(image: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian smoothing matching micro_sam's filter (no-op for sigma <= 0)."""
+    if sigma <= 0:
+        return image
+    return ndimage.gaussian_filter(
+        np.asarray(image, dtype=np.float32), sigma, mode=_GAUSSIAN_MODE, truncate=_GAUSSIAN_TRUNCATE
+    )
+
+
+def remove_small_objects(labels: np.ndarray, min_size: int) -> np.ndarray:
+    """Drop objects smaller than ``min_size`` pixels and relabel consecutively (1..N)."""
+    if min_size <= 0:
+        return labels
+    sizes = np.bincount(labels.ravel())
+    keep = sizes >= min_size
+    keep[0] = False
+    lookup = np.zeros(len(sizes), dtype=np.uint32)
+    lookup[keep] = np.arange(1, int(keep.sum()) + 1, dtype=np.uint32)
+    return lookup[labels]
+
+
+def ais_segment(maps: AISMaps, params: AISParams = AISParams()) -> np.ndarray:
+    """Instance labels (uint32, 0 = background) from decoder maps.
+
+    Seeds are connected components (8-connected) of center < t_c AND boundary < t_b AND
+    foreground > t_f; a 4-connected seeded watershed on the smoothed boundary distances fills the
+    foreground mask; objects below ``min_size`` are removed.
+    """
+    foreground = _smooth(maps.foreground, params.foreground_smoothing)
+    center = _smooth(maps.center_distances, params.distance_smoothing)
+    boundary = _smooth(maps.boundary_distances, params.distance_smoothing)
+
+    foreground_mask = foreground > params.foreground_threshold
+    seed_mask = (
+        (center < params.center_distance_threshold)
+        & (boundary < params.boundary_distance_threshold)
+        & foreground_mask
+    )
+    seeds = connected_components(seed_mask, connectivity=2).astype(np.uint32, copy=False)
+    if not seeds.any():
+        return np.zeros(maps.shape, dtype=np.uint32)
+    labels = watershed(boundary, markers=seeds, mask=foreground_mask, connectivity=1)
+    return remove_small_objects(labels.astype(np.uint32, copy=False), params.min_size)

@@ -1,0 +1,153 @@
+"""The store of uploaded images, addressed by content id.
+
+Images are kept in memory up to a byte budget and, with a cache dir, also as
+``.npy`` files (written atomically, read with ``allow_pickle=False``) so that
+ids stay valid across restarts and an evicted image is never lost.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InvalidInput, NotFound, ResourceExhausted
+
+SUPPORTED_DTYPES = ("uint8", "uint16", "uint32", "int8", "int16", "int32", "float32", "float64")
+LABEL_DTYPES = ("uint8", "uint16", "uint32", "int32", "int64", "uint64")
+
+
+@dataclass(frozen=True)
+class StoredImage:
+    """An uploaded array with its axes string and content id."""
+
+    image_id: str
+    array: np.ndarray
+    axes: str
+
+    @property
+    def is_stack(self) -> bool:
+        """True for (z, y, x) and (t, y, x) data."""
+        return self.axes[0] in "zt"
+
+    @property
+    def n_slices(self) -> int:
+        """Number of 2D planes (1 for a 2D image)."""
+        return int(self.array.shape[0]) if self.is_stack else 1
+
+    @property
+    def spatial_shape(self) -> tuple[int, int]:
+        """(height, width) of one plane."""
+        offset = 1 if self.is_stack else 0
+        return int(self.array.shape[offset]), int(self.array.shape[offset + 1])
+
+    def plane(self, index: int = 0) -> np.ndarray:
+        """The 2D plane ``index`` ((y, x) or (y, x, c)); InvalidInput if out of range."""
+        if not self.is_stack:
+            if index not in (0, -1):
+                raise InvalidInput(f"index {index} given for 2D image {self.image_id} (axes {self.axes})")
+            return self.array
+        if not 0 <= index < self.n_slices:
+            raise InvalidInput(
+                f"index {index} out of range for image {self.image_id} with {self.n_slices} {self.axes[0]}-planes"
+            )
+        return self.array[index]
+
+
+def validate_image(array: np.ndarray, axes: str, max_pixels: int) -> None:
+    """Check dtype, shape, size and finiteness of an uploaded image (InvalidInput)."""
+    if array.dtype.name not in SUPPORTED_DTYPES:
+        raise InvalidInput(f"dtype {array.dtype.name} is not supported for images; use one of {SUPPORTED_DTYPES}")
+    if array.size == 0:
+        raise InvalidInput(f"image is empty (shape {array.shape})")
+    spatial = [s for a, s in zip(axes, array.shape) if a in "yx"]
+    if min(spatial) < 2:
+        raise InvalidInput(f"image of shape {array.shape} ({axes}) is too small")
+    if "c" in axes and array.shape[-1] > 16:
+        raise InvalidInput(f"{array.shape[-1]} channels is too many (axes {axes}); at most 16")
+    if array.size > max_pixels:
+        raise ResourceExhausted(f"image has {array.size} elements, over the server limit of {max_pixels}")
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        raise InvalidInput("image contains NaN or infinite values")
+
+
+class ImageStore:
+    """Thread-safe id -> StoredImage map with a memory budget and optional disk copy."""
+
+    def __init__(self, budget_bytes: int = 4 << 30, directory: Path | None = None) -> None:
+        self._budget = budget_bytes
+        self._directory = Path(directory) if directory else None
+        if self._directory:
+            self._directory.mkdir(parents=True, exist_ok=True)
+        self._images: OrderedDict[str, StoredImage] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _path(self, image_id: str) -> Path | None:
+        if self._directory is None:
+            return None
+        return self._directory / (image_id.replace(":", "_") + ".npy")
+
+    def __contains__(self, image_id: str) -> bool:
+        with self._lock:
+            if image_id in self._images:
+                return True
+        path = self._path(image_id)
+        return bool(path and path.exists())
+
+    def put(self, image_id: str, array: np.ndarray, axes: str) -> StoredImage:
+        """Store an image (already validated) under its id and return it."""
+        image = StoredImage(image_id, array, axes)
+        path = self._path(image_id)
+        if path is not None and not path.exists():
+            tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+            with open(tmp, "wb") as handle:
+                np.save(handle, array, allow_pickle=False)
+            # The axes ride along in a tiny sidecar (written first) so the .npy stays plain.
+            path.with_suffix(".axes").write_text(axes)
+            tmp.replace(path)
+        with self._lock:
+            self._images[image_id] = image
+            self._images.move_to_end(image_id)
+            self._evict()
+        return image
+
+    def _evict(self) -> None:
+        total = sum(img.array.nbytes for img in self._images.values())
+        while total > self._budget and len(self._images) > 1 and self._directory is not None:
+            _, oldest = self._images.popitem(last=False)
+            total -= oldest.array.nbytes
+
+    def get(self, image_id: str) -> StoredImage:
+        """The image with this id (from memory or disk); NotFound otherwise."""
+        with self._lock:
+            if image_id in self._images:
+                self._images.move_to_end(image_id)
+                return self._images[image_id]
+        path = self._path(image_id)
+        if path is not None and path.exists() and path.with_suffix(".axes").exists():
+            try:
+                array = np.load(path, allow_pickle=False)
+            except (OSError, ValueError):
+                path.unlink(missing_ok=True)  # a corrupt copy is never trusted
+            else:
+                image = StoredImage(image_id, array, path.with_suffix(".axes").read_text())
+                with self._lock:
+                    self._images[image_id] = image
+                    self._evict()
+                return image
+        raise NotFound(f"unknown image id {image_id!r}: upload it first")
+
+    def delete(self, image_id: str) -> StoredImage:
+        """Forget an image; NotFound if unknown."""
+        image = self.get(image_id)
+        with self._lock:
+            self._images.pop(image_id, None)
+        path = self._path(image_id)
+        if path is not None:
+            path.unlink(missing_ok=True)
+            path.with_suffix(".axes").unlink(missing_ok=True)
+        return image

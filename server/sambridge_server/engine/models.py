@@ -1,0 +1,334 @@
+"""SAM model configurations, construction, checkpoint loading/saving and the model registry.
+
+Checkpoints are read with ``torch.load(..., weights_only=True)`` only: unlike micro_sam we never
+swap the global unpickler, so a checkpoint cannot execute code or pull in arbitrary classes.
+Two on-disk formats are understood:
+
+* Meta SAM: a plain state dict of ``segment_anything.modeling.Sam``.
+* micro_sam: ``{"model_state": <Sam state dict>, "decoder_state": <AIS decoder state dict>}``;
+  keys may carry the ``sam.`` prefix of torch_em training checkpoints.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any, Literal, Mapping
+
+import torch
+import xxhash
+from segment_anything.modeling import (
+    ImageEncoderViT,
+    MaskDecoder,
+    PromptEncoder,
+    Sam,
+    TwoWayTransformer,
+)
+
+from .errors import InvalidInput, NotFound
+
+PATCH_SIZE = 16
+PROMPT_EMBED_DIM = 256
+_SAM_PREFIX = "sam."
+_ENCODER_KEY = "image_encoder.patch_embed.proj.weight"
+
+
+@dataclass(frozen=True)
+class SamConfig:
+    """Architecture of a SAM ViT image encoder (prompt encoder and mask decoder are standard)."""
+
+    embed_dim: int
+    depth: int
+    num_heads: int
+    global_attn_indexes: tuple[int, ...]
+    window_size: int = 14
+    image_size: int = 1024
+
+
+PRESETS: dict[str, SamConfig] = {
+    "vit_b": SamConfig(768, 12, 12, (2, 5, 8, 11)),
+    "vit_l": SamConfig(1024, 24, 16, (5, 11, 17, 23)),
+    "vit_h": SamConfig(1280, 32, 16, (7, 15, 23, 31)),
+    # Small encoder for tests and the shipped default model: same token grid (64x64) and the
+    # same prompt encoder / mask decoder as the big models, so every code path is exercised.
+    "vit_tiny": SamConfig(64, 2, 2, (1,)),
+}
+
+
+def build_sam(config: SamConfig, seed: int | None = None) -> Sam:
+    """Build a ``segment_anything`` Sam in eval mode, exactly as ``build_sam_vit_*`` does.
+
+    With ``seed`` the weights are random but reproducible, including the positional
+    embeddings that segment_anything zero-initialises (so tests exercise them).
+    """
+    if seed is not None:
+        torch.manual_seed(seed)
+    grid = config.image_size // PATCH_SIZE
+    sam = Sam(
+        image_encoder=ImageEncoderViT(
+            depth=config.depth,
+            embed_dim=config.embed_dim,
+            img_size=config.image_size,
+            mlp_ratio=4,
+            norm_layer=partial(torch.nn.LayerNorm, eps=1e-6),
+            num_heads=config.num_heads,
+            patch_size=PATCH_SIZE,
+            qkv_bias=True,
+            use_rel_pos=True,
+            global_attn_indexes=list(config.global_attn_indexes),
+            window_size=config.window_size,
+            out_chans=PROMPT_EMBED_DIM,
+        ),
+        prompt_encoder=PromptEncoder(
+            embed_dim=PROMPT_EMBED_DIM,
+            image_embedding_size=(grid, grid),
+            input_image_size=(config.image_size, config.image_size),
+            mask_in_chans=16,
+        ),
+        mask_decoder=MaskDecoder(
+            num_multimask_outputs=3,
+            transformer=TwoWayTransformer(
+                depth=2, embedding_dim=PROMPT_EMBED_DIM, mlp_dim=2048, num_heads=8
+            ),
+            transformer_dim=PROMPT_EMBED_DIM,
+            iou_head_depth=3,
+            iou_head_hidden_dim=256,
+        ),
+        pixel_mean=[123.675, 116.28, 103.53],
+        pixel_std=[58.395, 57.12, 57.375],
+    )
+    if seed is not None:
+        _randomize_zero_initialised(sam)
+    return sam.eval()
+
+
+def _randomize_zero_initialised(sam: Sam) -> None:
+    """Give the zero-initialised position embeddings small random values."""
+    with torch.no_grad():
+        for name, param in sam.image_encoder.named_parameters():
+            if name == "pos_embed" or "rel_pos" in name:
+                param.normal_(0.0, 0.02)
+
+
+def config_to_model_type(config: SamConfig) -> str:
+    """Name of the preset equal to ``config``, or ``"custom"``."""
+    for name, preset in PRESETS.items():
+        if preset == config:
+            return name
+    return "custom"
+
+
+def infer_config(state_dict: Mapping[str, Any]) -> SamConfig:
+    """Derive the encoder architecture from a Sam state dict.
+
+    embed_dim comes from the patch embedding, depth from the number of blocks, the head
+    dimension from ``rel_pos_h`` (shape ``(2*size-1, head_dim)``), and global-attention blocks
+    are those whose relative-position table spans the full token grid.
+    """
+    if _ENCODER_KEY not in state_dict:
+        if any(key.startswith("image_encoder.layers.") for key in state_dict):
+            raise InvalidInput(
+                "checkpoint holds a MobileSAM (vit_t, TinyViT) encoder, which is not supported"
+            )
+        raise InvalidInput(f"not a SAM checkpoint: key '{_ENCODER_KEY}' is missing")
+    embed_dim = int(state_dict[_ENCODER_KEY].shape[0])
+    grid = int(state_dict["image_encoder.pos_embed"].shape[1]) if (
+        "image_encoder.pos_embed" in state_dict
+    ) else 1024 // PATCH_SIZE
+    block_ids = sorted(
+        {int(m.group(1)) for key in state_dict if (m := re.match(r"image_encoder\.blocks\.(\d+)\.", key))}
+    )
+    if not block_ids or block_ids != list(range(len(block_ids))):
+        raise InvalidInput("not a SAM checkpoint: image encoder blocks are missing or not contiguous")
+    rel_sizes = []
+    for i in block_ids:
+        key = f"image_encoder.blocks.{i}.attn.rel_pos_h"
+        if key not in state_dict:
+            raise InvalidInput(f"unsupported SAM checkpoint: '{key}' is missing")
+        rel_sizes.append(tuple(state_dict[key].shape))
+    head_dim = rel_sizes[0][1]
+    if head_dim <= 0 or embed_dim % head_dim:
+        raise InvalidInput(f"inconsistent checkpoint: embed_dim {embed_dim} vs head_dim {head_dim}")
+    global_len = 2 * grid - 1
+    global_ids = tuple(i for i, (length, _) in zip(block_ids, rel_sizes) if length == global_len)
+    window_lengths = {length for length, _ in rel_sizes if length != global_len}
+    window_size = (window_lengths.pop() + 1) // 2 if len(window_lengths) == 1 else 14
+    return SamConfig(
+        embed_dim=embed_dim,
+        depth=len(block_ids),
+        num_heads=embed_dim // head_dim,
+        global_attn_indexes=global_ids,
+        window_size=window_size,
+        image_size=grid * PATCH_SIZE,
+    )
+
+
+@dataclass
+class LoadedModel:
+    """A SAM model ready for inference plus what the engine needs to know about it."""
+
+    name: str
+    model_type: str
+    config: SamConfig
+    sam: Sam
+    decoder_state: dict[str, torch.Tensor] | None
+    model_hash: str
+    device: str = "cpu"
+
+
+def file_hash(path: str | Path, chunk_size: int = 1 << 20) -> str:
+    """xxh128 of a file in micro_sam's format ``"xxh128:<hex>"``."""
+    digest = xxhash.xxh128()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(chunk_size):
+            digest.update(chunk)
+    return f"xxh128:{digest.hexdigest()}"
+
+
+def _read_checkpoint(path: Path) -> Any:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # noqa: BLE001 - torch raises many types for bad files
+        raise InvalidInput(
+            f"checkpoint '{path}' is not a readable PyTorch weights file ({type(error).__name__}: "
+            f"{str(error).splitlines()[0] if str(error) else ''})"
+        ) from error
+
+
+def split_checkpoint(state: Any, source: str = "checkpoint") -> tuple[dict, dict | None]:
+    """Split a loaded checkpoint into (Sam state dict, AIS decoder state or None)."""
+    if not isinstance(state, Mapping):
+        raise InvalidInput(f"{source} does not contain a state dict (got {type(state).__name__})")
+    decoder_state = None
+    if "model_state" in state:
+        model_state = state["model_state"]
+        decoder_state = state.get("decoder_state")
+        if not isinstance(model_state, Mapping):
+            raise InvalidInput(f"{source}: 'model_state' is not a state dict")
+        # torch_em training checkpoints prefix the Sam keys with "sam."; export strips it.
+        model_state = {
+            (key[len(_SAM_PREFIX):] if key.startswith(_SAM_PREFIX) else key): value
+            for key, value in model_state.items()
+        }
+    else:
+        model_state = dict(state)
+    bad = [key for key, value in model_state.items() if not isinstance(value, torch.Tensor)]
+    if bad:
+        raise InvalidInput(f"{source}: entries are not tensors: {bad[:3]}")
+    if decoder_state is not None and not isinstance(decoder_state, Mapping):
+        raise InvalidInput(f"{source}: 'decoder_state' is not a state dict")
+    return model_state, (dict(decoder_state) if decoder_state else None)
+
+
+def _architecture_of(model_type: str) -> str:
+    """Preset name that a (possibly micro_sam-suffixed) model type refers to, e.g. vit_b_lm -> vit_b."""
+    for name in sorted(PRESETS, key=len, reverse=True):
+        if model_type == name or model_type.startswith(name + "_"):
+            return name
+    if model_type.startswith("vit_t"):
+        raise InvalidInput("model_type 'vit_t' (MobileSAM) is not supported")
+    raise InvalidInput(f"unknown model_type '{model_type}'; known: {', '.join(PRESETS)}")
+
+
+def load_checkpoint(
+    path: str | Path,
+    model_type: str | None = None,
+    name: str | None = None,
+    device: str = "cpu",
+) -> LoadedModel:
+    """Load a Meta SAM or micro_sam checkpoint into a ready-to-use model.
+
+    The architecture is inferred from the weights; a given ``model_type`` (``vit_b``,
+    ``vit_b_lm``, ...) must agree with it, otherwise ``InvalidInput`` is raised.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise NotFound(f"checkpoint '{path}' does not exist")
+    model_state, decoder_state = split_checkpoint(_read_checkpoint(path), f"checkpoint '{path}'")
+    config = infer_config(model_state)
+    inferred_type = config_to_model_type(config)
+    if model_type is not None and PRESETS[_architecture_of(model_type)] != config:
+        raise InvalidInput(
+            f"model_type '{model_type}' does not match checkpoint '{path}', whose weights are "
+            f"{inferred_type} (embed_dim {config.embed_dim}, depth {config.depth})"
+        )
+    sam = build_sam(config)
+    try:
+        sam.load_state_dict(model_state, strict=True)
+    except RuntimeError as error:
+        raise InvalidInput(f"checkpoint '{path}' does not fit a SAM {inferred_type}: {error}") from error
+    sam.to(device).eval()
+    return LoadedModel(
+        name=name or path.stem,
+        model_type=inferred_type,
+        config=config,
+        sam=sam,
+        decoder_state=decoder_state,
+        model_hash=file_hash(path),
+        device=device,
+    )
+
+
+def save_checkpoint(
+    sam: Sam,
+    path: str | Path,
+    decoder_state: Mapping[str, torch.Tensor] | None = None,
+    fmt: Literal["meta", "micro_sam"] = "meta",
+    sam_prefix: bool = False,
+) -> Path:
+    """Write ``sam`` as a Meta state dict or a micro_sam ``{"model_state", "decoder_state"}`` dict."""
+    path = Path(path)
+    state = {key: value.detach().cpu() for key, value in sam.state_dict().items()}
+    if fmt == "meta":
+        if decoder_state is not None:
+            raise ValueError("the Meta format cannot hold a decoder_state; use fmt='micro_sam'")
+        torch.save(state, path)
+    elif fmt == "micro_sam":
+        if sam_prefix:
+            state = {_SAM_PREFIX + key: value for key, value in state.items()}
+        payload: dict[str, Any] = {"model_state": state}
+        if decoder_state is not None:
+            payload["decoder_state"] = dict(decoder_state)
+        torch.save(payload, path)
+    else:
+        raise ValueError(f"unknown checkpoint format '{fmt}'")
+    return path
+
+
+@dataclass
+class ModelRegistry:
+    """Thread-safe name -> LoadedModel map with a default model."""
+
+    _models: dict[str, LoadedModel] = field(default_factory=dict)
+    _default: str | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, model: LoadedModel, default: bool = False) -> None:
+        """Register ``model`` under its name; the first model added becomes the default."""
+        with self._lock:
+            self._models[model.name] = model
+            if default or self._default is None:
+                self._default = model.name
+
+    def get(self, name: str | None = None) -> LoadedModel:
+        """Model called ``name`` (the default when None); NotFound lists the known names."""
+        with self._lock:
+            key = self._default if not name else name
+            if key is None or key not in self._models:
+                known = ", ".join(sorted(self._models)) or "none"
+                raise NotFound(f"unknown model '{name or ''}'; known models: {known}")
+            return self._models[key]
+
+    def list(self) -> list[LoadedModel]:
+        """All registered models, sorted by name."""
+        with self._lock:
+            return [self._models[key] for key in sorted(self._models)]
+
+    @property
+    def default_name(self) -> str | None:
+        """Name of the default model, None while empty."""
+        with self._lock:
+            return self._default

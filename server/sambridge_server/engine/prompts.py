@@ -1,0 +1,379 @@
+"""Prompt decoding on precomputed ``ImageEmbeddings`` (points, boxes, mask logits).
+
+One convention everywhere: points are ``(x, y)`` and boxes ``(x0, y0, x1, y1)`` in pixels of the
+original image (micro_sam mixes (y, x) and (x, y)). Results match micro_sam's
+``segment_from_points`` / ``segment_from_box`` / ``segment_from_box_and_points`` /
+``segment_from_mask`` on identical weights:
+
+* a lone positive point is decoded multimask and the best-scoring mask is kept (micro_sam's
+  ``use_best_multimask``); every other prompt is decoded single-mask unless ``multimask``;
+* boxes are clipped to the image (tile) and rounded to whole pixels, as micro_sam does;
+* tiled embeddings: the prompt goes to the tile whose inner block holds its centre (micro_sam);
+  ours: if that tile's halo cannot hold the whole prompt, a tile that can is preferred, and the
+  tile is chosen from the positive prompts only (negatives just refine). Points outside the
+  chosen tile are dropped, as micro_sam does. Masks come back in full-image coordinates.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from segment_anything.modeling import Sam
+from segment_anything.utils.transforms import ResizeLongestSide
+
+from .embeddings import ImageEmbeddings
+from .errors import InvalidInput
+from .models import LoadedModel
+from .tiling import Tile
+
+_LOG = logging.getLogger(__name__)
+LOW_RES = 256
+_MASK_EPS = 1e-3
+
+
+@dataclass
+class DecodeResult:
+    """Masks (K, H, W) bool in full-image pixels, scores (K,), low-res logits (K, 256, 256).
+
+    ``logits`` live in the frame of tile ``tile_index`` and can be fed back as ``mask_logits``
+    (with the same ``tile_index``) for iterative refinement.
+    """
+
+    masks: np.ndarray
+    scores: np.ndarray
+    logits: np.ndarray
+    tile_index: int = 0
+
+
+@dataclass
+class _TilePrompt:
+    """One object's prompt in the coordinates of the tile it is decoded on."""
+
+    coords: np.ndarray | None  # (N, 2) x, y in tile pixels
+    labels: np.ndarray | None  # (N,)
+    box: np.ndarray | None  # (4,) x0, y0, x1, y1 in tile pixels, rounded
+
+
+def _sam_of(model: LoadedModel | Sam) -> Sam:
+    return model.sam if isinstance(model, LoadedModel) else model
+
+
+# ---------------------------------------------------------------- validation
+
+
+def _as_points(points: np.ndarray | None, name: str, shape: tuple[int, int]) -> np.ndarray:
+    if points is None:
+        return np.zeros((0, 2), dtype=np.float64)
+    array = np.asarray(points, dtype=np.float64)
+    if array.size == 0:
+        return np.zeros((0, 2), dtype=np.float64)
+    if array.ndim == 1 and array.shape[0] == 2:
+        array = array[None]
+    if array.ndim != 2 or array.shape[1] != 2:
+        raise InvalidInput(f"{name} must have shape (N, 2) as (x, y), got {array.shape}")
+    if not np.isfinite(array).all():
+        raise InvalidInput(f"{name} contains NaN or infinite coordinates")
+    height, width = shape
+    for i, (x, y) in enumerate(array):
+        if not (0 <= x < width and 0 <= y < height):
+            raise InvalidInput(
+                f"{name}[{i}] = (x={x:g}, y={y:g}) lies outside the image (width {width}, height {height})"
+            )
+    return array
+
+
+def _as_labels(labels: np.ndarray | None, n_points: int) -> np.ndarray:
+    if labels is None:
+        return np.ones(n_points, dtype=np.int64)
+    array = np.asarray(labels).reshape(-1)
+    if array.shape[0] != n_points:
+        raise InvalidInput(f"point_labels has {array.shape[0]} entries for {n_points} points")
+    if not np.isin(array, (0, 1)).all():
+        raise InvalidInput("point_labels must be 1 (positive) or 0 (negative)")
+    return array.astype(np.int64)
+
+
+def _as_box(box: np.ndarray, name: str, shape: tuple[int, int]) -> np.ndarray:
+    array = np.asarray(box, dtype=np.float64).reshape(-1)
+    if array.shape[0] != 4 or not np.isfinite(array).all():
+        raise InvalidInput(f"{name} must be 4 finite numbers (x0, y0, x1, y1), got {np.asarray(box).tolist()}")
+    x0, y0, x1, y1 = array
+    if x1 <= x0 or y1 <= y0:
+        raise InvalidInput(f"{name} = {array.tolist()} is empty: need x0 < x1 and y0 < y1")
+    height, width = shape
+    if x1 <= 0 or y1 <= 0 or x0 >= width or y0 >= height:
+        raise InvalidInput(f"{name} = {array.tolist()} lies outside the image (width {width}, height {height})")
+    # Boxes overlapping the border are clipped, as micro_sam does.
+    return np.array([max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)])
+
+
+def _as_mask_logits(mask_logits: np.ndarray) -> np.ndarray:
+    array = np.asarray(mask_logits, dtype=np.float32)
+    if array.shape == (1, LOW_RES, LOW_RES):
+        array = array[0]
+    if array.shape != (LOW_RES, LOW_RES):
+        raise InvalidInput(f"mask_logits must have shape (256, 256), got {array.shape}")
+    if not np.isfinite(array).all():
+        raise InvalidInput("mask_logits contains NaN or infinite values")
+    return array
+
+
+# ---------------------------------------------------------------- tile mapping
+
+
+def _points_in_tile(coords: np.ndarray, labels: np.ndarray, tile: Tile) -> tuple[np.ndarray, np.ndarray]:
+    """Shift (x, y) points into the tile and drop those outside it (micro_sam's rule)."""
+    oy, ox = tile.offset
+    height, width = tile.shape
+    local = coords - np.array([ox, oy], dtype=np.float64)
+    inside = (local >= 0).all(axis=1) & (local[:, 0] < width) & (local[:, 1] < height)
+    if not inside.all():
+        _LOG.warning("%d prompt point(s) outside tile %d were dropped", int((~inside).sum()), tile.index)
+    return local[inside], labels[inside]
+
+
+def _box_in_tile(box: np.ndarray, tile: Tile) -> np.ndarray:
+    """Shift a clipped (x0, y0, x1, y1) box into the tile, clip to it and round (micro_sam)."""
+    oy, ox = tile.offset
+    height, width = tile.shape
+    local = box - np.array([ox, oy, ox, oy], dtype=np.float64)
+    local = np.array([max(local[0], 0), max(local[1], 0), min(local[2], width), min(local[3], height)])
+    return np.round(local).astype(np.int64)
+
+
+def _extent_yx(coords: np.ndarray, labels: np.ndarray, box: np.ndarray | None) -> np.ndarray:
+    """(y, x) points that define where a prompt is, for tile selection."""
+    parts = []
+    if box is not None:
+        parts.append(np.array([[box[1], box[0]], [box[3], box[2]]]))
+    positives = coords[labels == 1] if (labels == 1).any() else coords
+    if len(positives):
+        parts.append(positives[:, ::-1])
+    return np.concatenate(parts) if parts else np.zeros((0, 2))
+
+
+# ---------------------------------------------------------------- decoder
+
+
+def _run_decoder(
+    sam: Sam,
+    embeddings: ImageEmbeddings,
+    tile: Tile,
+    prompts: list[_TilePrompt],
+    mask_logits: np.ndarray | None,
+    multimask: bool,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Decode a batch of same-structured prompts on one tile -> (masks, scores, low-res logits)."""
+    transform = ResizeLongestSide(sam.image_encoder.img_size)
+    device = sam.device
+    original_size = tile.shape
+    input_size = embeddings.input_sizes[tile.index]
+    points = None
+    if prompts[0].coords is not None:
+        coords = np.stack([transform.apply_coords(p.coords, original_size) for p in prompts])
+        labels = np.stack([p.labels for p in prompts])
+        points = (
+            torch.as_tensor(coords, dtype=torch.float, device=device),
+            torch.as_tensor(labels, dtype=torch.int, device=device),
+        )
+    boxes = None
+    if prompts[0].box is not None:
+        stacked = np.stack([transform.apply_boxes(p.box[None], original_size)[0] for p in prompts])
+        boxes = torch.as_tensor(stacked, dtype=torch.float, device=device)
+    masks_in = None
+    if mask_logits is not None:
+        masks_in = torch.as_tensor(mask_logits, dtype=torch.float, device=device)[None, None]
+    features = torch.from_numpy(embeddings.tile_features(tile.index)).to(device)
+    with torch.inference_mode():
+        sparse, dense = sam.prompt_encoder(points=points, boxes=boxes, masks=masks_in)
+        low_res, scores = sam.mask_decoder(
+            image_embeddings=features,
+            image_pe=sam.prompt_encoder.get_dense_pe(),
+            sparse_prompt_embeddings=sparse,
+            dense_prompt_embeddings=dense,
+            multimask_output=multimask,
+        )
+        masks = sam.postprocess_masks(low_res, input_size, original_size) > sam.mask_threshold
+    return masks, scores, low_res
+
+
+def _is_lone_positive_point(prompt: _TilePrompt, has_mask: bool) -> bool:
+    return (
+        not has_mask
+        and prompt.box is None
+        and prompt.coords is not None
+        and len(prompt.coords) == 1
+        and int(prompt.labels[0]) == 1
+    )
+
+
+def _pick_best(masks: torch.Tensor, scores: torch.Tensor, low_res: torch.Tensor):
+    best = scores.argmax(dim=1)
+    rows = torch.arange(scores.shape[0])
+    return masks[rows, best][:, None], scores[rows, best][:, None], low_res[rows, best][:, None]
+
+
+def _to_results(embeddings, tile, masks, scores, low_res) -> list[DecodeResult]:
+    grid = embeddings.grid
+    return [
+        DecodeResult(
+            masks=grid.paste(masks[i].cpu().numpy(), tile),
+            scores=scores[i].float().cpu().numpy(),
+            logits=low_res[i].float().cpu().numpy(),
+            tile_index=tile.index,
+        )
+        for i in range(masks.shape[0])
+    ]
+
+
+def decode(
+    model: LoadedModel | Sam,
+    embeddings: ImageEmbeddings,
+    points: np.ndarray | None = None,
+    point_labels: np.ndarray | None = None,
+    box: np.ndarray | None = None,
+    mask_logits: np.ndarray | None = None,
+    multimask: bool = False,
+    tile_index: int | None = None,
+) -> DecodeResult:
+    """Segment one object from points (N, 2) (x, y) with labels, a box (x0, y0, x1, y1) and/or
+    previous low-res mask logits (256, 256).
+
+    Returns K=1 mask (K=3 with ``multimask``; then the best is ``scores.argmax()``). On tiled
+    embeddings ``tile_index`` forces the tile (needed when only ``mask_logits`` is given).
+    """
+    sam = _sam_of(model)
+    shape = embeddings.image_shape
+    coords = _as_points(points, "points", shape)
+    labels = _as_labels(point_labels, len(coords))
+    clipped_box = None if box is None else _as_box(box, "box", shape)
+    logits_in = None if mask_logits is None else _as_mask_logits(mask_logits)
+    if len(coords) == 0 and clipped_box is None and logits_in is None:
+        raise InvalidInput("no prompt given: pass points, a box or mask_logits")
+    tile = _choose_tile(embeddings, coords, labels, clipped_box, tile_index)
+    local_coords, local_labels = _points_in_tile(coords, labels, tile)
+    if len(local_coords) == 0 and clipped_box is None and logits_in is None:
+        raise InvalidInput(f"all points lie outside tile {tile.index}; nothing left to decode")
+    prompt = _TilePrompt(
+        coords=local_coords if len(local_coords) else None,
+        labels=local_labels if len(local_coords) else None,
+        box=None if clipped_box is None else _box_in_tile(clipped_box, tile),
+    )
+    use_best = not multimask and _is_lone_positive_point(prompt, logits_in is not None)
+    masks, scores, low_res = _run_decoder(sam, embeddings, tile, [prompt], logits_in, multimask or use_best)
+    if use_best:
+        masks, scores, low_res = _pick_best(masks, scores, low_res)
+    return _to_results(embeddings, tile, masks, scores, low_res)[0]
+
+
+def _choose_tile(
+    embeddings: ImageEmbeddings,
+    coords: np.ndarray,
+    labels: np.ndarray,
+    box: np.ndarray | None,
+    tile_index: int | None,
+) -> Tile:
+    grid = embeddings.grid
+    if tile_index is not None:
+        if not 0 <= tile_index < len(grid.tiles):
+            raise InvalidInput(f"tile_index {tile_index} out of range (0..{len(grid.tiles) - 1})")
+        return grid.tiles[tile_index]
+    extent = _extent_yx(coords, labels, box)
+    if len(extent) == 0:
+        if grid.is_tiled:
+            raise InvalidInput("a mask-only prompt on tiled embeddings needs tile_index")
+        return grid.tiles[0]
+    return grid.best_tile(extent)
+
+
+def decode_objects(
+    model: LoadedModel | Sam,
+    embeddings: ImageEmbeddings,
+    points: np.ndarray | None = None,
+    boxes: np.ndarray | None = None,
+    negative_points: np.ndarray | None = None,
+    batch_size: int = 64,
+) -> list[DecodeResult]:
+    """Segment many objects at once: every positive point and every box is its own object, and
+    all negative points are added to every object (those outside an object's tile are dropped).
+
+    Objects are batched through the decoder per tile; result i is the same as
+    ``decode(points=[p_i] + negatives, ...)`` / ``decode(box=b_i, points=negatives, ...)``.
+    Order: point objects first, then box objects.
+    """
+    sam = _sam_of(model)
+    shape = embeddings.image_shape
+    positives = _as_points(points, "points", shape)
+    negatives = _as_points(negative_points, "negative_points", shape)
+    box_list = [] if boxes is None else list(np.asarray(boxes, dtype=np.float64).reshape(-1, 4))
+    box_list = [_as_box(b, f"boxes[{i}]", shape) for i, b in enumerate(box_list)]
+    objects: list[tuple[np.ndarray | None, np.ndarray | None]] = [(p[None], None) for p in positives]
+    objects += [(None, b) for b in box_list]
+    groups: dict[tuple[int, str], list[tuple[int, _TilePrompt]]] = {}
+    for index, (pos, obj_box) in enumerate(objects):
+        pos = np.zeros((0, 2)) if pos is None else pos
+        tile = embeddings.grid.best_tile(_extent_yx(pos, np.ones(len(pos), dtype=np.int64), obj_box))
+        local_pos, _ = _points_in_tile(pos, np.ones(len(pos), dtype=np.int64), tile)
+        local_neg, _ = _points_in_tile(negatives, np.zeros(len(negatives), dtype=np.int64), tile)
+        coords = np.concatenate([local_pos, local_neg])
+        labels = np.concatenate([np.ones(len(local_pos)), np.zeros(len(local_neg))]).astype(np.int64)
+        prompt = _TilePrompt(
+            coords=coords if len(coords) else None,
+            labels=labels if len(coords) else None,
+            box=None if obj_box is None else _box_in_tile(obj_box, tile),
+        )
+        # Objects in one decoder call must share prompt structure (point count, box or not).
+        structure = f"{0 if prompt.coords is None else len(prompt.coords)}-{prompt.box is not None}"
+        groups.setdefault((tile.index, structure), []).append((index, prompt))
+    results: list[DecodeResult | None] = [None] * len(objects)
+    for (tile_index, _), members in groups.items():
+        tile = embeddings.grid.tiles[tile_index]
+        for start in range(0, len(members), batch_size):
+            chunk = members[start : start + batch_size]
+            prompts = [prompt for _, prompt in chunk]
+            use_best = _is_lone_positive_point(prompts[0], False)
+            masks, scores, low_res = _run_decoder(sam, embeddings, tile, prompts, None, use_best)
+            if use_best:
+                masks, scores, low_res = _pick_best(masks, scores, low_res)
+            for (index, _), result in zip(chunk, _to_results(embeddings, tile, masks, scores, low_res)):
+                results[index] = result
+    return [result for result in results if result is not None]
+
+
+def paint_labels(results: list[DecodeResult], image_shape: tuple[int, int]) -> np.ndarray:
+    """uint32 label image, object i -> label i + 1 (its best mask).
+
+    Overlap rule: where objects overlap the one with the higher score wins (ties: later object).
+    """
+    labels = np.zeros(tuple(image_shape), dtype=np.uint32)
+    best_scores = [float(result.scores.max()) if len(result.scores) else -np.inf for result in results]
+    for index in np.argsort(best_scores, kind="stable"):
+        result = results[index]
+        labels[result.masks[int(result.scores.argmax())]] = index + 1
+    return labels
+
+
+def logits_from_mask(mask: np.ndarray, input_size: tuple[int, int] | None = None) -> np.ndarray:
+    """Binary mask (h, w) in tile pixels -> (256, 256) mask-prompt logits (+-logit(1 - 1e-3)).
+
+    The mask is resized into the low-res frame the decoder uses (longest side 256, zero padded),
+    then re-binarised. micro_sam's ``_compute_logits_from_mask`` stretches non-square masks to
+    256x256 (its resize reads the batch dims as the image size); for square tiles both agree.
+    """
+    mask = np.asarray(mask)
+    if mask.ndim != 2 or mask.size == 0:
+        raise InvalidInput(f"mask must be a non-empty 2D array, got shape {mask.shape}")
+    height, width = mask.shape
+    scale = LOW_RES / max(height, width)
+    target = (int(height * scale + 0.5), int(width * scale + 0.5))
+    binary = torch.from_numpy((mask == 1).astype(np.float32))[None, None]
+    if target != (height, width):
+        binary = F.interpolate(binary, target, mode="bilinear", align_corners=False, antialias=True)
+    frame = np.zeros((LOW_RES, LOW_RES), dtype=np.float32)
+    frame[: target[0], : target[1]] = binary[0, 0].numpy()
+    logit = float(np.log((1 - _MASK_EPS) / _MASK_EPS))
+    return np.where(frame > 0.5, logit, -logit).astype(np.float32)

@@ -1,0 +1,145 @@
+"""Candidate graph for automatic tracking: objects per frame, links between adjacent frames.
+
+Nodes are the objects of a ``(t, y, x)`` label series (one node per label per frame) with their
+centroid, area and bounding box. Edges join an object at ``t`` to an object at ``t + 1`` when
+the two overlap (IoU > 0) or their centroids are within ``max_distance`` pixels; the solver
+(``tracking_solve``) then picks which nodes and edges form the tracks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import networkx as nx
+import numpy as np
+from scipy.spatial import cKDTree
+
+from .errors import Cancelled, InvalidInput
+
+Progress = Callable[[int, int], None]
+IsCancelled = Callable[[], bool]
+
+
+@dataclass(frozen=True)
+class FrameObjects:
+    """The objects of one frame, row ``i`` of every array describing ``labels[i]``.
+
+    ``inverse`` maps each foreground pixel (in ``np.nonzero`` order) to its row, so that
+    overlaps with the next frame need no second pass over the labels.
+    """
+
+    labels: np.ndarray  # (n,) label ids, ascending
+    centroids: np.ndarray  # (n, 2) float64 (y, x)
+    areas: np.ndarray  # (n,) int64 pixel counts
+    bboxes: np.ndarray  # (n, 4) int64 (y0, x0, y1, x1), half-open
+    foreground: np.ndarray  # (m,) flat indices of the foreground pixels
+    inverse: np.ndarray  # (m,) row of each foreground pixel
+
+
+def frame_objects(frame: np.ndarray) -> FrameObjects:
+    """Measure every labelled object in one 2D frame (0 is background)."""
+    flat = frame.ravel()
+    foreground = np.flatnonzero(flat)
+    # np.unique instead of bincount over raw ids: ids may be sparse up to 2**32.
+    labels, inverse = np.unique(flat[foreground], return_inverse=True)
+    n = len(labels)
+    ys, xs = np.divmod(foreground, frame.shape[1])
+    areas = np.bincount(inverse, minlength=n).astype(np.int64)
+    centroids = np.stack(
+        [np.bincount(inverse, ys, n) / np.maximum(areas, 1), np.bincount(inverse, xs, n) / np.maximum(areas, 1)],
+        axis=1,
+    )
+    bboxes = np.empty((n, 4), dtype=np.int64)
+    bboxes[:, 0] = _reduce_at(np.minimum, inverse, ys, n, np.iinfo(np.int64).max)
+    bboxes[:, 1] = _reduce_at(np.minimum, inverse, xs, n, np.iinfo(np.int64).max)
+    bboxes[:, 2] = _reduce_at(np.maximum, inverse, ys, n, -1) + 1
+    bboxes[:, 3] = _reduce_at(np.maximum, inverse, xs, n, -1) + 1
+    return FrameObjects(labels, centroids, areas, bboxes, foreground, inverse)
+
+
+def _reduce_at(ufunc: np.ufunc, rows: np.ndarray, values: np.ndarray, n: int, fill: int) -> np.ndarray:
+    out = np.full(n, fill, dtype=np.int64)
+    ufunc.at(out, rows, values)
+    return out
+
+
+def frame_links(
+    before: FrameObjects, after: FrameObjects, max_distance: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Candidate links between two adjacent frames.
+
+    Returns ``(pairs, distances, ious)``: ``pairs`` is ``(k, 2)`` rows into ``before`` and
+    ``after``; a pair is a candidate when the objects overlap or their centroids are at most
+    ``max_distance`` apart (overlap catches large or fast-deforming cells the radius misses).
+    """
+    overlap = _overlaps(before, after)
+    near = cKDTree(after.centroids).query_ball_point(before.centroids, r=max_distance) if len(after.labels) else []
+    candidates = dict(overlap)
+    for row, columns in enumerate(near):
+        for column in columns:
+            candidates.setdefault((row, column), 0)
+    if not candidates:
+        return np.zeros((0, 2), np.int64), np.zeros(0), np.zeros(0)
+    pairs = np.array(sorted(candidates), dtype=np.int64)
+    intersections = np.array([candidates[tuple(p)] for p in pairs.tolist()], dtype=np.float64)
+    distances = np.linalg.norm(before.centroids[pairs[:, 0]] - after.centroids[pairs[:, 1]], axis=1)
+    unions = before.areas[pairs[:, 0]] + after.areas[pairs[:, 1]] - intersections
+    return pairs, distances, intersections / unions
+
+
+def _overlaps(before: FrameObjects, after: FrameObjects) -> dict[tuple[int, int], int]:
+    """Pixel counts of every (before row, after row) pair that shares pixels."""
+    common, in_before, in_after = np.intersect1d(before.foreground, after.foreground, assume_unique=True, return_indices=True)
+    if len(common) == 0:
+        return {}
+    n_after = len(after.labels)
+    codes = before.inverse[in_before].astype(np.int64) * n_after + after.inverse[in_after]
+    codes, counts = np.unique(codes, return_counts=True)
+    rows, columns = np.divmod(codes, n_after)
+    return {(int(r), int(c)): int(k) for r, c, k in zip(rows, columns, counts)}
+
+
+def build_candidate_graph(
+    labels: np.ndarray,
+    max_distance: float = 50.0,
+    scores: Mapping[tuple[int, int], float] | None = None,
+    progress: Progress | None = None,
+    cancelled: IsCancelled | None = None,
+) -> nx.DiGraph:
+    """Build the candidate graph of a ``(t, y, x)`` label series.
+
+    Node ids are consecutive ints; node attributes: ``t``, ``label``, ``y``, ``x``, ``area``,
+    ``bbox`` (y0, x0, y1, x1) and ``score`` (from ``scores[(t, label)]``, default 1.0, e.g. a
+    segmentation confidence). Edge attributes: ``distance`` (centroid, pixels) and ``iou``.
+    ``progress(done, total)`` counts frames; ``cancelled()`` is polled once per frame.
+    """
+    if labels.ndim != 3:
+        raise InvalidInput(f"tracking needs a (t, y, x) label series, got shape {labels.shape}")
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise InvalidInput(f"labels must be integers, got {labels.dtype}")
+    if max_distance < 0:
+        raise InvalidInput(f"max_distance must be >= 0, got {max_distance}")
+    scores = scores or {}
+    graph = nx.DiGraph()
+    previous: FrameObjects | None = None
+    previous_ids = np.zeros(0, np.int64)
+    for t, frame in enumerate(labels):
+        if cancelled is not None and cancelled():
+            raise Cancelled("tracking cancelled while building the candidate graph")
+        objects = frame_objects(frame)
+        ids = np.arange(len(objects.labels)) + graph.number_of_nodes()
+        for node, label, (y, x), area, bbox in zip(
+            ids.tolist(), objects.labels.tolist(), objects.centroids.tolist(), objects.areas.tolist(), objects.bboxes.tolist()
+        ):
+            graph.add_node(
+                node, t=t, label=label, y=y, x=x, area=area, bbox=tuple(bbox), score=float(scores.get((t, label), 1.0))
+            )
+        if previous is not None:
+            pairs, distances, ious = frame_links(previous, objects, max_distance)
+            for (row, column), distance, iou in zip(pairs.tolist(), distances.tolist(), ious.tolist()):
+                graph.add_edge(int(previous_ids[row]), int(ids[column]), distance=distance, iou=iou)
+        previous, previous_ids = objects, ids
+        if progress is not None:
+            progress(t + 1, len(labels))
+    return graph

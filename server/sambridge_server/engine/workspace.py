@@ -1,0 +1,237 @@
+"""The engine's front door: images, models, cached embeddings and object state.
+
+The servicers translate wire messages into calls of a ``Workspace``; every
+algorithm lives in the capability modules this class composes.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from . import prompts
+from .cache import CacheKey, EmbeddingCache
+from .embeddings import ImageEmbeddings, compute_embeddings
+from .errors import Cancelled, InvalidInput
+from .images import ImageStore, StoredImage
+from .models import LoadedModel, ModelRegistry, load_checkpoint
+from .objects import ObjectStore
+
+ProgressFn = Callable[[int, int], None]
+CancelledFn = Callable[[], bool]
+
+
+@dataclass(frozen=True)
+class EmbeddingRequest:
+    """Which embeddings a call uses: image, model (None = default), tiling, precision."""
+
+    image_id: str
+    model: str | None = None
+    tile_shape: tuple[int, int] | None = None
+    halo: tuple[int, int] | None = None
+    precision: str | None = None
+
+
+@dataclass(frozen=True)
+class EmbedSummary:
+    """Outcome of ``Workspace.embed``."""
+
+    n_tiles: int
+    n_slices: int
+    n_cached: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class ObjectSummary:
+    """One segmented object: label, score, box (x0, y0, x1, y1), area, slice index."""
+
+    label: int
+    score: float
+    bbox: tuple[float, float, float, float]
+    area: int
+    index: int = 0
+
+
+@dataclass(frozen=True)
+class LabelResult:
+    """A label image with its axes, per-object summaries and the method used."""
+
+    labels: np.ndarray
+    axes: str
+    objects: list[ObjectSummary]
+    method: str
+
+
+def resolve_device(device: str) -> str:
+    """'auto' -> 'cuda' when a GPU is visible, else 'cpu'."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def summarize_labels(labels: np.ndarray, scores: dict[int, float] | None = None, index: int = 0) -> list[ObjectSummary]:
+    """Per-object area and bounding box of a 2D label image."""
+    from scipy import ndimage
+
+    ids = np.unique(labels)
+    ids = ids[ids != 0]
+    boxes = ndimage.find_objects(labels.astype(np.int64)) if ids.size else []
+    counts = np.bincount(labels.ravel().astype(np.int64)) if ids.size else np.zeros(1)
+    result = []
+    for label in ids:
+        ys, xs = boxes[int(label) - 1]
+        result.append(ObjectSummary(
+            label=int(label), score=float((scores or {}).get(int(label), 1.0)),
+            bbox=(float(xs.start), float(ys.start), float(xs.stop), float(ys.stop)),
+            area=int(counts[label]), index=index,
+        ))
+    return result
+
+
+class Workspace:
+    """State shared by all clients of one server."""
+
+    def __init__(self, config) -> None:
+        self.config = config
+        self.device = resolve_device(config.device)
+        # bf16 keeps decoded masks at IoU >= 0.98 of fp32 (bench/bench_embeddings.py) at ~2x speed.
+        self.precision = "bf16" if config.precision == "auto" else config.precision
+        cache_dir = Path(config.cache_dir) if config.cache_dir else None
+        self.models = ModelRegistry()
+        self.images = ImageStore(directory=cache_dir / "images" if cache_dir else None)
+        self.cache = EmbeddingCache(config.cache_mb * 1024 * 1024, cache_dir / "embeddings" if cache_dir else None)
+        self.objects = ObjectStore()
+        self._encoder_locks: dict[str, threading.Lock] = {}
+        self._keys: dict[tuple, CacheKey] = {}
+        for source in config.models:
+            self.load_model(source.path, source.model_type, source.name)
+
+    # -- models -------------------------------------------------------------------
+    def load_model(self, path: Path, model_type: str | None = None, name: str | None = None,
+                   default: bool = False) -> LoadedModel:
+        """Load a checkpoint and serve it under ``name`` (default: the file stem)."""
+        name = name or Path(path).stem
+        if any(m.name == name for m in self.models.list()):
+            raise InvalidInput(f"a model named {name!r} is already loaded")
+        model = load_checkpoint(path, model_type, name, device=self.device)
+        self._encoder_locks[model.name] = threading.Lock()
+        self.models.add(model, default=default)
+        return model
+
+    def capabilities(self) -> list[str]:
+        """Names of the capabilities this server implements."""
+        return ["images", "models", "embeddings", "prompts", "ais", "amg"]
+
+    # -- images and embeddings ----------------------------------------------------------
+    def forget_image(self, image_id: str) -> None:
+        """Drop memoised cache keys of an image (its disk entries stay)."""
+        for key in [k for k in self._keys if k[0] == image_id]:
+            self._keys.pop(key, None)
+
+    def _resolve(self, request: EmbeddingRequest) -> tuple[StoredImage, LoadedModel, str]:
+        image = self.images.get(request.image_id)
+        model = self.models.get(request.model)
+        precision = request.precision or self.precision
+        if precision not in ("fp32", "bf16"):
+            raise InvalidInput(f"precision must be 'fp32' or 'bf16', got {precision!r}")
+        return image, model, precision
+
+    def _cache_key(self, image: StoredImage, index: int, model: LoadedModel, request: EmbeddingRequest,
+                   precision: str) -> CacheKey:
+        # Hashing the pixels costs milliseconds per plane: do it once per (image, plane, setting).
+        memo = (image.image_id, index, model.model_hash, request.tile_shape, request.halo, precision)
+        key = self._keys.get(memo)
+        if key is None:
+            key = self.cache.key_for(image.plane(index), model.model_hash, request.tile_shape, request.halo, precision)
+            self._keys[memo] = key
+        return key
+
+    def embeddings_for(self, request: EmbeddingRequest, index: int = 0, progress: ProgressFn | None = None,
+                       cancelled: CancelledFn | None = None) -> tuple[ImageEmbeddings, LoadedModel, StoredImage]:
+        """Embeddings of one plane (computed once, then from the cache)."""
+        image, model, precision = self._resolve(request)
+        plane = image.plane(index)
+        key = self._cache_key(image, index, model, request, precision)
+
+        def compute() -> ImageEmbeddings:
+            with self._encoder_locks.setdefault(model.name, threading.Lock()):
+                return compute_embeddings(model, plane, request.tile_shape, request.halo, precision,
+                                          progress, cancelled)
+
+        return self.cache.get_or_compute(key, compute), model, image
+
+    def embed(self, request: EmbeddingRequest, indices: Sequence[int] = (), progress: ProgressFn | None = None,
+              cancelled: CancelledFn | None = None) -> EmbedSummary:
+        """Make sure the embeddings of the requested planes exist; report what was cached."""
+        start = time.perf_counter()
+        image, model, precision = self._resolve(request)
+        planes = list(indices) or list(range(image.n_slices))
+        n_cached, n_tiles = 0, 0
+        for done, index in enumerate(planes):
+            if cancelled is not None and cancelled():
+                raise Cancelled("embedding was cancelled")
+            key = self._cache_key(image, index, model, request, precision)
+            cached = self.cache.get(key) is not None
+            embeddings, _, _ = self.embeddings_for(
+                request, index, progress=(lambda d, t: progress(done * t + d, len(planes) * t)) if progress else None,
+                cancelled=cancelled,
+            )
+            n_cached += cached
+            n_tiles = embeddings.n_tiles
+            if progress is not None:
+                progress(done + 1, len(planes))
+        return EmbedSummary(n_tiles, len(planes), n_cached, time.perf_counter() - start)
+
+    # -- prompts ----------------------------------------------------------------------
+    def segment(self, request: EmbeddingRequest, index: int = 0, points=None, point_labels=None, box=None,
+                mask=None, multimask: bool = False, object_id: str | None = None) -> prompts.DecodeResult:
+        """Decode one object; with ``object_id`` reuse and update its previous logits."""
+        embeddings, model, image = self.embeddings_for(request, index)
+        context = (request, index)
+        previous = self.objects.previous_logits(object_id, context) if object_id else None
+        if points is None and box is None and mask is None and previous is None:
+            raise InvalidInput("no prompt given: send points, a box or a mask")
+        logits, tile_index = previous if previous is not None else (None, None)
+        if mask is not None:
+            logits, tile_index = self._mask_prompt(embeddings, mask, image.spatial_shape)
+        result = prompts.decode(model, embeddings, points=points, point_labels=point_labels, box=box,
+                                mask_logits=logits, multimask=multimask,
+                                tile_index=tile_index if logits is not None else None)
+        if object_id:
+            best = int(np.argmax(result.scores))
+            self.objects.update(object_id, context, (result.logits[best], result.tile_index))
+        return result
+
+    @staticmethod
+    def _mask_prompt(embeddings: ImageEmbeddings, mask: np.ndarray,
+                     shape: tuple[int, int]) -> tuple[np.ndarray, int]:
+        """Low-res logits of a full-image mask prompt, in the frame of the tile holding it."""
+        if mask.shape != shape:
+            raise InvalidInput(f"mask prompt has shape {mask.shape} but the image plane is {shape}")
+        ys, xs = np.nonzero(mask)
+        if ys.size == 0:
+            raise InvalidInput("mask prompt is empty")
+        extent = np.array([[ys.min(), xs.min()], [ys.max(), xs.max()]], dtype=np.float64)
+        tile = embeddings.grid.best_tile(extent)
+        return prompts.logits_from_mask(mask[tile.outer_slices()]), tile.index
+
+    def segment_objects(self, request: EmbeddingRequest, index: int = 0, points=None, boxes=None,
+                        negative_points=None) -> tuple[np.ndarray, list[ObjectSummary]]:
+        """Decode many objects at once into a uint32 label image (higher score wins overlaps)."""
+        embeddings, model, image = self.embeddings_for(request, index)
+        results = prompts.decode_objects(model, embeddings, points=points, boxes=boxes,
+                                         negative_points=negative_points)
+        labels = prompts.paint_labels(results, image.spatial_shape)
+        scores = {i + 1: float(r.scores.max()) for i, r in enumerate(results)}
+        return labels, summarize_labels(labels, scores, index)
+
+    def release_object(self, object_id: str) -> bool:
+        """Forget an object handle."""
+        return self.objects.release(object_id)

@@ -1,0 +1,1 @@
+"""Thin gRPC adapters: translate, validate, call the engine, stream progress."""

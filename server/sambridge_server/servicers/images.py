@@ -1,0 +1,82 @@
+"""ImageService: chunked upload of arrays addressed by content id."""
+
+from __future__ import annotations
+
+import itertools
+
+import grpc
+import numpy as np
+
+from sambridge import wire
+from sambridge.v1 import images_pb2, images_pb2_grpc
+from sambridge_server.engine.errors import InvalidInput, ResourceExhausted
+from sambridge_server.engine.images import StoredImage, validate_image
+from sambridge_server.servicers.rpc import unary
+from sambridge_server.engine.workspace import Workspace
+
+
+def _info(image: StoredImage, already_present: bool = False) -> images_pb2.ImageInfo:
+    return images_pb2.ImageInfo(
+        image_id=image.image_id, dtype=wire.wire_dtype(image.array.dtype), shape=list(image.array.shape),
+        axes=image.axes, already_present=already_present,
+    )
+
+
+def _read_upload(chunks, max_bytes: int) -> tuple[np.ndarray, str, str]:
+    """Assemble the uploaded chunks into (array, axes, expected id), validating the header."""
+    iterator = iter(chunks)
+    first = next(iterator, None)
+    if first is None or not first.HasField("header"):
+        raise InvalidInput("the first upload chunk must carry a header (dtype, shape, axes)")
+    header = first.header
+    dtype = wire.numpy_dtype(header.dtype)
+    shape = tuple(int(s) for s in header.shape)
+    if not shape or any(s <= 0 for s in shape):
+        raise InvalidInput(f"invalid shape {shape}: every dimension must be positive")
+    wire.check_axes(header.axes, len(shape))
+    expected = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+    if expected > max_bytes:
+        raise ResourceExhausted(f"image of shape {shape} ({expected} bytes) is over the server limit of {max_bytes} bytes")
+    buffer = bytearray()
+    for chunk in itertools.chain([first], iterator):
+        if chunk is not first and chunk.HasField("header"):
+            raise InvalidInput("only the first upload chunk may carry a header")
+        if len(buffer) + len(chunk.data) > expected:
+            raise InvalidInput(f"upload has more data than shape {shape} of {dtype.name} holds ({expected} bytes)")
+        buffer += chunk.data
+    if len(buffer) != expected:
+        raise InvalidInput(f"upload is truncated: got {len(buffer)} of {expected} bytes for shape {shape}")
+    array = np.frombuffer(bytes(buffer), dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))
+    return array, header.axes, header.expected_image_id
+
+
+class ImageServicer(images_pb2_grpc.ImageServiceServicer):
+    """Uploads, lookups and deletions of images."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.workspace = workspace
+
+    @unary
+    def Upload(self, request_iterator, context: grpc.ServicerContext) -> images_pb2.ImageInfo:
+        """Receive a chunked upload; free if the content id is already known."""
+        limit = self.workspace.config.max_image_pixels * 8
+        array, axes, expected_id = _read_upload(request_iterator, limit)
+        image_id = wire.image_id(array, axes)
+        if expected_id and expected_id != image_id:
+            raise InvalidInput(f"content id mismatch: client computed {expected_id}, data hashes to {image_id}")
+        if image_id in self.workspace.images:
+            return _info(self.workspace.images.get(image_id), already_present=True)
+        validate_image(array, axes, self.workspace.config.max_image_pixels)
+        return _info(self.workspace.images.put(image_id, array, axes))
+
+    @unary
+    def GetImage(self, request, context) -> images_pb2.ImageInfo:
+        """Metadata of a known image; NOT_FOUND otherwise."""
+        return _info(self.workspace.images.get(request.image_id), already_present=True)
+
+    @unary
+    def DeleteImage(self, request, context) -> images_pb2.ImageInfo:
+        """Forget an image and its in-memory embeddings."""
+        image = self.workspace.images.delete(request.image_id)
+        self.workspace.forget_image(request.image_id)
+        return _info(image)

@@ -1,0 +1,54 @@
+"""Translation of wire prompts and keys into engine arguments."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sambridge import wire
+from sambridge.v1 import common_pb2
+from sambridge_server.engine.errors import InvalidInput
+from sambridge_server.engine.workspace import EmbeddingRequest
+
+
+def embedding_request(key: common_pb2.EmbeddingKey) -> EmbeddingRequest:
+    """The engine's embedding request for a wire key (tiling validated)."""
+    if not key.image_id:
+        raise InvalidInput("image_id is required")
+    tile_shape = tuple(key.tiling.tile_shape) if key.HasField("tiling") and key.tiling.tile_shape else None
+    halo = tuple(key.tiling.halo) if tile_shape and key.tiling.halo else None
+    if tile_shape is not None and len(tile_shape) != 2:
+        raise InvalidInput(f"tile_shape must have 2 values (y, x), got {list(tile_shape)}")
+    if halo is not None and len(halo) != 2:
+        raise InvalidInput(f"halo must have 2 values (y, x), got {list(halo)}")
+    return EmbeddingRequest(
+        image_id=key.image_id, model=key.model or None, tile_shape=tile_shape,
+        halo=halo if tile_shape else None, precision=key.precision or None,
+    )
+
+
+def points_xy(points) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(N, 2) float (x, y) coordinates and (N,) int labels, or (None, None)."""
+    if not points:
+        return None, None
+    coords = np.array([[p.x, p.y] for p in points], dtype=np.float64)
+    labels = np.array([p.label for p in points], dtype=np.int64)
+    if not np.isfinite(coords).all():
+        raise InvalidInput("point coordinates must be finite numbers")
+    if not np.isin(labels, (0, 1)).all():
+        raise InvalidInput(f"point labels must be 0 (negative) or 1 (positive), got {sorted(set(labels.tolist()))}")
+    return coords, labels
+
+
+def box_xyxy(box: common_pb2.Box) -> np.ndarray:
+    """A box as a float (4,) array (x0, y0, x1, y1), validated."""
+    values = np.array([box.x0, box.y0, box.x1, box.y1], dtype=np.float64)
+    if not np.isfinite(values).all():
+        raise InvalidInput("box coordinates must be finite numbers")
+    if values[2] <= values[0] or values[3] <= values[1]:
+        raise InvalidInput(f"box (x0, y0, x1, y1) = {values.tolist()} is empty: need x1 > x0 and y1 > y0")
+    return values
+
+
+def mask_array(mask: common_pb2.Mask) -> np.ndarray:
+    """A wire mask as a 2D bool array."""
+    return wire.from_mask(mask)

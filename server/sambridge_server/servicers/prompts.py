@@ -1,0 +1,69 @@
+"""PromptService: interactive decoding of points, boxes and masks."""
+
+from __future__ import annotations
+
+from sambridge import wire
+from sambridge.v1 import common_pb2, prompts_pb2, prompts_pb2_grpc
+from sambridge_server.engine.errors import InvalidInput
+from sambridge_server.engine.workspace import Workspace
+from sambridge_server.servicers.keys import box_xyxy, embedding_request, mask_array, points_xy
+from sambridge_server.servicers.rpc import unary
+
+MAX_PROMPTS = 4096
+
+
+class PromptServicer(prompts_pb2_grpc.PromptServiceServicer):
+    """Single-object and many-object prompt decoding."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.workspace = workspace
+
+    @unary
+    def Segment(self, request, context) -> prompts_pb2.SegmentResponse:
+        """Decode one object; keep its logits under object_id if given."""
+        if len(request.points) > MAX_PROMPTS:
+            raise InvalidInput(f"{len(request.points)} points is too many (limit {MAX_PROMPTS})")
+        points, labels = points_xy(request.points)
+        box = box_xyxy(request.box) if request.HasField("box") else None
+        mask = mask_array(request.mask) if request.HasField("mask") else None
+        result = self.workspace.segment(
+            embedding_request(request.key), request.index, points=points, point_labels=labels, box=box,
+            mask=mask, multimask=request.multimask, object_id=request.object_id or None,
+        )
+        return prompts_pb2.SegmentResponse(
+            masks=[wire.to_mask(m) for m in result.masks], scores=[float(s) for s in result.scores],
+            object_id=request.object_id,
+        )
+
+    @unary
+    def SegmentObjects(self, request, context) -> prompts_pb2.SegmentObjectsResponse:
+        """Decode many objects at once into one label image."""
+        n = len(request.points) + len(request.boxes)
+        if n == 0:
+            raise InvalidInput("no objects given: send positive points and/or boxes")
+        if n > MAX_PROMPTS or len(request.negative_points) > MAX_PROMPTS:
+            raise InvalidInput(f"too many prompts (limit {MAX_PROMPTS} objects and {MAX_PROMPTS} negative points)")
+        points, _ = points_xy(request.points)
+        negatives, _ = points_xy(request.negative_points)
+        boxes = [box_xyxy(b) for b in request.boxes] or None
+        labels, objects = self.workspace.segment_objects(
+            embedding_request(request.key), request.index, points=points, boxes=boxes, negative_points=negatives,
+        )
+        return prompts_pb2.SegmentObjectsResponse(
+            labels=wire.to_ndarray(labels, "yx"),
+            objects=[object_info(o) for o in objects],
+        )
+
+    @unary
+    def ReleaseObject(self, request, context) -> prompts_pb2.ReleaseObjectResponse:
+        """Forget an object handle."""
+        return prompts_pb2.ReleaseObjectResponse(released=self.workspace.release_object(request.object_id))
+
+
+def object_info(obj) -> common_pb2.ObjectInfo:
+    """Wire form of an engine ObjectSummary (label, score, bbox (x0, y0, x1, y1), area, index)."""
+    x0, y0, x1, y1 = obj.bbox
+    return common_pb2.ObjectInfo(
+        label=int(obj.label), score=float(obj.score), area=int(obj.area), index=int(obj.index),
+        bbox=common_pb2.Box(x0=x0, y0=y0, x1=x1, y1=y1),
+    )

@@ -1,0 +1,134 @@
+"""Shared plumbing of the servicers: error mapping and progress streaming."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import queue
+import threading
+from typing import Any, Callable, Iterator
+
+import grpc
+
+from sambridge.wire import WireError
+from sambridge_server.engine.errors import (
+    Cancelled,
+    FailedPrecondition,
+    InvalidInput,
+    NotFound,
+    ResourceExhausted,
+)
+from sambridge.v1 import common_pb2
+
+log = logging.getLogger("sambridge.server")
+
+# Engine exception -> gRPC status. Order matters: NotFound is a KeyError and
+# InvalidInput a ValueError, so the specific types come before the generic ones.
+_STATUS = (
+    (NotFound, grpc.StatusCode.NOT_FOUND),
+    (InvalidInput, grpc.StatusCode.INVALID_ARGUMENT),
+    (WireError, grpc.StatusCode.INVALID_ARGUMENT),
+    (FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION),
+    (ResourceExhausted, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (MemoryError, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (Cancelled, grpc.StatusCode.CANCELLED),
+    (NotImplementedError, grpc.StatusCode.UNIMPLEMENTED),
+)
+
+
+def status_of(exc: BaseException) -> grpc.StatusCode:
+    """The gRPC status code for an exception raised by the engine."""
+    for kind, code in _STATUS:
+        if isinstance(exc, kind):
+            return code
+    return grpc.StatusCode.INTERNAL
+
+
+def _abort(context: grpc.ServicerContext, exc: BaseException) -> None:
+    code = status_of(exc)
+    message = str(exc) or type(exc).__name__
+    if code == grpc.StatusCode.INTERNAL:
+        log.exception("internal error")
+        message = f"internal error: {type(exc).__name__}: {message}"
+    context.abort(code, message)
+
+
+def unary(method: Callable) -> Callable:
+    """Decorate a unary RPC so engine exceptions become clear gRPC statuses."""
+
+    @functools.wraps(method)
+    def wrapper(self, request, context):
+        try:
+            return method(self, request, context)
+        except grpc.RpcError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - every failure must become a status
+            if context.code() is not None:  # already aborted by the method itself
+                raise
+            _abort(context, exc)
+
+    return wrapper
+
+
+def unimplemented(feature: str) -> Callable:
+    """A servicer method that answers UNIMPLEMENTED naming the feature."""
+
+    def method(self, request, context):
+        context.abort(grpc.StatusCode.UNIMPLEMENTED, f"{feature} is not implemented yet")
+
+    return method
+
+
+class CallControl:
+    """Progress and cancellation handed to a long engine call."""
+
+    def __init__(self, context: grpc.ServicerContext) -> None:
+        self._events: queue.Queue = queue.Queue()
+        self._cancel = threading.Event()
+        context.add_callback(self._cancel.set)
+
+    def cancelled(self) -> bool:
+        """True once the client cancelled the call or its deadline passed."""
+        return self._cancel.is_set()
+
+    def progress(self, done: int, total: int, stage: str = "", message: str = "") -> None:
+        """Queue a progress event; raise Cancelled if the client went away."""
+        if self._cancel.is_set():
+            raise Cancelled("the call was cancelled by the client")
+        self._events.put(common_pb2.Progress(stage=stage, done=int(done), total=int(total), message=message))
+
+
+def stream(
+    context: grpc.ServicerContext,
+    work: Callable[[CallControl], Any],
+    progress_event: Callable[[common_pb2.Progress], Any],
+    result_event: Callable[[Any], Any],
+) -> Iterator[Any]:
+    """Run ``work`` in a thread, yield its progress events, then its result event.
+
+    Engine exceptions become gRPC statuses; a client cancel sets the control's
+    flag so that the engine stops at its next progress check.
+    """
+    control = CallControl(context)
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["result"] = work(control)
+        except BaseException as exc:  # noqa: BLE001 - handed to the RPC thread
+            outcome["error"] = exc
+        finally:
+            control._events.put(None)
+
+    thread = threading.Thread(target=run, name="sambridge-work", daemon=True)
+    thread.start()
+    while True:
+        event = control._events.get()
+        if event is None:
+            break
+        if context.is_active():
+            yield progress_event(event)
+    thread.join()
+    if "error" in outcome:
+        _abort(context, outcome["error"])
+    yield result_event(outcome["result"])
