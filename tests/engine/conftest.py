@@ -10,7 +10,6 @@ from skimage.measure import regionprops
 from sambridge_server.engine.models import PRESETS, build_sam
 
 CROP = (slice(180, 436), slice(300, 620))  # 256 x 320: non-square exercises resizing
-TILE_SHAPE, HALO = (128, 128), (32, 32)
 
 
 @pytest.fixture(scope="session")

@@ -192,10 +192,10 @@ def test_solver_cut_by_time_limit_keeps_its_best_solution(hard_graph: nx.DiGraph
 
 
 def test_progress_and_cancellation() -> None:
-    truth, _ = dividing_discs(seed=1, grid=2, frames=5)
+    truth, _ = dividing_discs(seed=1, grid=2, frames=6)
     calls: list[tuple[int, int]] = []
     track_labels(truth, progress=lambda done, total: calls.append((done, total)), time_limit_s=10)
-    assert calls[-1] == (7, 7) and [d for d, _ in calls] == sorted(d for d, _ in calls)
+    assert calls[-1] == (8, 8) and [d for d, _ in calls] == sorted(d for d, _ in calls)
 
     polls = iter([False, False, True])
     with pytest.raises(Cancelled):

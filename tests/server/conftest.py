@@ -20,7 +20,7 @@ def tiny_checkpoint(tmp_path_factory) -> str:
     return str(path)
 
 
-def start_server(config: ServerConfig):
+def _start(config: ServerConfig):
     """Start a server for ``config``; return (server, workspace, address)."""
     workspace = Workspace(config)
     server, port = build_server(config, workspace)
@@ -34,7 +34,7 @@ def live(tiny_checkpoint, tmp_path_factory):
     root = tmp_path_factory.mktemp("model_root")
     config = ServerConfig(port=0, models=[ModelSource(path=tiny_checkpoint, name="tiny")], precision="fp32",
                           model_roots=[root], max_image_pixels=50_000_000)
-    server, workspace, address = start_server(config)
+    server, workspace, address = _start(config)
     yield workspace, address
     server.stop(grace=0)
 
@@ -50,3 +50,18 @@ def client(live):
 def hela_crop(hela_frame) -> np.ndarray:
     """A 512x512 crop of a real HeLa frame (uint16)."""
     return np.ascontiguousarray(hela_frame[100:612, 200:712])
+
+
+@pytest.fixture()
+def start_server():
+    """A function starting a server for a config; every server is stopped after the test."""
+    servers = []
+
+    def start(config: ServerConfig):
+        server, workspace, address = _start(config)
+        servers.append(server)
+        return server, workspace, address
+
+    yield start
+    for server in servers:
+        server.stop(grace=0)

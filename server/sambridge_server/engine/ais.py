@@ -9,7 +9,8 @@ Semantics follow micro_sam's ``InstanceSegmentationWithDecoder.generate``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
@@ -22,8 +23,7 @@ from .ais_decoder import AISDecoder, predict_ais_maps
 Box = tuple[int, int, int, int]  # (y0, x0, y1, x1), end exclusive, global pixel coordinates
 
 # vigra / bioimage_cpp Gaussian (which micro_sam uses): kernel radius ceil(3 sigma), mirrored border.
-_GAUSSIAN_TRUNCATE = 3.0
-_GAUSSIAN_MODE = "mirror"
+_GAUSSIAN_WINDOW = 3.0
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,8 @@ class AISMaps:
     foreground: np.ndarray
     center_distances: np.ndarray
     boundary_distances: np.ndarray
+    # (map name, sigma) -> smoothed map; filled lazily by ais_segment.
+    smoothing_cache: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -126,13 +128,27 @@ def stitch_tile_maps(
     return AISMaps(*full)
 
 
-def _smooth(image: np.ndarray, sigma: float) -> np.ndarray:
-    """Gaussian smoothing matching micro_sam's filter (no-op for sigma <= 0)."""
-    if sigma <= 0:
-        return image
-    return ndimage.gaussian_filter(
-        np.asarray(image, dtype=np.float32), sigma, mode=_GAUSSIAN_MODE, truncate=_GAUSSIAN_TRUNCATE
-    )
+def smooth(images: Sequence[np.ndarray], sigma: float) -> list[np.ndarray]:
+    """Gaussian-smooth same-shaped 2D images, matching micro_sam's (vigra) filter.
+
+    Kernel radius ceil(3 sigma) with mirrored borders; images are filtered as one stack (faster
+    than one call per image). No-op for sigma <= 0.
+    """
+    stack = np.stack([np.asarray(image, dtype=np.float32) for image in images])
+    if sigma > 0:
+        radius = math.ceil(_GAUSSIAN_WINDOW * sigma)
+        # scipy's radius is int(truncate * sigma + 0.5); pick truncate so that it equals vigra's.
+        truncate = (radius - 0.25) / sigma
+        stack = ndimage.gaussian_filter(stack, (0, sigma, sigma), mode="mirror", truncate=truncate)
+    return list(stack)
+
+
+def _smoothed(maps: AISMaps, name: str, sigma: float) -> np.ndarray:
+    """Smoothed decoder map, memoised on ``maps``: re-tuning thresholds skips the filtering."""
+    key = (name, float(sigma))
+    if key not in maps.smoothing_cache:
+        maps.smoothing_cache[key] = smooth([getattr(maps, name)], sigma)[0]
+    return maps.smoothing_cache[key]
 
 
 def remove_small_objects(labels: np.ndarray, min_size: int) -> np.ndarray:
@@ -154,9 +170,9 @@ def ais_segment(maps: AISMaps, params: AISParams = AISParams()) -> np.ndarray:
     foreground > t_f; a 4-connected seeded watershed on the smoothed boundary distances fills the
     foreground mask; objects below ``min_size`` are removed.
     """
-    foreground = _smooth(maps.foreground, params.foreground_smoothing)
-    center = _smooth(maps.center_distances, params.distance_smoothing)
-    boundary = _smooth(maps.boundary_distances, params.distance_smoothing)
+    foreground = _smoothed(maps, "foreground", params.foreground_smoothing)
+    center = _smoothed(maps, "center_distances", params.distance_smoothing)
+    boundary = _smoothed(maps, "boundary_distances", params.distance_smoothing)
 
     foreground_mask = foreground > params.foreground_threshold
     seed_mask = (

@@ -1,0 +1,63 @@
+package org.sambridge.ij;
+
+import ij.IJ;
+import ij.ImagePlus;
+import ij.plugin.PlugIn;
+import org.sambridge.client.SamBridgeException;
+
+/**
+ * Base of all SAMBridge menu commands: runs the command and reports any failure
+ * with IJ.error and IJ.log (never hangs: every server call has a deadline).
+ */
+public abstract class BridgeCommand implements PlugIn {
+    /** @return the command name, e.g. "Segment all" */
+    protected abstract String name();
+
+    /**
+     * Does the work; dialogs use GenericDialog so macros can pass named parameters.
+     *
+     * @throws Exception any failure, reported to the user
+     */
+    protected abstract void execute() throws Exception;
+
+    @Override
+    public final void run(String arg) {
+        IJ.resetEscape();
+        try {
+            execute();
+        } catch (SamBridgeException e) {
+            report(e.getMessage());
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            report(e.getMessage());
+        } catch (Exception e) {
+            report(e.toString());
+            IJ.log(stackTrace(e));
+        } finally {
+            IJ.showProgress(1.0);
+        }
+    }
+
+    /**
+     * @return the active image
+     * @throws IllegalStateException if there is none
+     */
+    protected static ImagePlus requireImage() {
+        ImagePlus imp = ij.WindowManager.getCurrentImage();
+        if (imp == null) {
+            throw new IllegalStateException("No image is open.");
+        }
+        return imp;
+    }
+
+    private void report(String message) {
+        IJ.log("SAMBridge " + name() + ": " + message);
+        IJ.showStatus("SAMBridge " + name() + " failed");
+        IJ.error("SAMBridge " + name(), message);
+    }
+
+    private static String stackTrace(Throwable t) {
+        java.io.StringWriter text = new java.io.StringWriter();
+        t.printStackTrace(new java.io.PrintWriter(text));
+        return text.toString();
+    }
+}

@@ -1,0 +1,101 @@
+package org.sambridge.ij;
+
+import ij.IJ;
+import ij.gui.PointRoi;
+import ij.gui.Roi;
+import ij.gui.ShapeRoi;
+import java.awt.Polygon;
+import java.awt.Rectangle;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import org.sambridge.client.Prompts;
+import org.sambridge.v1.Box;
+import org.sambridge.v1.Point;
+
+/**
+ * Turns an ImageJ selection into prompts: points of (multi-)point selections,
+ * rectangles as boxes, the parts of composite selections. Points are negative
+ * (background) when the selection's name starts with "neg", when they carry
+ * multi-point counter 1, or when Alt is held while the command runs.
+ */
+public final class PromptCollector {
+    private final List<Point> positives = new ArrayList<>();
+    private final List<Point> negatives = new ArrayList<>();
+    private final List<Box> boxes = new ArrayList<>();
+
+    /**
+     * @param roi the selection (null gives no prompts)
+     * @param altDown treat all points as negative
+     * @return the collected prompts
+     */
+    public static PromptCollector collect(Roi roi, boolean altDown) {
+        PromptCollector prompts = new PromptCollector();
+        if (roi != null) {
+            prompts.add(roi, altDown || isNegativeName(roi.getName()));
+        }
+        return prompts;
+    }
+
+    /** @return collect(selection, IJ.altKeyDown()) */
+    static PromptCollector collect(Roi roi) {
+        return collect(roi, IJ.altKeyDown());
+    }
+
+    private void add(Roi roi, boolean negative) {
+        if (roi instanceof PointRoi) {
+            addPoints((PointRoi) roi, negative);
+        } else if (roi instanceof ShapeRoi) {
+            for (Roi part : ((ShapeRoi) roi).getRois()) {
+                add(part, negative || isNegativeName(part.getName()));
+            }
+        } else if (roi.getType() == Roi.RECTANGLE) {
+            Rectangle r = roi.getBounds();
+            boxes.add(Prompts.box(r.x, r.y, r.x + r.width, r.y + r.height));
+        } else if (roi.isArea()) {
+            Rectangle r = roi.getBounds(); // other areas: their bounding box
+            boxes.add(Prompts.box(r.x, r.y, r.x + r.width, r.y + r.height));
+        }
+    }
+
+    private void addPoints(PointRoi roi, boolean negative) {
+        Polygon p = roi.getPolygon();
+        int[] counters = roi.getCounters();
+        for (int i = 0; i < p.npoints; i++) {
+            boolean neg = negative || (counters != null && i < counters.length && (counters[i] & 0xff) == 1);
+            // pixel centres: ImageJ point (x, y) is the pixel whose centre is (x + 0.5, y + 0.5)
+            (neg ? negatives : positives).add(Prompts.point(p.xpoints[i] + 0.5, p.ypoints[i] + 0.5, !neg));
+        }
+    }
+
+    private static boolean isNegativeName(String name) {
+        return name != null && name.toLowerCase().startsWith("neg");
+    }
+
+    /** @return positive points */
+    public List<Point> positives() {
+        return Collections.unmodifiableList(positives);
+    }
+
+    /** @return negative points */
+    public List<Point> negatives() {
+        return Collections.unmodifiableList(negatives);
+    }
+
+    /** @return boxes */
+    public List<Box> boxes() {
+        return Collections.unmodifiableList(boxes);
+    }
+
+    /** @return all points, positives then negatives (labels set) */
+    public List<Point> allPoints() {
+        List<Point> all = new ArrayList<>(positives);
+        all.addAll(negatives);
+        return all;
+    }
+
+    /** @return true if there is no prompt at all */
+    public boolean isEmpty() {
+        return positives.isEmpty() && negatives.isEmpty() && boxes.isEmpty();
+    }
+}
