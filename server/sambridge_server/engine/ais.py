@@ -183,5 +183,36 @@ def ais_segment(maps: AISMaps, params: AISParams = AISParams()) -> np.ndarray:
     seeds = connected_components(seed_mask, connectivity=2).astype(np.uint32, copy=False)
     if not seeds.any():
         return np.zeros(maps.shape, dtype=np.uint32)
-    labels = watershed(boundary, markers=seeds, mask=foreground_mask, connectivity=1)
-    return remove_small_objects(labels.astype(np.uint32, copy=False), params.min_size)
+    labels = seeded_watershed(boundary, seeds, foreground_mask)
+    return remove_small_objects(labels, params.min_size)
+
+
+def seeded_watershed(height: np.ndarray, seeds: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """4-connected seeded watershed of ``height`` inside ``mask``; same result as one skimage call.
+
+    Flooding never leaves a 4-connected component of the mask, so a component that holds one seed
+    label simply takes it, one without seeds stays 0, and only components with several seeds need
+    the (costly) flooding, done on their bounding-box crop. On nuclei that skips most of the work.
+    """
+    components = connected_components(mask, connectivity=1)
+    n_components = int(components.max())
+    labels = np.zeros(mask.shape, dtype=np.uint32)
+    if n_components == 0:
+        return labels
+    seeded = seeds > 0
+    pairs = np.unique(np.stack([components[seeded], seeds[seeded]]), axis=1)
+    seeds_per_component = np.bincount(pairs[0], minlength=n_components + 1)
+    single = seeds_per_component == 1
+    lookup = np.zeros(n_components + 1, dtype=np.uint32)
+    single_pairs = pairs[:, single[pairs[0]]]
+    lookup[single_pairs[0]] = single_pairs[1]
+    labels = lookup[components]
+
+    slices = ndimage.find_objects(components)
+    for component_id in np.flatnonzero(seeds_per_component > 1):
+        crop = slices[component_id - 1]
+        inside = components[crop] == component_id
+        flooded = watershed(height[crop], markers=np.where(inside, seeds[crop], 0), mask=inside,
+                            connectivity=1)
+        labels[crop][inside] = flooded[inside]
+    return labels

@@ -63,8 +63,8 @@ public final class PromptCollector {
         int[] counters = roi.getCounters();
         for (int i = 0; i < p.npoints; i++) {
             boolean neg = negative || (counters != null && i < counters.length && (counters[i] & 0xff) == 1);
-            // pixel centres: ImageJ point (x, y) is the pixel whose centre is (x + 0.5, y + 0.5)
-            (neg ? negatives : positives).add(Prompts.point(p.xpoints[i] + 0.5, p.ypoints[i] + 0.5, !neg));
+            // pixel indices, as numpy/napari clients send them
+            (neg ? negatives : positives).add(Prompts.point(p.xpoints[i], p.ypoints[i], !neg));
         }
     }
 
