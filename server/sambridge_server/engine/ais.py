@@ -19,8 +19,8 @@ from skimage.measure import label as connected_components
 from skimage.segmentation import watershed
 
 from .ais_decoder import AISDecoder, predict_ais_maps
-
-Box = tuple[int, int, int, int]  # (y0, x0, y1, x1), end exclusive, global pixel coordinates
+from .embeddings import ImageEmbeddings
+from .tiling import Tile
 
 # vigra / bioimage_cpp Gaussian (which micro_sam uses): kernel radius ceil(3 sigma), mirrored border.
 _GAUSSIAN_WINDOW = 3.0
@@ -72,14 +72,6 @@ def default_ais_params(model_name: str | None = None) -> AISParams:
     return TUNED_AIS_PARAMS.get(model_name or "", AISParams())
 
 
-@dataclass(frozen=True)
-class TileWindow:
-    """One tile of a tiled image: ``outer`` = tile plus halo (what the encoder saw), ``inner`` = tile."""
-
-    outer: Box
-    inner: Box
-
-
 def ais_maps(
     decoder: AISDecoder,
     features: np.ndarray,
@@ -94,24 +86,30 @@ def tiled_ais_maps(
     decoder: AISDecoder,
     tile_features: Sequence[np.ndarray],
     tile_input_sizes: Sequence[tuple[int, int]],
-    windows: Sequence[TileWindow],
+    tiles: Sequence[Tile],
     shape: tuple[int, int],
 ) -> AISMaps:
-    """Decoder maps of a tiled image: one decoder pass per tile, stitched to full size.
+    """Decoder maps of a tiled image: one decoder pass per tile (outer block), stitched to full size.
 
     Each tile is decoded on its own (batch of one, as micro_sam's default), so the BatchNorm input
     statistics match the reference.
     """
     tile_maps = []
-    for features, input_size, window in zip(tile_features, tile_input_sizes, windows, strict=True):
-        y0, x0, y1, x1 = window.outer
-        tile_maps.append(ais_maps(decoder, features, input_size, (y1 - y0, x1 - x0)))
-    return stitch_tile_maps(tile_maps, windows, shape)
+    for features, input_size, tile in zip(tile_features, tile_input_sizes, tiles, strict=True):
+        tile_maps.append(ais_maps(decoder, features, input_size, tile.shape))
+    return stitch_tile_maps(tile_maps, tiles, shape)
 
 
-def stitch_tile_maps(
-    tile_maps: Sequence[AISMaps], windows: Sequence[TileWindow], shape: tuple[int, int]
-) -> AISMaps:
+def embeddings_ais_maps(decoder: AISDecoder, embeddings: ImageEmbeddings) -> AISMaps:
+    """Decoder maps for engine ``ImageEmbeddings`` (tiled or not)."""
+    n_tiles = embeddings.n_tiles
+    return tiled_ais_maps(
+        decoder, [embeddings.tile_features(i) for i in range(n_tiles)], embeddings.input_sizes,
+        embeddings.grid.tiles, embeddings.image_shape,
+    )
+
+
+def stitch_tile_maps(tile_maps: Sequence[AISMaps], tiles: Sequence[Tile], shape: tuple[int, int]) -> AISMaps:
     """Paste each tile's inner region (halo dropped) into full-image maps.
 
     The halo gives the decoder context at tile borders; only the inner part is trusted, exactly as
@@ -119,9 +117,9 @@ def stitch_tile_maps(
     full image, so objects are never cut at tile borders.
     """
     full = [np.zeros(shape, dtype=np.float32) for _ in range(3)]
-    for maps, window in zip(tile_maps, windows, strict=True):
-        oy, ox = window.outer[:2]
-        iy0, ix0, iy1, ix1 = window.inner
+    for maps, tile in zip(tile_maps, tiles, strict=True):
+        oy, ox = tile.offset
+        iy0, ix0, iy1, ix1 = tile.inner
         local = np.s_[iy0 - oy : iy1 - oy, ix0 - ox : ix1 - ox]
         for out, tile in zip(full, (maps.foreground, maps.center_distances, maps.boundary_distances)):
             out[iy0:iy1, ix0:ix1] = tile[local]
@@ -199,13 +197,15 @@ def seeded_watershed(height: np.ndarray, seeds: np.ndarray, mask: np.ndarray) ->
     labels = np.zeros(mask.shape, dtype=np.uint32)
     if n_components == 0:
         return labels
+    # distinct (component, seed label) pairs; a seed is 8-connected, so it may touch 2 components
     seeded = seeds > 0
-    pairs = np.unique(np.stack([components[seeded], seeds[seeded]]), axis=1)
-    seeds_per_component = np.bincount(pairs[0], minlength=n_components + 1)
-    single = seeds_per_component == 1
+    n_seeds = int(seeds.max())
+    keys = np.unique(components[seeded].astype(np.int64) * (n_seeds + 1) + seeds[seeded])
+    pair_components, pair_seeds = np.divmod(keys, n_seeds + 1)
+    seeds_per_component = np.bincount(pair_components, minlength=n_components + 1)
+    single = seeds_per_component[pair_components] == 1
     lookup = np.zeros(n_components + 1, dtype=np.uint32)
-    single_pairs = pairs[:, single[pairs[0]]]
-    lookup[single_pairs[0]] = single_pairs[1]
+    lookup[pair_components[single]] = pair_seeds[single]
     labels = lookup[components]
 
     slices = ndimage.find_objects(components)

@@ -36,7 +36,7 @@ def track_table(labels: np.ndarray, parents: Mapping[int, int] | None = None) ->
     rows = []
     for label, frames in sorted(frames_of.items()):
         if frames[-1] - frames[0] + 1 != len(frames):
-            raise InvalidInput(f"track {label} has a gap in time (frames {frames}); CTC tracks are contiguous")
+            raise InvalidInput(f"track {label} has a gap in time (frames {frames}): CTC tracks are contiguous")
         rows.append((label, frames[0], frames[-1], int(parents.get(label, 0))))
     return np.array(rows, dtype=np.int64).reshape(-1, 4)
 

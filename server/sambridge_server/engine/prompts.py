@@ -150,7 +150,8 @@ def _extent_yx(coords: np.ndarray, labels: np.ndarray, box: np.ndarray | None) -
     parts = []
     if box is not None:
         parts.append(np.array([[box[1], box[0]], [box[3], box[2]]]))
-    positives = coords[labels == 1] if (labels == 1).any() else coords
+    # Negatives only locate a prompt that has nothing else (points-only, all negative).
+    positives = coords[labels == 1] if (labels == 1).any() or box is not None else coords
     if len(positives):
         parts.append(positives[:, ::-1])
     return np.concatenate(parts) if parts else np.zeros((0, 2))

@@ -48,7 +48,8 @@ class TrackingResult:
     n_nodes: int
     n_edges: int
     timings: dict[str, float] = field(default_factory=dict)
-    """Seconds spent in ``graph``, ``solve``, ``relabel`` and ``total``."""
+    """Seconds in ``graph``, ``solve`` (of which ``solve_greedy``, ``solve_model``, ``solve_solver``),
+    ``relabel`` and ``total``."""
 
 
 def track_labels(
@@ -101,7 +102,13 @@ def track_labels(
         objective=solution.objective,
         n_nodes=graph.number_of_nodes(),
         n_edges=graph.number_of_edges(),
-        timings={"graph": built - start, "solve": solved - built, "relabel": done - solved, "total": done - start},
+        timings={
+            "graph": built - start,
+            **{f"solve_{stage}": seconds for stage, seconds in solution.timings.items()},
+            "solve": solved - built,
+            "relabel": done - solved,
+            "total": done - start,
+        },
     )
 
 
@@ -124,19 +131,20 @@ def tracks_from_links(
     starts = [n for n in nodes if n not in parent or len(children[parent[n]]) > 1]
     starts.sort(key=lambda n: (graph.nodes[n]["t"], graph.nodes[n]["y"], graph.nodes[n]["x"]))
     node_track: dict[int, int] = {}
-    rows = []
+    ends = []
     for track_id, first in enumerate(starts, start=1):
         node = first
         node_track[node] = track_id
         while len(children[node]) == 1:
             node = children[node][0]
             node_track[node] = track_id
-        rows.append((track_id, graph.nodes[first]["t"], graph.nodes[node]["t"], first))
-    table = np.array(
-        [(tid, begin, end, node_track[parent[first]] if first in parent else 0) for tid, begin, end, first in rows],
-        dtype=np.int64,
-    ).reshape(-1, 4)
-    return node_track, table
+        ends.append(node)
+    # Parents are looked up after the loop: a mother's id is known once all tracks are cut.
+    table = [
+        (track_id, graph.nodes[first]["t"], graph.nodes[last]["t"], node_track.get(parent.get(first, -1), 0))
+        for track_id, (first, last) in enumerate(zip(starts, ends), start=1)
+    ]
+    return node_track, np.array(table, dtype=np.int64).reshape(-1, 4)
 
 
 def relabel(labels: np.ndarray, graph: nx.DiGraph, node_track: Mapping[int, int]) -> np.ndarray:

@@ -46,10 +46,8 @@ def frame_objects(frame: np.ndarray) -> FrameObjects:
     n = len(labels)
     ys, xs = np.divmod(foreground, frame.shape[1])
     areas = np.bincount(inverse, minlength=n).astype(np.int64)
-    centroids = np.stack(
-        [np.bincount(inverse, ys, n) / np.maximum(areas, 1), np.bincount(inverse, xs, n) / np.maximum(areas, 1)],
-        axis=1,
-    )
+    sizes = np.maximum(areas, 1)
+    centroids = np.stack([np.bincount(inverse, ys, n) / sizes, np.bincount(inverse, xs, n) / sizes], axis=1)
     bboxes = np.empty((n, 4), dtype=np.int64)
     bboxes[:, 0] = _reduce_at(np.minimum, inverse, ys, n, np.iinfo(np.int64).max)
     bboxes[:, 1] = _reduce_at(np.minimum, inverse, xs, n, np.iinfo(np.int64).max)
@@ -74,7 +72,9 @@ def frame_links(
     ``max_distance`` apart (overlap catches large or fast-deforming cells the radius misses).
     """
     overlap = _overlaps(before, after)
-    near = cKDTree(after.centroids).query_ball_point(before.centroids, r=max_distance) if len(after.labels) else []
+    near = []
+    if len(after.labels):
+        near = cKDTree(after.centroids).query_ball_point(before.centroids, r=max_distance)
     candidates = dict(overlap)
     for row, columns in enumerate(near):
         for column in columns:
@@ -90,7 +90,9 @@ def frame_links(
 
 def _overlaps(before: FrameObjects, after: FrameObjects) -> dict[tuple[int, int], int]:
     """Pixel counts of every (before row, after row) pair that shares pixels."""
-    common, in_before, in_after = np.intersect1d(before.foreground, after.foreground, assume_unique=True, return_indices=True)
+    common, in_before, in_after = np.intersect1d(
+        before.foreground, after.foreground, assume_unique=True, return_indices=True
+    )
     if len(common) == 0:
         return {}
     n_after = len(after.labels)
@@ -129,12 +131,10 @@ def build_candidate_graph(
             raise Cancelled("tracking cancelled while building the candidate graph")
         objects = frame_objects(frame)
         ids = np.arange(len(objects.labels)) + graph.number_of_nodes()
-        for node, label, (y, x), area, bbox in zip(
-            ids.tolist(), objects.labels.tolist(), objects.centroids.tolist(), objects.areas.tolist(), objects.bboxes.tolist()
-        ):
-            graph.add_node(
-                node, t=t, label=label, y=y, x=x, area=area, bbox=tuple(bbox), score=float(scores.get((t, label), 1.0))
-            )
+        columns = (objects.labels, objects.centroids, objects.areas, objects.bboxes)
+        for node, (label, (y, x), area, bbox) in zip(ids.tolist(), zip(*(c.tolist() for c in columns))):
+            score = float(scores.get((t, label), 1.0))
+            graph.add_node(node, t=t, label=label, y=y, x=x, area=area, bbox=tuple(bbox), score=score)
         if previous is not None:
             pairs, distances, ious = frame_links(previous, objects, max_distance)
             for (row, column), distance, iou in zip(pairs.tolist(), distances.tolist(), ious.tolist()):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import networkx as nx
 
@@ -23,11 +23,11 @@ from .errors import Cancelled, InvalidInput
 
 IsCancelled = Callable[[], bool]
 
-# Measured on the 2-core CPU machine (motile 1.0.1, SCIP 10): building motile's model plus
-# handing it to SCIP costs ~0.2 ms per node + edge, which the solver's own time limit does not
-# cover. Used to decide whether the ILP can start at all within the caller's deadline.
-_SETUP_SECONDS_PER_ELEMENT = 2.2e-4
-_SCIP_HANDOFF_SECONDS_PER_ELEMENT = 0.8e-4
+# SCIP's time limit does not cover building motile's model (measured ~0.1 ms per node + edge
+# on the 2-core CPU machine, motile 1.0.1) nor handing it to SCIP and reading the answer back
+# (up to ~1x the build time). Both are subtracted from the caller's budget up front.
+_BUILD_SECONDS_PER_ELEMENT = 1.2e-4
+_HANDOFF_PER_BUILD_SECOND = 1.0
 _MIN_SOLVER_SECONDS = 0.05
 
 
@@ -78,6 +78,8 @@ class LinkSolution:
     """Solver status: ``"optimal"``, ``"time_limit"``, ... (ilpy's ``SolverStatus`` values)."""
     optimal: bool
     hit_time_limit: bool
+    timings: dict[str, float] = field(default_factory=dict)
+    """Seconds in ``greedy`` (fallback), ``model`` (building motile's ILP) and ``solver`` (SCIP)."""
 
 
 def solve_links(
@@ -93,34 +95,46 @@ def solve_links(
     """
     if time_limit_s <= 0:
         raise InvalidInput(f"time_limit_s must be > 0, got {time_limit_s}")
-    deadline = time.perf_counter() + time_limit_s
-    _annotate_costs(graph, costs)
+    start = time.perf_counter()
+    deadline = start + time_limit_s
     greedy = greedy_links(graph, costs)
+    greedy_seconds = time.perf_counter() - start
     size = graph.number_of_nodes() + graph.number_of_edges()
     if graph.number_of_nodes() == 0:
         return LinkSolution(frozenset(), frozenset(), 0.0, "ilp", "optimal", True, False)
-    if deadline - time.perf_counter() < size * _SETUP_SECONDS_PER_ELEMENT + _MIN_SOLVER_SECONDS:
+    expected_build = size * _BUILD_SECONDS_PER_ELEMENT
+    needed = expected_build * (1 + _HANDOFF_PER_BUILD_SECOND) + _MIN_SOLVER_SECONDS
+    if deadline - time.perf_counter() < needed:
         # Not even time to build the model: the greedy answer is all we can honestly give.
-        return _greedy_result(greedy, graph, costs, "time_limit")
+        return _greedy_result(greedy, graph, costs, "time_limit", {"greedy": greedy_seconds})
     _raise_if_cancelled(cancelled)
-    ilp = _solve_ilp(graph, costs, deadline, size, cancelled)
+    ilp = _solve_ilp(graph, costs, deadline, cancelled)
     if ilp is None:
-        return _greedy_result(greedy, graph, costs, "time_limit")
+        timings = {"greedy": greedy_seconds, "model": time.perf_counter() - start - greedy_seconds}
+        return _greedy_result(greedy, graph, costs, "time_limit", timings)
+    ilp = replace(ilp, timings={"greedy": greedy_seconds, **ilp.timings})
     if ilp.optimal:
         return ilp
     greedy_objective = objective(graph, costs, *greedy)
     if greedy_objective < ilp.objective:
-        return LinkSolution(greedy[0], greedy[1], greedy_objective, "greedy", ilp.status, False, ilp.hit_time_limit)
+        return replace(ilp, nodes=greedy[0], edges=greedy[1], objective=greedy_objective, method="greedy")
     return ilp
 
 
 def _solve_ilp(
-    graph: nx.DiGraph, costs: TrackingCosts, deadline: float, size: int, cancelled: IsCancelled | None
+    graph: nx.DiGraph, costs: TrackingCosts, deadline: float, cancelled: IsCancelled | None
 ) -> LinkSolution | None:
     """Run motile; ``None`` when model building used up the time budget."""
+    started = time.perf_counter()
     import motile  # deferred: pulls in SCIP, only needed when tracking
     from motile.constraints import MaxChildren, MaxParents
-    from motile.costs import EdgeSelectedCost, NodeAppearCost, NodeDisappearCost, NodeSelectedCost, NodeSplitCost
+    from motile.costs import (
+        EdgeSelectedCost,
+        NodeAppearCost,
+        NodeDisappearCost,
+        NodeSelectedCost,
+        NodeSplitCost,
+    )
     from motile.variables import EdgeSelected, NodeSelected
 
     solver = motile.Solver(motile.TrackGraph(graph, frame_attribute="t"))
@@ -132,7 +146,8 @@ def _solve_ilp(
     solver.add_constraint(MaxParents(1))
     solver.add_constraint(MaxChildren(2))
     _raise_if_cancelled(cancelled)
-    remaining = deadline - time.perf_counter() - size * _SCIP_HANDOFF_SECONDS_PER_ELEMENT
+    built = time.perf_counter()
+    remaining = deadline - built - (built - started) * _HANDOFF_PER_BUILD_SECOND
     if remaining < _MIN_SOLVER_SECONDS:
         return None
 
@@ -143,6 +158,7 @@ def _solve_ilp(
             solver.ilp_solver.native_model().interruptSolve()
 
     solution = solver.solve(timeout=remaining, on_event=on_event if cancelled is not None else None)
+    solved = time.perf_counter()
     status = solution.status.value
     if status == "user_interrupt":
         raise Cancelled("tracking cancelled while solving")
@@ -158,6 +174,7 @@ def _solve_ilp(
         status=status,
         optimal=status == "optimal",
         hit_time_limit=status == "time_limit",
+        timings={"model": built - started, "solver": solved - built},
     )
 
 
@@ -169,7 +186,10 @@ def _annotate_costs(graph: nx.DiGraph, costs: TrackingCosts) -> None:
         data["cost"] = costs.edge_cost(data["distance"], data["iou"])
 
 
-def greedy_links(graph: nx.DiGraph, costs: TrackingCosts) -> tuple[frozenset[int], frozenset[tuple[int, int]]]:
+Selection = tuple[frozenset[int], frozenset[tuple[int, int]]]
+
+
+def greedy_links(graph: nx.DiGraph, costs: TrackingCosts) -> Selection:
     """Cheapest-first linking: a fast, feasible (not optimal) answer in O(E log E).
 
     Keeps every object with a negative cost, then accepts links in order of cost whenever
@@ -197,7 +217,9 @@ def greedy_links(graph: nx.DiGraph, costs: TrackingCosts) -> tuple[frozenset[int
     return frozenset(nodes), frozenset(edges)
 
 
-def objective(graph: nx.DiGraph, costs: TrackingCosts, nodes: Iterable[int], edges: Iterable[tuple[int, int]]) -> float:
+def objective(
+    graph: nx.DiGraph, costs: TrackingCosts, nodes: Iterable[int], edges: Iterable[tuple[int, int]]
+) -> float:
     """Value of the linking objective for a selection (same terms as the motile model)."""
     nodes, edges = set(nodes), set(edges)
     frames = [data["t"] for data in graph.nodes.values()]
@@ -220,9 +242,10 @@ def objective(graph: nx.DiGraph, costs: TrackingCosts, nodes: Iterable[int], edg
 
 
 def _greedy_result(
-    greedy: tuple[frozenset[int], frozenset[tuple[int, int]]], graph: nx.DiGraph, costs: TrackingCosts, status: str
+    greedy: Selection, graph: nx.DiGraph, costs: TrackingCosts, status: str, timings: dict[str, float]
 ) -> LinkSolution:
-    return LinkSolution(greedy[0], greedy[1], objective(graph, costs, *greedy), "greedy", status, False, True)
+    value = objective(graph, costs, *greedy)
+    return LinkSolution(greedy[0], greedy[1], value, "greedy", status, False, True, timings)
 
 
 def _raise_if_cancelled(cancelled: IsCancelled | None) -> None:

@@ -127,7 +127,7 @@ public final class ContourTracer {
     }
 
     private static List<int[]> splitAtRepeatedVertices(List<Integer> vertices, int stride) {
-        List<int[]> rings = new ArrayList<>();
+        List<List<Integer>> rings = new ArrayList<>();
         List<Integer> stack = new ArrayList<>();
         Map<Integer, Integer> position = new HashMap<>();
         for (int vertex : vertices) {

