@@ -6,6 +6,7 @@ args = split(getArgument(), "|");
 address = args[0]; token = args[1]; image = args[2]; out = args[3];
 p = split(args[4], ","); b = split(args[5], ",");
 setBatchMode(true);
+roiManager("reset");  // creates the batch-mode ROI Manager the plugin fills
 open(image);
 src = getTitle();
 run("Connect", "address=" + address + " token=" + token + " timeout=60 long_timeout=1800 model=");

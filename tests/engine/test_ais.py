@@ -187,13 +187,13 @@ def test_tiled_maps_are_stitched_like_micro_sam(micro_sam_predictor, hela_crop):
     from micro_sam.instance_segmentation import TiledInstanceSegmentationWithDecoder
     from micro_sam.util import precompute_image_embeddings
 
-    tile_shape, halo = (96, 128), (24, 32)
+    tile_shape, halo = (128, 160), (32, 32)
     embeddings = precompute_image_embeddings(micro_sam_predictor, hela_crop, tile_shape=tile_shape, halo=halo, verbose=False)
     decoder = _FakeDecoder()
     segmenter = TiledInstanceSegmentationWithDecoder(micro_sam_predictor, decoder)
     with torch.no_grad():
         segmenter.initialize(hela_crop, image_embeddings=embeddings)
-    state = segmenter.get_state() if hasattr(segmenter, "get_state") else None
+    state = segmenter.get_state()
 
     grid = make_grid(hela_crop.shape, tile_shape, halo)
     tile_maps = []

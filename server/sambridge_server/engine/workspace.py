@@ -16,9 +16,12 @@ import numpy as np
 import torch
 
 from . import prompts
+from .ais import AISMaps, AISParams, ais_segment, default_ais_params, embeddings_ais_maps
+from .ais_decoder import AISDecoder, build_ais_decoder
+from .amg import AMGParams, amg_segment, default_amg_params, embeddings_amg_candidates
 from .cache import CacheKey, EmbeddingCache
 from .embeddings import ImageEmbeddings, compute_embeddings
-from .errors import Cancelled, InvalidInput
+from .errors import Cancelled, FailedPrecondition, InvalidInput
 from .images import ImageStore, StoredImage
 from .models import LoadedModel, ModelRegistry, load_checkpoint
 from .objects import ObjectStore
@@ -110,6 +113,9 @@ class Workspace:
         self.objects = ObjectStore()
         self._encoder_locks: dict[str, threading.Lock] = {}
         self._keys: dict[tuple, CacheKey] = {}
+        self._decoders: dict[str, AISDecoder] = {}
+        # Decoder maps / AMG candidates of recent planes: re-running with other thresholds is cheap.
+        self._automatic_cache = _SmallLRU(capacity=8)
         for source in config.models:
             self.load_model(source.path, source.model_type, source.name)
 
@@ -235,3 +241,148 @@ class Workspace:
     def release_object(self, object_id: str) -> bool:
         """Forget an object handle."""
         return self.objects.release(object_id)
+
+    # -- automatic segmentation -------------------------------------------------------
+    def _decoder(self, model: LoadedModel) -> AISDecoder:
+        if model.decoder_state is None:
+            raise FailedPrecondition(
+                f"model {model.name!r} has no AIS decoder (its checkpoint has no decoder_state); use method AMG "
+                "or a micro_sam model with a decoder"
+            )
+        if model.name not in self._decoders:
+            self._decoders[model.name] = build_ais_decoder(model.decoder_state).to(model.device)
+        return self._decoders[model.name]
+
+    def auto_segment(self, request: EmbeddingRequest, method: str = "auto", ais_params: dict | None = None,
+                     amg_params: dict | None = None, indices: Sequence[int] = (),
+                     progress: Callable | None = None, cancelled: CancelledFn | None = None) -> LabelResult:
+        """AIS or AMG on a 2D image or on every requested plane of a stack.
+
+        Stacks are segmented plane by plane; ids are made unique across planes by offsetting.
+        """
+        image, model, _ = self._resolve(request)
+        if method == "auto":
+            method = "ais" if model.decoder_state is not None else "amg"
+        if method not in ("ais", "amg"):
+            raise InvalidInput(f"unknown automatic segmentation method {method!r}; use 'ais' or 'amg'")
+        if method == "ais":
+            params = ais_parameters(model.name, ais_params or {})
+            self._decoder(model)
+        else:
+            params = amg_parameters(model.name, amg_params or {})
+        planes = list(indices) or list(range(image.n_slices))
+        labels = np.zeros((len(planes),) + image.spatial_shape, dtype=np.uint32)
+        objects: list[ObjectSummary] = []
+        offset = 0
+        for done, index in enumerate(planes):
+            if cancelled is not None and cancelled():
+                raise Cancelled("automatic segmentation was cancelled")
+            embeddings, _, _ = self.embeddings_for(request, index, cancelled=cancelled)
+            if progress is not None:
+                progress(done, len(planes), "embedding" if done == 0 else "segmenting")
+            plane, scores = self._segment_plane(request, index, model, embeddings, method, params)
+            plane[plane > 0] += offset
+            objects += summarize_labels(plane, {k + offset: v for k, v in scores.items()}, index)
+            offset = max(offset, int(plane.max()))
+            labels[done] = plane
+            if progress is not None:
+                progress(done + 1, len(planes), "segmenting")
+        axes = image.axes.replace("c", "")
+        return LabelResult(labels if image.is_stack else labels[0], axes, objects, method)
+
+    def _segment_plane(self, request, index, model, embeddings, method, params) -> tuple[np.ndarray, dict]:
+        key = (self._cache_key(self.images.get(request.image_id), index, model, request,
+                               request.precision or self.precision), method)
+        if method == "ais":
+            maps = self._automatic_cache.get(key, lambda: embeddings_ais_maps(self._decoder(model), embeddings))
+            labels = ais_segment(maps, params)
+            return labels, _mean_per_label(maps.foreground, labels)
+        amg_key = key + (params.points_per_side, params.points_per_batch, params.pred_iou_thresh)
+        candidates = self._automatic_cache.get(amg_key, lambda: embeddings_amg_candidates(
+            model.sam, embeddings, params.points_per_side, params.points_per_batch, params.pred_iou_thresh))
+        result = amg_segment(candidates, params.filter)
+        return result.labels, {i + 1: float(s) for i, s in enumerate(result.pred_iou)}
+
+
+class _SmallLRU:
+    """A tiny thread-safe LRU of computed values keyed by hashable keys."""
+
+    def __init__(self, capacity: int) -> None:
+        self._capacity = capacity
+        self._values: dict = {}
+        self._lock = threading.Lock()
+
+    def get(self, key, compute: Callable):
+        """The cached value for ``key`` or ``compute()`` (then cached)."""
+        with self._lock:
+            if key in self._values:
+                self._values[key] = self._values.pop(key)
+                return self._values[key]
+        value = compute()
+        with self._lock:
+            self._values[key] = value
+            while len(self._values) > self._capacity:
+                self._values.pop(next(iter(self._values)))
+        return value
+
+
+def _mean_per_label(values: np.ndarray, labels: np.ndarray) -> dict[int, float]:
+    ids = np.unique(labels)
+    ids = ids[ids != 0]
+    if ids.size == 0:
+        return {}
+    from scipy import ndimage
+
+    return {int(i): float(m) for i, m in zip(ids, ndimage.mean(values, labels, ids))}
+
+
+_UNIT_INTERVAL = ("center_distance_threshold", "boundary_distance_threshold", "foreground_threshold",
+                  "pred_iou_thresh", "stability_score_thresh", "box_nms_thresh")
+
+
+def _check_ranges(values: dict) -> None:
+    for name, value in values.items():
+        if not np.isfinite(value):
+            raise InvalidInput(f"{name} must be a finite number, got {value}")
+        if name in _UNIT_INTERVAL and not 0.0 <= value <= 1.0:
+            raise InvalidInput(f"{name} must lie in [0, 1], got {value}")
+        if value < 0:
+            raise InvalidInput(f"{name} must not be negative, got {value}")
+
+
+def ais_parameters(model_name: str, overrides: dict) -> AISParams:
+    """The model's AIS defaults with validated per-call overrides."""
+    _check_ranges(overrides)
+    for name in ("foreground_smoothing", "distance_smoothing"):
+        if overrides.get(name, 0) > 50:
+            raise InvalidInput(f"{name} of {overrides[name]} is too large (at most 50)")
+    values = {**default_ais_params(model_name).__dict__, **overrides}
+    values["min_size"] = int(values["min_size"])
+    return AISParams(**values)
+
+
+@dataclass(frozen=True)
+class AMGSettings:
+    """AMG grid settings plus the filtering parameters of ``amg_segment``."""
+
+    points_per_side: int
+    points_per_batch: int
+    pred_iou_thresh: float
+    filter: AMGParams
+
+
+def amg_parameters(model_name: str, overrides: dict) -> AMGSettings:
+    """The model's AMG defaults with validated per-call overrides."""
+    _check_ranges(overrides)
+    overrides = dict(overrides)
+    points_per_side = int(overrides.pop("points_per_side", 32))
+    points_per_batch = int(overrides.pop("points_per_batch", 64))
+    if not 1 <= points_per_side <= 128:
+        raise InvalidInput(f"points_per_side must be in 1..128, got {points_per_side}")
+    if not 1 <= points_per_batch <= 1024:
+        raise InvalidInput(f"points_per_batch must be in 1..1024, got {points_per_batch}")
+    base = default_amg_params(model_name)
+    values = {**base.__dict__, **overrides}
+    values["min_mask_region_area"] = int(values["min_mask_region_area"])
+    params = AMGParams(**values)
+    return AMGSettings(points_per_side, points_per_batch, params.pred_iou_thresh, params)

@@ -2,6 +2,9 @@ package org.sambridge.ij;
 
 import ij.IJ;
 import ij.ImagePlus;
+import ij.Macro;
+import ij.macro.Interpreter;
+import java.awt.GraphicsEnvironment;
 import ij.plugin.PlugIn;
 import org.sambridge.client.SamBridgeException;
 
@@ -49,10 +52,25 @@ public abstract class BridgeCommand implements PlugIn {
         return imp;
     }
 
+    /**
+     * Interactive use: an error dialog. Macros (and headless/batch runs): no modal
+     * dialog, which could block forever; the error goes to the Log and the macro
+     * is aborted so that it does not continue on missing results.
+     */
     private void report(String message) {
         IJ.log("SAMBridge " + name() + ": " + message);
         IJ.showStatus("SAMBridge " + name() + " failed");
-        IJ.error("SAMBridge " + name(), message);
+        boolean fromMacro = Macro.getOptions() != null || Interpreter.isBatchMode()
+                || GraphicsEnvironment.isHeadless();
+        if (fromMacro) {
+            System.err.println("SAMBridge " + name() + ": " + message);
+            Interpreter interpreter = Interpreter.getInstance();
+            if (interpreter != null) {
+                interpreter.abortMacro();
+            }
+        } else {
+            IJ.error("SAMBridge " + name(), message);
+        }
     }
 
     private static String stackTrace(Throwable t) {

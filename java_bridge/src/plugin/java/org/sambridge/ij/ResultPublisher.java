@@ -3,6 +3,7 @@ package org.sambridge.ij;
 import ij.IJ;
 import ij.ImagePlus;
 import ij.gui.Roi;
+import ij.macro.Interpreter;
 import ij.plugin.frame.RoiManager;
 import java.util.List;
 import org.sambridge.client.LabelImage;
@@ -26,7 +27,7 @@ public final class ResultPublisher {
     public static int publish(ImagePlus source, LabelResult result, int plane, String what) {
         LabelImage labels = result.labels();
         List<Roi> rois = RoiConverter.labelsToRois(labels);
-        RoiManager manager = RoiManager.getRoiManager();
+        RoiManager manager = roiManager();
         for (Roi roi : rois) {
             float score = result.scoreOf(labelOf(roi));
             if (!Float.isNaN(score)) {
@@ -43,6 +44,22 @@ public final class ResultPublisher {
         IJ.log("SAMBridge " + what + ": " + rois.size() + " objects -> ROI Manager and " + labelImage.getTitle());
         IJ.showStatus("SAMBridge " + what + ": " + rois.size() + " objects");
         return rois.size();
+    }
+
+    /**
+     * The ROI Manager a macro sees: the hidden batch-mode one while a batch-mode
+     * macro runs (so roiManager("save", ...) finds our ROIs), else the window.
+     *
+     * @return the ROI Manager
+     */
+    static RoiManager roiManager() {
+        if (Interpreter.isBatchMode()) {
+            RoiManager batch = Interpreter.getBatchModeRoiManager();
+            if (batch != null) {
+                return batch;
+            }
+        }
+        return RoiManager.getRoiManager();
     }
 
     private static int labelOf(Roi roi) {

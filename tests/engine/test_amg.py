@@ -1,0 +1,89 @@
+"""Automatic mask generation against micro_sam's AutomaticMaskGenerator on identical weights."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from sambridge_server.engine.amg import (
+    AMGParams,
+    amg_candidates,
+    amg_segment,
+    default_amg_params,
+    masks_to_boxes,
+    point_grid,
+)
+from sambridge_server.engine.metrics import mean_segmentation_accuracy
+from sambridge_server.engine.tiling import make_grid
+
+POINTS_PER_SIDE = 8  # 64 prompts: one decoder batch keeps the test fast
+# Random weights predict IoU ~0 and logits of small magnitude: thresholds that keep real work
+# for every filter (IoU, stability, NMS) while the reference still yields >= 10 objects.
+PARAM_SETS = [
+    AMGParams(pred_iou_thresh=-1.0, stability_score_thresh=0.0, stability_score_offset=0.05),
+    AMGParams(pred_iou_thresh=0.0, stability_score_thresh=0.5, stability_score_offset=0.02, box_nms_thresh=0.5),
+    AMGParams(pred_iou_thresh=-1.0, stability_score_thresh=0.3, stability_score_offset=0.05, min_object_size=50,
+              with_background=False),
+]
+
+
+def _micro_sam_generate(amg, params: AMGParams) -> np.ndarray:
+    from micro_sam import util
+
+    amg._stability_score_offset = params.stability_score_offset
+    masks = amg.generate(
+        pred_iou_thresh=params.pred_iou_thresh, stability_score_thresh=params.stability_score_thresh,
+        box_nms_thresh=params.box_nms_thresh, output_mode="binary_mask",
+    )
+    return util.mask_data_to_segmentation(
+        masks, shape=amg.original_size, with_background=params.with_background,
+        merge_exclusively=False, min_object_size=params.min_object_size,
+    )
+
+
+@pytest.fixture(scope="module")
+def embeddings(micro_sam_predictor, hela_crop):
+    from micro_sam.util import precompute_image_embeddings
+
+    return precompute_image_embeddings(micro_sam_predictor, hela_crop, verbose=False)
+
+
+@pytest.fixture(scope="module")
+def reference_amg(micro_sam_predictor, hela_crop, embeddings):
+    """micro_sam's generator initialised once per stability offset (the offset is set at init)."""
+    from micro_sam.instance_segmentation import AutomaticMaskGenerator
+
+    generators = {}
+    for offset in sorted({p.stability_score_offset for p in PARAM_SETS}):
+        amg = AutomaticMaskGenerator(micro_sam_predictor, points_per_side=POINTS_PER_SIDE, stability_score_offset=offset)
+        if not generators:
+            amg.initialize(hela_crop, image_embeddings=embeddings)
+        else:  # the decoder output does not depend on the offset: reuse, recompute only stability
+            first = next(iter(generators.values()))
+            amg.set_state(first.get_state())
+        generators[offset] = amg
+    return generators
+
+
+@pytest.fixture(scope="module")
+def candidates(tiny_sam, embeddings):
+    return amg_candidates(
+        tiny_sam, np.asarray(embeddings["features"]), embeddings["input_size"], embeddings["original_size"],
+        points_per_side=POINTS_PER_SIDE, min_pred_iou=-math.inf,
+    )
+
+
+@pytest.mark.parametrize("params", PARAM_SETS)
+def test_amg_matches_micro_sam(reference_amg, candidates, params):
+    amg = reference_amg[params.stability_score_offset]
+    if amg.crop_list[0]["stability_score"] is not None and params.stability_score_offset != 0.05:
+        pytest.skip("offset-specific reference state")
+    reference = _micro_sam_generate(amg, params)
+    result = amg_segment(candidates, params)
+    print(params, reference.max(), result.labels.max())
+    assert reference.max() >= 10
+    assert result.labels.dtype == np.uint32 and result.labels.shape == reference.shape
+    assert mean_segmentation_accuracy(result.labels, reference) >= 0.9
