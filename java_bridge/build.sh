@@ -105,4 +105,9 @@ echo "lib: $(ls "$BUILD/lib" | wc -l) jars"
 if [[ $RUN_TESTS == 1 ]]; then
   echo "== unit tests"
   java -Djava.awt.headless=true -cp "$(cat "$BUILD/classpath.txt")" org.sambridge.test.TestMain
+  if command -v groovy >/dev/null; then
+    echo "== QuPath geometry via Debian groovy"
+    JAVA_HOME="${JAVA_HOME:-$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")}" \
+      groovy -cp "$(cat "$BUILD/classpath.txt")" "$HERE/qupath/test_geometry.groovy"
+  fi
 fi

