@@ -104,6 +104,51 @@ def cmd_auto(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_track(args: argparse.Namespace) -> int:
+    """Track objects through a (t, y, x) TIFF; write the result in CTC layout (mask###.tif + res_track.txt)."""
+    image = _read(args.image)
+    start = None
+    if args.method == "interactive":
+        start = _start_annotation(args)
+        if start is None:
+            print("sambridge track: interactive tracking needs --box, --point or --mask on --frame", file=sys.stderr)
+            return 2
+    labels = _read(args.labels) if args.labels else None
+    costs = {name: getattr(args, name) for name in _COST_OPTIONS if getattr(args, name) is not None}
+    bar = _progress_bar("tracking")
+    with _client(args) as client:
+        result = client.track(image, labels=labels, method=args.method, model=args.model, axes=args.axes or "tyx",
+                              time_limit_s=args.time_limit, progress=bar, start=start,
+                              iou_threshold=args.iou_threshold, backward=args.backward,
+                              tile_shape=args.tile, halo=args.halo, **costs)
+    bar.close()
+    result.export_ctc(args.output)
+    print(f"wrote {args.output}: {len(result.tracks)} track(s), {result.n_divisions} division(s), "
+          f"{result.solver_status}")
+    return 0
+
+
+_COST_OPTIONS = ("max_distance", "edge_distance_weight", "edge_iou_weight", "appear_cost", "split_cost",
+                 "disappear_cost", "edge_constant", "selection_reward")
+
+
+def _start_annotation(args: argparse.Namespace) -> dict | None:
+    """The interactive start annotation from --frame with --mask, or --box and/or --point/--negative."""
+    if args.mask:
+        return {"t": args.frame, "mask": _read(args.mask).astype(bool)}
+    points = [_floats(p, 2, "--point") for p in args.point]
+    negatives = [_floats(p, 2, "--negative") for p in args.negative]
+    if not args.box and not points:
+        return None
+    annotation: dict = {"t": args.frame}
+    if points or negatives:
+        annotation["points"] = points + negatives
+        annotation["point_labels"] = [1] * len(points) + [0] * len(negatives)
+    if args.box:
+        annotation["box"] = _floats(args.box, 4, "--box")
+    return annotation
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Start a local server on the default model and segment a sample image (the README's main job)."""
     from sambridge.demo import run_demo
@@ -141,6 +186,21 @@ def build_parser() -> argparse.ArgumentParser:
     auto = image_command("auto", cmd_auto, "automatic instance segmentation")
     auto.add_argument("-o", "--output", type=Path, required=True, help="output label TIFF")
     auto.add_argument("--method", default="auto", choices=["auto", "ais", "amg"])
+    track = image_command("track", cmd_track, "track objects in a (t, y, x) series, CTC output")
+    track.add_argument("-o", "--output", type=Path, required=True, help="output folder (mask###.tif + res_track.txt)")
+    track.add_argument("--method", default="auto", choices=["auto", "interactive"])
+    track.add_argument("--labels", type=Path, default=None, help="auto: (t, y, x) label TIFF to link")
+    track.add_argument("--time-limit", type=float, default=None, help="auto: solver time limit in s (default 60)")
+    for name in _COST_OPTIONS:
+        track.add_argument(f"--{name.replace('_', '-')}", dest=name, type=float, default=None,
+                           help=f"auto: linking cost {name}")
+    track.add_argument("--frame", type=int, default=0, help="interactive: frame of the annotation")
+    track.add_argument("--box", default=None, help="interactive: x0,y0,x1,y1 of the object")
+    track.add_argument("--point", action="append", default=[], help="interactive: x,y positive point")
+    track.add_argument("--negative", action="append", default=[], help="interactive: x,y negative point")
+    track.add_argument("--mask", type=Path, default=None, help="interactive: 2D mask TIFF of the object")
+    track.add_argument("--iou-threshold", type=float, default=None, help="interactive: stop below this IoU")
+    track.add_argument("--backward", action="store_true", help="interactive: also follow the object backward")
     demo = sub.add_parser("demo", help="serve the default model locally and segment a sample image")
     demo.add_argument("-o", "--output", type=Path, default=Path("sambridge_demo"), help="output folder")
     demo.add_argument("--method", default="auto", choices=["auto", "ais", "amg"])

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
 import grpc
 import numpy as np
 
-from sambridge import wire
+from sambridge import ctc, wire
 from sambridge.v1 import (
     automatic_pb2,
     automatic_pb2_grpc,
@@ -282,14 +283,19 @@ class Client:
         return wire.from_ndarray(result.labels)[0]
 
     def propagate_objects(self, image, labels_2d: np.ndarray, z: int, mode: str = "single_point",
-                          iou_threshold: float | None = None, all_planes: bool = False, model=None,
+                          iou_threshold: float | None = None, box_extension: float | None = None,
+                          stop_slices: Iterable[int] = (), all_planes: bool = False, model=None,
                           progress: ProgressCallback | None = None) -> np.ndarray:
-        """Propagate all objects of a 2D label image on slice z through the volume."""
+        """Propagate all objects of a 2D label image on slice z through the volume at once.
+
+        Returns uint32 (z, y, x) labels keeping each object's id; where objects overlap the one
+        with the higher decoder score wins, and slice z keeps ``labels_2d`` as given.
+        """
         request = volume_pb2.PropagateObjectsRequest(
             key=self._key(image, model, axes="zyx"), z=int(z),
             labels=wire.to_ndarray(np.asarray(labels_2d, dtype=np.uint32), "yx"),
         )
-        _set_propagation(request.options, mode, iou_threshold, None, (), all_planes)
+        _set_propagation(request.options, mode, iou_threshold, box_extension, stop_slices, all_planes)
         result = self._stream(self._volume.PropagateObjects, request, progress)
         return wire.from_ndarray(result.labels)[0]
 
@@ -310,25 +316,120 @@ class Client:
         return wire.from_ndarray(result.labels)[0]
 
     # -- tracking ----------------------------------------------------------------
-    def track(self, image, labels: np.ndarray | None = None, method: str = "auto", model=None,
-              time_limit_s: float | None = None, progress: ProgressCallback | None = None,
-              **costs) -> tuple[np.ndarray, dict[int, list[int]]]:
-        """Track objects through (t, y, x); return (labels with one id per track, lineage)."""
+    def track(self, image, labels=None, method: str = "auto", model=None, time_limit_s: float | None = None,
+              progress: ProgressCallback | None = None, start: dict | None = None,
+              divisions: Iterable[dict] = (), iou_threshold: float | None = None, backward: bool = False,
+              projection: str = "single_point", box_extension: float | None = None,
+              motion_smoothing: float | None = None,
+              segmentation_method: str = "auto", tile_shape=None, halo=None, axes: str = "tyx",
+              **costs) -> TrackingResult:
+        """Track objects through a (t, y, x) series; return labels (one id per track) and the track table.
+
+        ``method="auto"`` links ``labels`` (a (t, y, x) integer array or an uploaded image id) or,
+        without labels, segments every frame first (``segmentation_method``). Costs of the linking
+        (``max_distance``, ``edge_distance_weight``, ``edge_iou_weight``, ``appear_cost``,
+        ``split_cost``, ``disappear_cost``, ``edge_constant``, ``selection_reward``) are keyword arguments; ``time_limit_s`` bounds
+        the solver (server default 60 s).
+
+        ``method="interactive"`` follows one object: ``start`` is ``dict(t=, mask=)`` or
+        ``dict(t=, points=, point_labels=, box=)``; ``divisions`` are ``dict(t=, daughters=[a, b])``
+        with ``a``/``b`` annotations like ``start`` on frame t. It stops when the IoU with the
+        predicted mask drops below ``iou_threshold`` (server default 0.5); ``backward`` also
+        follows the object back in time.
+        """
         methods = {"auto": tracking_pb2.AUTO, "interactive": tracking_pb2.INTERACTIVE}
-        request = tracking_pb2.TrackRequest(key=self._key(image, model, axes="tyx"), method=methods[method])
+        if method not in methods:
+            raise ValueError(f"method must be one of {sorted(methods)}, got {method!r}")
+        if segmentation_method not in _METHODS:
+            raise ValueError(f"segmentation_method must be one of {sorted(_METHODS)}, got {segmentation_method!r}")
+        request = tracking_pb2.TrackRequest(
+            key=self._key(image, model, tile_shape, halo, axes=axes), method=methods[method],
+            segmentation_method=_METHODS[segmentation_method], backward=backward,
+        )
         if labels is not None:
-            request.labels_image_id = self.upload(np.asarray(labels, dtype=np.uint32), "tyx")
+            request.labels_image_id = self._image_id(
+                labels if isinstance(labels, str) else np.asarray(labels, dtype=np.uint32), "tyx")
         if time_limit_s is not None:
             request.costs.time_limit_s = time_limit_s
         for name, value in costs.items():
+            if name not in tracking_pb2.TrackingCosts.DESCRIPTOR.fields_by_name:
+                raise TypeError(f"unknown tracking cost {name!r}")
             setattr(request.costs, name, value)
+        if start is not None:
+            request.start.CopyFrom(_frame_annotation(start))
+        for division in divisions:
+            daughter_a, daughter_b = division["daughters"]
+            request.divisions.add(t=int(division["t"]), daughter_a=_frame_annotation(daughter_a, division["t"]),
+                                  daughter_b=_frame_annotation(daughter_b, division["t"]))
+        if iou_threshold is not None:
+            request.iou_threshold = iou_threshold
+        if projection not in _MODES:
+            raise ValueError(f"projection must be one of {sorted(_MODES)}, got {projection!r}")
+        request.projection = _MODES[projection]
+        if box_extension is not None:
+            request.box_extension = box_extension
+        if motion_smoothing is not None:
+            request.motion_smoothing = motion_smoothing
         result = self._stream(self._tracking.Track, request, progress)
-        tracked = wire.from_ndarray(result.labels)[0]
-        lineage: dict[int, list[int]] = {}
-        for track in result.tracks:
-            if track.parent:
-                lineage.setdefault(int(track.parent), []).append(int(track.id))
-        return tracked, lineage
+        tracks = np.array([[t.id, t.begin, t.end, t.parent] for t in result.tracks], dtype=np.int64).reshape(-1, 4)
+        return TrackingResult(
+            labels=wire.from_ndarray(result.labels)[0], tracks=tracks, lineage=lineage_of(tracks),
+            optimal=result.optimal, solver_status=result.solver_status, n_divisions=result.n_divisions,
+            stop_reasons={int(k): v for k, v in result.stop_reasons.items()},
+        )
+
+    @staticmethod
+    def export_ctc(labels: np.ndarray, tracks: np.ndarray, folder) -> None:
+        """Write tracked labels and their track table in Cell Tracking Challenge result layout."""
+        ctc.write_result(folder, labels, tracks)
+
+
+@dataclass(frozen=True)
+class TrackingResult:
+    """Outcome of :meth:`Client.track`.
+
+    ``labels``: uint32 (t, y, x), one id per track; ``tracks``: (n, 4) int64 rows
+    ``(id, begin, end, parent)`` (CTC ``res_track.txt``); ``lineage``: ``{mother: [daughters]}``;
+    ``optimal``: the linking is proven optimal; ``solver_status``: the solver's status;
+    ``stop_reasons``: for interactive tracking, why each track stopped.
+    """
+
+    labels: np.ndarray
+    tracks: np.ndarray
+    lineage: dict[int, list[int]]
+    optimal: bool
+    solver_status: str
+    n_divisions: int
+    stop_reasons: dict[int, str]
+
+    def export_ctc(self, folder) -> None:
+        """Write this result as ``mask###.tif`` + ``res_track.txt`` into ``folder``."""
+        ctc.write_result(folder, self.labels, self.tracks)
+
+
+def lineage_of(tracks: np.ndarray) -> dict[int, list[int]]:
+    """``{mother id: [daughter ids]}`` of a CTC track table."""
+    lineage: dict[int, list[int]] = {}
+    for track_id, _, _, parent in np.asarray(tracks).reshape(-1, 4).tolist():
+        if parent:
+            lineage.setdefault(int(parent), []).append(int(track_id))
+    return {mother: sorted(daughters) for mother, daughters in sorted(lineage.items())}
+
+
+def _frame_annotation(annotation: dict, default_t: int = 0) -> tracking_pb2.FrameAnnotation:
+    """A wire FrameAnnotation from ``dict(t=, mask=)`` or ``dict(t=, points=, point_labels=, box=)``."""
+    unknown = set(annotation) - {"t", "mask", "points", "point_labels", "box"}
+    if unknown:
+        raise TypeError(f"unknown annotation keys {sorted(unknown)}; use t, mask, points, point_labels, box")
+    message = tracking_pb2.FrameAnnotation(
+        t=int(annotation.get("t", default_t)),
+        points=_points(annotation.get("points"), annotation.get("point_labels")),
+    )
+    if annotation.get("mask") is not None:
+        message.mask.CopyFrom(wire.to_mask(annotation["mask"]))
+    if annotation.get("box") is not None:
+        message.box.CopyFrom(_box(annotation["box"]))
+    return message
 
 
 def _set_params(request, params: dict) -> None:

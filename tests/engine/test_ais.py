@@ -17,6 +17,8 @@ from sambridge_server.engine.ais import (
     TUNED_AIS_PARAMS,
     ais_segment,
     default_ais_params,
+    prepare_smoothing,
+    smooth,
     stitch_tile_maps,
 )
 from sambridge_server.engine.ais_decoder import build_ais_decoder, predict_ais_maps
@@ -90,6 +92,10 @@ def test_retuning_reuses_smoothing_and_gives_same_labels(hela_maps):
     assert len(maps.smoothing_cache) == 3
     again = ais_segment(maps, AISParams(min_size=50))
     assert np.array_equal(first, again)
+    presmoothed = prepare_smoothing(AISMaps(maps.foreground, maps.center_distances, maps.boundary_distances),
+                                    AISParams(min_size=50))
+    assert len(presmoothed.smoothing_cache) == 3
+    assert np.array_equal(ais_segment(presmoothed, AISParams(min_size=50)), first)
     stricter = ais_segment(maps, AISParams(center_distance_threshold=0.2, min_size=50))
     assert np.array_equal(stricter, micro_sam_segment(maps, AISParams(center_distance_threshold=0.2, min_size=50)))
 
@@ -106,6 +112,15 @@ def test_empty_maps_give_empty_labels():
     maps = AISMaps(np.zeros(shape, np.float32), np.ones(shape, np.float32), np.ones(shape, np.float32))
     labels = ais_segment(maps)
     assert labels.shape == shape and labels.dtype == np.uint32 and labels.max() == 0
+
+
+def test_smoothing_matches_vigra_kernel():
+    import bioimage_cpp
+
+    image = np.random.default_rng(0).random((60, 90)).astype(np.float32)
+    for sigma in (1.0, 1.2, 1.4, 1.6, 2.0):
+        np.testing.assert_allclose(smooth([image], sigma)[0],
+                                   bioimage_cpp.filters.gaussian_smoothing(image, sigma), atol=1e-6)
 
 
 def test_tuned_defaults():

@@ -24,9 +24,10 @@ _sym_db = _symbol_database.Default()
 
 from sambridge.v1 import common_pb2 as sambridge_dot_v1_dot_common__pb2
 from sambridge.v1 import automatic_pb2 as sambridge_dot_v1_dot_automatic__pb2
+from sambridge.v1 import volume_pb2 as sambridge_dot_v1_dot_volume__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bsambridge/v1/tracking.proto\x12\x0csambridge.v1\x1a\x19sambridge/v1/common.proto\x1a\x1csambridge/v1/automatic.proto\"\xe1\x02\n\rTrackingCosts\x12\x19\n\x0cmax_distance\x18\x01 \x01(\x01H\x00\x88\x01\x01\x12!\n\x14\x65\x64ge_distance_weight\x18\x02 \x01(\x01H\x01\x88\x01\x01\x12\x1c\n\x0f\x65\x64ge_iou_weight\x18\x03 \x01(\x01H\x02\x88\x01\x01\x12\x18\n\x0b\x61ppear_cost\x18\x04 \x01(\x01H\x03\x88\x01\x01\x12\x17\n\nsplit_cost\x18\x05 \x01(\x01H\x04\x88\x01\x01\x12 \n\x13node_selection_cost\x18\x06 \x01(\x01H\x05\x88\x01\x01\x12\x19\n\x0ctime_limit_s\x18\x07 \x01(\x01H\x06\x88\x01\x01\x42\x0f\n\r_max_distanceB\x17\n\x15_edge_distance_weightB\x12\n\x10_edge_iou_weightB\x0e\n\x0c_appear_costB\r\n\x0b_split_costB\x16\n\x14_node_selection_costB\x0f\n\r_time_limit_s\"{\n\x08\x44ivision\x12\t\n\x01t\x18\x01 \x01(\x05\x12\x31\n\ndaughter_a\x18\x02 \x01(\x0b\x32\x1d.sambridge.v1.FrameAnnotation\x12\x31\n\ndaughter_b\x18\x03 \x01(\x0b\x32\x1d.sambridge.v1.FrameAnnotation\"\x83\x01\n\x0f\x46rameAnnotation\x12\t\n\x01t\x18\x01 \x01(\x05\x12 \n\x04mask\x18\x02 \x01(\x0b\x32\x12.sambridge.v1.Mask\x12#\n\x06points\x18\x03 \x03(\x0b\x32\x13.sambridge.v1.Point\x12\x1e\n\x03\x62ox\x18\x04 \x01(\x0b\x32\x11.sambridge.v1.Box\"\x9d\x03\n\x0cTrackRequest\x12\'\n\x03key\x18\x01 \x01(\x0b\x32\x1a.sambridge.v1.EmbeddingKey\x12)\n\x06method\x18\x02 \x01(\x0e\x32\x19.sambridge.v1.TrackMethod\x12\x17\n\x0flabels_image_id\x18\x03 \x01(\t\x12\x35\n\x13segmentation_method\x18\x04 \x01(\x0e\x32\x18.sambridge.v1.AutoMethod\x12$\n\x03\x61is\x18\x05 \x01(\x0b\x32\x17.sambridge.v1.AISParams\x12*\n\x05\x63osts\x18\x06 \x01(\x0b\x32\x1b.sambridge.v1.TrackingCosts\x12,\n\x05start\x18\x07 \x01(\x0b\x32\x1d.sambridge.v1.FrameAnnotation\x12)\n\tdivisions\x18\x08 \x03(\x0b\x32\x16.sambridge.v1.Division\x12\x1a\n\riou_threshold\x18\t \x01(\x01H\x00\x88\x01\x01\x12\x10\n\x08\x62\x61\x63kward\x18\n \x01(\x08\x42\x10\n\x0e_iou_threshold\"?\n\x05Track\x12\n\n\x02id\x18\x01 \x01(\r\x12\r\n\x05\x62\x65gin\x18\x02 \x01(\x05\x12\x0b\n\x03\x65nd\x18\x03 \x01(\x05\x12\x0e\n\x06parent\x18\x04 \x01(\r\"\x96\x01\n\x0bTrackResult\x12%\n\x06labels\x18\x01 \x01(\x0b\x32\x15.sambridge.v1.NDArray\x12#\n\x06tracks\x18\x02 \x03(\x0b\x32\x13.sambridge.v1.Track\x12\x0f\n\x07optimal\x18\x03 \x01(\x08\x12\x15\n\rsolver_status\x18\x04 \x01(\t\x12\x13\n\x0bn_divisions\x18\x05 \x01(\x05\"n\n\nTrackEvent\x12*\n\x08progress\x18\x01 \x01(\x0b\x32\x16.sambridge.v1.ProgressH\x00\x12+\n\x06result\x18\x02 \x01(\x0b\x32\x19.sambridge.v1.TrackResultH\x00\x42\x07\n\x05\x65vent*F\n\x0bTrackMethod\x12\x1c\n\x18TRACK_METHOD_UNSPECIFIED\x10\x00\x12\x08\n\x04\x41UTO\x10\x01\x12\x0f\n\x0bINTERACTIVE\x10\x02\x32R\n\x0fTrackingService\x12?\n\x05Track\x12\x1a.sambridge.v1.TrackRequest\x1a\x18.sambridge.v1.TrackEvent0\x01\x42#\n\x10org.sambridge.v1B\rTrackingProtoP\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bsambridge/v1/tracking.proto\x12\x0csambridge.v1\x1a\x19sambridge/v1/common.proto\x1a\x1csambridge/v1/automatic.proto\x1a\x19sambridge/v1/volume.proto\"\xb9\x03\n\rTrackingCosts\x12\x19\n\x0cmax_distance\x18\x01 \x01(\x01H\x00\x88\x01\x01\x12!\n\x14\x65\x64ge_distance_weight\x18\x02 \x01(\x01H\x01\x88\x01\x01\x12\x1c\n\x0f\x65\x64ge_iou_weight\x18\x03 \x01(\x01H\x02\x88\x01\x01\x12\x18\n\x0b\x61ppear_cost\x18\x04 \x01(\x01H\x03\x88\x01\x01\x12\x17\n\nsplit_cost\x18\x05 \x01(\x01H\x04\x88\x01\x01\x12\x1d\n\x10selection_reward\x18\x06 \x01(\x01H\x05\x88\x01\x01\x12\x19\n\x0ctime_limit_s\x18\x07 \x01(\x01H\x06\x88\x01\x01\x12\x1b\n\x0e\x64isappear_cost\x18\x08 \x01(\x01H\x07\x88\x01\x01\x12\x1a\n\redge_constant\x18\t \x01(\x01H\x08\x88\x01\x01\x42\x0f\n\r_max_distanceB\x17\n\x15_edge_distance_weightB\x12\n\x10_edge_iou_weightB\x0e\n\x0c_appear_costB\r\n\x0b_split_costB\x13\n\x11_selection_rewardB\x0f\n\r_time_limit_sB\x11\n\x0f_disappear_costB\x10\n\x0e_edge_constant\"{\n\x08\x44ivision\x12\t\n\x01t\x18\x01 \x01(\x05\x12\x31\n\ndaughter_a\x18\x02 \x01(\x0b\x32\x1d.sambridge.v1.FrameAnnotation\x12\x31\n\ndaughter_b\x18\x03 \x01(\x0b\x32\x1d.sambridge.v1.FrameAnnotation\"\x83\x01\n\x0f\x46rameAnnotation\x12\t\n\x01t\x18\x01 \x01(\x05\x12 \n\x04mask\x18\x02 \x01(\x0b\x32\x12.sambridge.v1.Mask\x12#\n\x06points\x18\x03 \x03(\x0b\x32\x13.sambridge.v1.Point\x12\x1e\n\x03\x62ox\x18\x04 \x01(\x0b\x32\x11.sambridge.v1.Box\"\xd7\x04\n\x0cTrackRequest\x12\'\n\x03key\x18\x01 \x01(\x0b\x32\x1a.sambridge.v1.EmbeddingKey\x12)\n\x06method\x18\x02 \x01(\x0e\x32\x19.sambridge.v1.TrackMethod\x12\x17\n\x0flabels_image_id\x18\x03 \x01(\t\x12\x35\n\x13segmentation_method\x18\x04 \x01(\x0e\x32\x18.sambridge.v1.AutoMethod\x12$\n\x03\x61is\x18\x05 \x01(\x0b\x32\x17.sambridge.v1.AISParams\x12*\n\x05\x63osts\x18\x06 \x01(\x0b\x32\x1b.sambridge.v1.TrackingCosts\x12,\n\x05start\x18\x07 \x01(\x0b\x32\x1d.sambridge.v1.FrameAnnotation\x12)\n\tdivisions\x18\x08 \x03(\x0b\x32\x16.sambridge.v1.Division\x12\x1a\n\riou_threshold\x18\t \x01(\x01H\x00\x88\x01\x01\x12\x10\n\x08\x62\x61\x63kward\x18\n \x01(\x08\x12\x30\n\nprojection\x18\x0b \x01(\x0e\x32\x1c.sambridge.v1.ProjectionMode\x12\x1a\n\rbox_extension\x18\x0c \x01(\x01H\x01\x88\x01\x01\x12\x1d\n\x10motion_smoothing\x18\r \x01(\x01H\x02\x88\x01\x01\x12$\n\x03\x61mg\x18\x0e \x01(\x0b\x32\x17.sambridge.v1.AMGParamsB\x10\n\x0e_iou_thresholdB\x10\n\x0e_box_extensionB\x13\n\x11_motion_smoothing\"?\n\x05Track\x12\n\n\x02id\x18\x01 \x01(\r\x12\r\n\x05\x62\x65gin\x18\x02 \x01(\x05\x12\x0b\n\x03\x65nd\x18\x03 \x01(\x05\x12\x0e\n\x06parent\x18\x04 \x01(\r\"\x8c\x02\n\x0bTrackResult\x12%\n\x06labels\x18\x01 \x01(\x0b\x32\x15.sambridge.v1.NDArray\x12#\n\x06tracks\x18\x02 \x03(\x0b\x32\x13.sambridge.v1.Track\x12\x0f\n\x07optimal\x18\x03 \x01(\x08\x12\x15\n\rsolver_status\x18\x04 \x01(\t\x12\x13\n\x0bn_divisions\x18\x05 \x01(\x05\x12@\n\x0cstop_reasons\x18\x06 \x03(\x0b\x32*.sambridge.v1.TrackResult.StopReasonsEntry\x1a\x32\n\x10StopReasonsEntry\x12\x0b\n\x03key\x18\x01 \x01(\r\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"n\n\nTrackEvent\x12*\n\x08progress\x18\x01 \x01(\x0b\x32\x16.sambridge.v1.ProgressH\x00\x12+\n\x06result\x18\x02 \x01(\x0b\x32\x19.sambridge.v1.TrackResultH\x00\x42\x07\n\x05\x65vent*F\n\x0bTrackMethod\x12\x1c\n\x18TRACK_METHOD_UNSPECIFIED\x10\x00\x12\x08\n\x04\x41UTO\x10\x01\x12\x0f\n\x0bINTERACTIVE\x10\x02\x32R\n\x0fTrackingService\x12?\n\x05Track\x12\x1a.sambridge.v1.TrackRequest\x1a\x18.sambridge.v1.TrackEvent0\x01\x42#\n\x10org.sambridge.v1B\rTrackingProtoP\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,22 +35,26 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'sambridge.v1.tracking_pb2',
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\020org.sambridge.v1B\rTrackingProtoP\001'
-  _globals['_TRACKMETHOD']._serialized_start=1463
-  _globals['_TRACKMETHOD']._serialized_end=1533
-  _globals['_TRACKINGCOSTS']._serialized_start=103
-  _globals['_TRACKINGCOSTS']._serialized_end=456
-  _globals['_DIVISION']._serialized_start=458
-  _globals['_DIVISION']._serialized_end=581
-  _globals['_FRAMEANNOTATION']._serialized_start=584
-  _globals['_FRAMEANNOTATION']._serialized_end=715
-  _globals['_TRACKREQUEST']._serialized_start=718
-  _globals['_TRACKREQUEST']._serialized_end=1131
-  _globals['_TRACK']._serialized_start=1133
-  _globals['_TRACK']._serialized_end=1196
-  _globals['_TRACKRESULT']._serialized_start=1199
-  _globals['_TRACKRESULT']._serialized_end=1349
-  _globals['_TRACKEVENT']._serialized_start=1351
-  _globals['_TRACKEVENT']._serialized_end=1461
-  _globals['_TRACKINGSERVICE']._serialized_start=1535
-  _globals['_TRACKINGSERVICE']._serialized_end=1617
+  _globals['_TRACKRESULT_STOPREASONSENTRY']._loaded_options = None
+  _globals['_TRACKRESULT_STOPREASONSENTRY']._serialized_options = b'8\001'
+  _globals['_TRACKMETHOD']._serialized_start=1882
+  _globals['_TRACKMETHOD']._serialized_end=1952
+  _globals['_TRACKINGCOSTS']._serialized_start=130
+  _globals['_TRACKINGCOSTS']._serialized_end=571
+  _globals['_DIVISION']._serialized_start=573
+  _globals['_DIVISION']._serialized_end=696
+  _globals['_FRAMEANNOTATION']._serialized_start=699
+  _globals['_FRAMEANNOTATION']._serialized_end=830
+  _globals['_TRACKREQUEST']._serialized_start=833
+  _globals['_TRACKREQUEST']._serialized_end=1432
+  _globals['_TRACK']._serialized_start=1434
+  _globals['_TRACK']._serialized_end=1497
+  _globals['_TRACKRESULT']._serialized_start=1500
+  _globals['_TRACKRESULT']._serialized_end=1768
+  _globals['_TRACKRESULT_STOPREASONSENTRY']._serialized_start=1718
+  _globals['_TRACKRESULT_STOPREASONSENTRY']._serialized_end=1768
+  _globals['_TRACKEVENT']._serialized_start=1770
+  _globals['_TRACKEVENT']._serialized_end=1880
+  _globals['_TRACKINGSERVICE']._serialized_start=1954
+  _globals['_TRACKINGSERVICE']._serialized_end=2036
 # @@protoc_insertion_point(module_scope)

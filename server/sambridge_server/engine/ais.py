@@ -132,13 +132,25 @@ def smooth(images: Sequence[np.ndarray], sigma: float) -> list[np.ndarray]:
     Kernel radius ceil(3 sigma) with mirrored borders; images are filtered as one stack (faster
     than one call per image). No-op for sigma <= 0.
     """
+    if sigma <= 0:
+        return [np.asarray(image, dtype=np.float32) for image in images]
+    radius = math.ceil(_GAUSSIAN_WINDOW * sigma)
+    # scipy's radius is int(truncate * sigma + 0.5); pick truncate so that it equals vigra's.
+    truncate = (radius - 0.25) / sigma
+    if len(images) == 1:
+        image = np.asarray(images[0], dtype=np.float32)
+        return [ndimage.gaussian_filter(image, sigma, mode="mirror", truncate=truncate)]
     stack = np.stack([np.asarray(image, dtype=np.float32) for image in images])
-    if sigma > 0:
-        radius = math.ceil(_GAUSSIAN_WINDOW * sigma)
-        # scipy's radius is int(truncate * sigma + 0.5); pick truncate so that it equals vigra's.
-        truncate = (radius - 0.25) / sigma
-        stack = ndimage.gaussian_filter(stack, (0, sigma, sigma), mode="mirror", truncate=truncate)
-    return list(stack)
+    return list(ndimage.gaussian_filter(stack, (0, sigma, sigma), mode="mirror", truncate=truncate))
+
+
+def prepare_smoothing(maps: AISMaps, params: AISParams) -> AISMaps:
+    """Smooth the maps for ``params`` now (e.g. as part of the expensive decoder step), so that
+    the first ``ais_segment`` with these sigmas only thresholds and floods. Returns ``maps``."""
+    _smoothed(maps, "foreground", params.foreground_smoothing)
+    _smoothed(maps, "center_distances", params.distance_smoothing)
+    _smoothed(maps, "boundary_distances", params.distance_smoothing)
+    return maps
 
 
 def _smoothed(maps: AISMaps, name: str, sigma: float) -> np.ndarray:

@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .errors import InvalidInput
+
 ENCODER_IMAGE_SIZE = 1024  # SAM's encoder input side; decoder output is at this resolution
 EMBED_DIM = 256  # SAM neck output channels = decoder input channels
 OUT_CHANNELS = 3  # foreground, center distance, boundary distance
@@ -191,17 +193,17 @@ def uses_transposed_convs(decoder_state: Mapping[str, torch.Tensor]) -> bool:
 def build_ais_decoder(decoder_state: Mapping[str, torch.Tensor]) -> AISDecoder:
     """Build the AIS decoder and load a micro_sam ``decoder_state`` unchanged (strict).
 
-    Raises ValueError when keys or shapes do not match the UNETR decoder layout.
+    Raises InvalidInput when keys or shapes do not match the UNETR decoder layout.
     """
     decoder = AISDecoder(transposed=uses_transposed_convs(decoder_state))
     expected = decoder.state_dict()
     missing = sorted(set(expected) - set(decoder_state))
     unexpected = sorted(set(decoder_state) - set(expected))
     if missing or unexpected:
-        raise ValueError(f"decoder_state mismatch: missing {missing[:5]}, unexpected {unexpected[:5]}")
+        raise InvalidInput(f"decoder_state mismatch: missing {missing[:5]}, unexpected {unexpected[:5]}")
     for key, value in expected.items():
         if tuple(decoder_state[key].shape) != tuple(value.shape):
-            raise ValueError(f"decoder_state {key}: shape {tuple(decoder_state[key].shape)} != {tuple(value.shape)}")
+            raise InvalidInput(f"decoder_state {key}: shape {tuple(decoder_state[key].shape)} != {tuple(value.shape)}")
     decoder.load_state_dict(dict(decoder_state), strict=True)
     return decoder.eval()
 
@@ -229,7 +231,7 @@ def predict_ais_maps(
     """
     features = np.asarray(features, dtype=np.float32)
     if features.shape != (1, EMBED_DIM, 64, 64):
-        raise ValueError(f"features must have shape (1, {EMBED_DIM}, 64, 64), got {features.shape}")
+        raise InvalidInput(f"features must have shape (1, {EMBED_DIM}, 64, 64), got {features.shape}")
     device = next(decoder.parameters()).device
     output = decoder(torch.from_numpy(features).to(device))
     output = resize_to_original(output, tuple(input_size), tuple(original_size))

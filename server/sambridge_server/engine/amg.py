@@ -14,6 +14,7 @@ Two steps, so callers can cache the expensive one per image:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -25,6 +26,7 @@ from skimage.measure import label as connected_components
 from torchvision.ops import batched_nms
 
 from .embeddings import ImageEmbeddings
+from .errors import InvalidInput
 
 Box = tuple[int, int, int, int]  # (y0, x0, y1, x1), end exclusive, global pixel coordinates
 _EDGE_TOLERANCE = 20.0  # px; SAM's is_box_near_crop_edge atol
@@ -116,15 +118,16 @@ def amg_candidates(
     original_size: tuple[int, int],
     points_per_side: int = 32,
     points_per_batch: int = 64,
-    min_pred_iou: float = 0.0,
+    min_pred_iou: float = -math.inf,
     crop_box: Box | None = None,
     image_shape: tuple[int, int] | None = None,
 ) -> AMGCandidates:
     """Run SAM's prompt encoder + mask decoder for every grid point (3 masks each).
 
     ``sam`` is a segment_anything ``Sam`` (uses ``prompt_encoder``, ``mask_decoder``,
-    ``image_encoder.img_size``). Masks with predicted IoU <= ``min_pred_iou`` are dropped now:
-    ``amg_segment`` can then only use ``pred_iou_thresh >= min_pred_iou``.
+    ``image_encoder.img_size``). Masks with predicted IoU <= ``min_pred_iou`` are dropped now
+    (pass the intended ``pred_iou_thresh`` to save memory and time); ``amg_segment`` then only
+    accepts ``pred_iou_thresh >= min_pred_iou``.
     """
     device = next(sam.mask_decoder.parameters()).device
     embeddings = torch.from_numpy(np.asarray(features, dtype=np.float32)).to(device)
@@ -162,7 +165,7 @@ def embeddings_amg_candidates(
     embeddings: ImageEmbeddings,
     points_per_side: int = 32,
     points_per_batch: int = 64,
-    min_pred_iou: float = 0.0,
+    min_pred_iou: float = -math.inf,
 ) -> list[AMGCandidates]:
     """Point-grid masks for every tile of engine ``ImageEmbeddings`` (one entry when untiled).
 
@@ -271,7 +274,7 @@ def _remove_small_regions(mask: np.ndarray, min_area: int) -> tuple[np.ndarray, 
             continue
         changed = True
         if fill_holes:
-            mask = ~np.isin(regions, np.concatenate([[0], small]))
+            mask = np.isin(regions, np.concatenate([[0], small]))  # mask pixels + small holes
         else:
             large = np.setdiff1d(np.arange(1, n_regions + 1), small)
             mask = np.isin(regions, large if len(large) else [int(np.argmax(sizes)) + 1])
@@ -334,10 +337,10 @@ def amg_segment(candidates: AMGCandidates | Sequence[AMGCandidates], params: AMG
     """
     regions = [candidates] if isinstance(candidates, AMGCandidates) else list(candidates)
     if not regions:
-        raise ValueError("no AMG candidates given")
+        raise InvalidInput("no AMG candidates given")
     for region in regions:
         if params.pred_iou_thresh < region.min_pred_iou:
-            raise ValueError(
+            raise InvalidInput(
                 f"pred_iou_thresh {params.pred_iou_thresh} is below the candidates' pre-filter "
                 f"{region.min_pred_iou}; recompute the candidates"
             )

@@ -12,6 +12,8 @@ from typing import Sequence
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from .errors import InvalidInput
+
 DEFAULT_THRESHOLDS: tuple[float, ...] = tuple(np.arange(0.5, 1.0, 0.05))
 
 
@@ -29,7 +31,7 @@ def iou_matrix(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
     pred = np.asarray(pred)
     gt = np.asarray(gt)
     if pred.shape != gt.shape:
-        raise ValueError(f"pred and gt shapes differ: {pred.shape} vs {gt.shape}")
+        raise InvalidInput(f"pred and gt shapes differ: {pred.shape} vs {gt.shape}")
     pred_ids, pred_index = np.unique(pred, return_inverse=True)
     gt_ids, gt_index = np.unique(gt, return_inverse=True)
     # contingency table over all ids (background included, so object sizes are complete)

@@ -3,9 +3,9 @@
 Same procedure as micro_sam's ``track_from_prompts`` (tracking annotator): the object is segmented
 on its annotated frame, then each next frame is prompted with the previous mask shifted by the
 center-of-mass motion model (``tracking_motion``: no shift for the first two frames, exponential
-smoothing 0.5 from the third). The prompt is derived from the shifted mask as micro_sam's
-``segment_from_mask`` does (``projection`` modes; micro_sam's default ``single_point``, box
-extension 0.05), decoded single-mask. A track stops (the frame is not kept) when the new mask's
+smoothing 0.5 from the third). The prompt is derived from the shifted mask by ``projection``, as
+micro_sam's ``segment_from_mask`` does (micro_sam's tracking defaults: ``single_point``, box
+extension 0.05), and decoded single-mask. A track stops (the frame is not kept) when the new mask's
 IoU with the shifted previous mask falls below ``iou_threshold`` (micro_sam default 0.5).
 
 A declared division at frame t ends the mother track at t - 1 and starts two daughter tracks
@@ -26,11 +26,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import ndimage
-from skimage.feature import peak_local_max
-from skimage.segmentation import find_boundaries
 
 from . import prompts
+from . import projection as prompt_projection
 from .embeddings import ImageEmbeddings
 from .errors import Cancelled, InvalidInput
 from .models import LoadedModel
@@ -40,8 +38,6 @@ from .tracking_motion import center_of_mass_motion, shift_mask
 EmbeddingsAt = Callable[[int], ImageEmbeddings]
 Progress = Callable[[int, int], None]
 IsCancelled = Callable[[], bool]
-
-PROJECTIONS = ("single_point", "points", "box", "mask", "points_and_mask")
 
 
 @dataclass(frozen=True)
@@ -74,7 +70,7 @@ class FollowOptions:
     iou_threshold: float = 0.5
     """Stop when IoU(new mask, shifted previous mask) is below this; 0 never stops on IoU."""
     projection: str = "single_point"
-    """Prompt derived from the shifted mask: one of ``PROJECTIONS`` (micro_sam's names)."""
+    """Prompt derived from the shifted mask: one of ``projection.PROJECTION_MODES`` (micro_sam's names)."""
     box_extension: float = 0.05
     """Relative enlargement of the derived box (and of the crop the points are sampled in)."""
     motion_smoothing: float = 0.5
@@ -86,8 +82,7 @@ class FollowOptions:
         """Raise ``InvalidInput`` naming the first option out of range."""
         if not 0.0 <= self.iou_threshold <= 1.0:
             raise InvalidInput(f"iou_threshold must be in [0, 1], got {self.iou_threshold}")
-        if self.projection not in PROJECTIONS:
-            raise InvalidInput(f"projection must be one of {PROJECTIONS}, got {self.projection!r}")
+        prompt_projection.mode_flags(self.projection)  # raises InvalidInput for an unknown mode
         if not 0.0 <= self.box_extension:
             raise InvalidInput(f"box_extension must be >= 0, got {self.box_extension}")
         if not 0.0 <= self.motion_smoothing <= 1.0:
@@ -324,80 +319,17 @@ def _segment_annotation(
     return mask
 
 
-# ---------------------------------------------------------------- prompts from a mask
+# ---------------------------------------------------------------- decoding
 
 
 def segment_from_mask(
-    model: LoadedModel, embeddings: ImageEmbeddings, mask: np.ndarray, projection: str, box_extension: float
+    model: LoadedModel, embeddings: ImageEmbeddings, mask: np.ndarray, mode: str, box_extension: float
 ) -> np.ndarray:
-    """Decode one frame from prompts derived from ``mask`` (micro_sam's ``segment_from_mask``).
-
-    Single-mask output, also for a lone point (``prompts.decode`` would take the best of three,
-    as micro_sam's ``segment_from_points`` does, but ``segment_from_mask`` does not). On tiled
-    embeddings the tile holding the mask's extent is used and prompts are derived in its frame.
-    """
-    ys, xs = np.nonzero(mask)
-    if ys.size == 0:
-        raise InvalidInput("cannot derive prompts from an empty mask")
-    tile = embeddings.grid.best_tile(np.array([[ys.min(), xs.min()], [ys.max(), xs.max()]], dtype=np.float64))
-    local = np.asarray(mask[tile.outer_slices()], dtype=bool)
-    use_box = projection in ("box", "mask")
-    use_logits = projection in ("mask", "points_and_mask")
-    coords, labels = None, None
-    if projection in ("single_point", "points", "points_and_mask"):
-        coords, labels = points_from_mask(local, box_extension, single=projection == "single_point")
-    box = box_from_mask(local, box_extension) if use_box else None
-    logits = prompts.logits_from_mask(local) if use_logits else None
-    # prompts.decode has no switch for single-mask lone points: its decoder core is used directly.
-    prompt = prompts._TilePrompt(coords=coords, labels=labels, box=box)  # noqa: SLF001
-    masks, _, _ = prompts._run_decoder(model.sam, embeddings, tile, [prompt], logits, False)  # noqa: SLF001
-    return embeddings.grid.paste(masks[0].cpu().numpy(), tile)[0]
-
-
-def box_from_mask(mask: np.ndarray, box_extension: float = 0.0) -> np.ndarray:
-    """Integer ``(x0, y0, x1, y1)`` box of a mask, grown by ``box_extension`` (micro_sam's rule).
-
-    An extension below 1 is a fraction of the box size, 1 or more a pixel count; the box is
-    clipped to the mask's frame and rounded, as ``_compute_box_from_mask`` + ``_process_box``.
-    """
-    ys, xs = np.nonzero(mask)
-    y0, x0, y1, x1 = ys.min(), xs.min(), ys.max() + 1, xs.max() + 1
-    if box_extension == 0:
-        extend_y, extend_x = 0.0, 0.0
-    elif box_extension >= 1:
-        extend_y, extend_x = box_extension, box_extension
-    else:
-        extend_y, extend_x = box_extension * (y1 - y0), box_extension * (x1 - x0)
-    height, width = mask.shape
-    box = np.array([max(x0 - extend_x, 0), max(y0 - extend_y, 0), min(x1 + extend_x, width), min(y1 + extend_y, height)])
-    return np.round(box).astype(np.int64)
-
-
-def points_from_mask(mask: np.ndarray, box_extension: float, single: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Point prompts ``((N, 2) (x, y), (N,) labels)`` sampled from a mask (micro_sam's rule).
-
-    In the mask's extended box, the smoothed distance to the object's outline is computed;
-    ``single``: the innermost pixel is the one positive point. Otherwise every inner distance
-    maximum (3 px apart) is positive and every outer one (5 px apart) negative.
-    """
-    x0, y0, x1, y1 = box_from_mask(mask, box_extension)
-    crop = mask[y0:y1, x0:x1]
-    outline = find_boundaries(crop, mode="outer")
-    # Distance to the outline, smoothed. scipy with bioimage_cpp's settings (float32, mirrored
-    # border, kernel cut at 3 sigma), so that the sampled points equal micro_sam's.
-    distances = ndimage.distance_transform_edt(~outline) if outline.any() else np.ones(crop.shape)
-    distances = ndimage.gaussian_filter(distances.astype(np.float32), sigma=1.0, mode="mirror", truncate=3.0)
-    inner = np.where(crop, distances, 0.0)
-    offset = np.array([y0, x0])
-    if single:
-        center = np.array(np.unravel_index(int(np.argmax(inner)), inner.shape)) + offset
-        return center[None, ::-1].astype(np.float64), np.ones(1, dtype=np.int64)
-    outer = np.where(crop, 0.0, distances)
-    inner_peaks = peak_local_max(inner, exclude_border=False, min_distance=3)
-    outer_peaks = peak_local_max(outer, exclude_border=False, min_distance=5)
-    coords = np.concatenate([inner_peaks, outer_peaks]).astype(np.float64).reshape(-1, 2) + offset
-    labels = np.concatenate([np.ones(len(inner_peaks)), np.zeros(len(outer_peaks))]).astype(np.int64)
-    return coords[:, ::-1].copy(), labels
+    """Decode one frame from the prompt ``projection`` derives from ``mask`` (micro_sam's
+    ``segment_from_mask``: single-mask output, also for a lone point)."""
+    prompt = prompt_projection.project(mask, embeddings, mode, box_extension)
+    masks, _ = prompt_projection.decode_prompts(model, embeddings, [prompt])
+    return masks[0]
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:

@@ -25,16 +25,19 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Callable, Generator, Sequence
+from typing import TYPE_CHECKING, Callable, Generator
 
 import numpy as np
 
-from .embeddings import ImageEmbeddings
-from .errors import Cancelled, InvalidInput
 from segment_anything.modeling import Sam
 
+from .embeddings import ImageEmbeddings
+from .errors import Cancelled, InvalidInput
 from .models import LoadedModel
 from .projection import DEFAULT_MODE, decode_prompts, mode_flags, project
+
+if TYPE_CHECKING:
+    from .workspace import EmbeddingRequest, ObjectSummary, Workspace
 
 EmbeddingsAt = Callable[[int], ImageEmbeddings]
 ProgressFn = Callable[[int, int], None]
@@ -345,3 +348,68 @@ def refine_all_planes(source: VolumeSource, labels: np.ndarray, options: Propaga
     zy = _refine_axis(source, labels, "zy", options, cancelled)
     zx = _refine_axis(source, labels, "zx", options, cancelled)
     return majority_vote(labels, zy, zx)
+
+
+# ---------------------------------------------------------------- workspace glue
+
+
+def _plane_stack_id(workspace: "Workspace", image, axis: str) -> str:
+    """Id of the image stack whose planes are the zy (axis "zy") or zx planes of ``image``.
+
+    The stack is stored once under its content id, so its embeddings are computed lazily and
+    cached like any other image's (also across restarts with a cache directory).
+    """
+    from sambridge import wire
+
+    stack = np.ascontiguousarray(np.moveaxis(image.array, 2 if axis == "zy" else 1, 0))
+    image_id = wire.image_id(stack, image.axes)
+    if image_id not in workspace.images:
+        workspace.images.put(image_id, stack, image.axes)
+    return image_id
+
+
+def workspace_source(workspace: "Workspace", request: "EmbeddingRequest") -> VolumeSource:
+    """A VolumeSource over a workspace's stored stack: per-slice embeddings computed lazily and
+    cached by the workspace; zy/zx plane embeddings from derived stacks (all-plane refinement)."""
+    from dataclasses import replace
+
+    image = workspace.images.get(request.image_id)
+    if not image.is_stack:
+        raise InvalidInput(f"image {request.image_id} is 2D (axes {image.axes}); volume calls need a (z, y, x) stack")
+    model = workspace.models.get(request.model)
+    derived: dict[str, str] = {}
+
+    def embeddings_at(z: int) -> ImageEmbeddings:
+        return workspace.embeddings_for(request, z)[0]
+
+    def plane_embeddings(axis: str, index: int) -> ImageEmbeddings:
+        if axis not in derived:
+            derived[axis] = _plane_stack_id(workspace, image, axis)
+        return workspace.embeddings_for(replace(request, image_id=derived[axis]), index)[0]
+
+    return VolumeSource(model, (image.n_slices,) + tuple(image.spatial_shape), embeddings_at, plane_embeddings)
+
+
+def summarize_volume(labels: np.ndarray, scores: dict[int, float] | None = None,
+                     first_slices: dict[int, int] | None = None) -> list["ObjectSummary"]:
+    """Per-object voxel count, yx bounding box over all slices, score and seed slice (``index``;
+    default the first slice the object appears on)."""
+    from scipy import ndimage
+
+    from .workspace import ObjectSummary
+
+    ids = np.unique(labels)
+    ids = ids[ids != 0]
+    if ids.size == 0:
+        return []
+    boxes = ndimage.find_objects(labels.astype(np.int64))
+    counts = np.bincount(labels.ravel().astype(np.int64))
+    result = []
+    for label in ids.tolist():
+        zs, ys, xs = boxes[label - 1]
+        result.append(ObjectSummary(
+            label=label, score=float((scores or {}).get(label, 1.0)),
+            bbox=(float(xs.start), float(ys.start), float(xs.stop), float(ys.stop)), area=int(counts[label]),
+            index=int((first_slices or {}).get(label, zs.start)),
+        ))
+    return result
