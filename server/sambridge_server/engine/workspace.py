@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from . import prompts
-from .ais import AISMaps, AISParams, ais_segment, default_ais_params, embeddings_ais_maps
+from .ais import AISParams, ais_segment, default_ais_params, embeddings_ais_maps, prepare_smoothing
 from .ais_decoder import AISDecoder, build_ais_decoder
 from .amg import AMGParams, amg_segment, default_amg_params, embeddings_amg_candidates
 from .cache import CacheKey, EmbeddingCache
@@ -294,7 +294,8 @@ class Workspace:
         key = (self._cache_key(self.images.get(request.image_id), index, model, request,
                                request.precision or self.precision), method)
         if method == "ais":
-            maps = self._automatic_cache.get(key, lambda: embeddings_ais_maps(self._decoder(model), embeddings))
+            maps = self._automatic_cache.get(key, lambda: prepare_smoothing(
+                embeddings_ais_maps(self._decoder(model), embeddings), params))
             labels = ais_segment(maps, params)
             return labels, _mean_per_label(maps.foreground, labels)
         amg_key = key + (params.points_per_side, params.points_per_batch, params.pred_iou_thresh)
