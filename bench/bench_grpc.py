@@ -13,6 +13,7 @@ import argparse
 import statistics
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -69,7 +70,12 @@ def main() -> None:
             embeddings, model, _ = workspace.embeddings_for(EmbeddingRequest(image_id=image_id))
             point = np.array([[512.0, 480.0]])
 
-            in_process = _median_ms(lambda: prompts.decode(model, embeddings, point, np.array([1])), args.repeats)
+            # Measured in a worker thread, like the server's handlers: under load, torch's OpenMP
+            # team in the main thread behaves very differently from a pool thread's.
+            with ThreadPoolExecutor(1) as pool:
+                in_process = pool.submit(
+                    _median_ms, lambda: prompts.decode(model, embeddings, point, np.array([1])), args.repeats
+                ).result()
             over_grpc = _median_ms(lambda: client.segment(image_id, points=point, point_labels=[1]), args.repeats)
             print(f"one-point decode: in-process {in_process:.1f} ms, over gRPC {over_grpc:.1f} ms, "
                   f"overhead {over_grpc - in_process:+.1f} ms (median of {args.repeats})")

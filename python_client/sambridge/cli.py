@@ -156,6 +156,69 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(args.output, method=args.method)
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    """Start a training job on image/label TIFF pairs and follow it with a progress bar."""
+    from tqdm import tqdm
+
+    if len(args.images) != len(args.labels):
+        raise SystemExit("sambridge train: give as many --labels as --images")
+    with _client(args) as client:
+        pairs = [(_read(i), _read(l)) for i, l in zip(args.images, args.labels)]
+        job = client.train(args.output_model, pairs, data_dir=args.data_dir or "", base_model=args.model or "",
+                           preset=args.preset, epochs=args.epochs, time_budget_s=args.time_budget,
+                           validation_fraction=args.validation_fraction, lora_rank=args.lora_rank)
+        print(f"job {job.job_id} queued (Ctrl-C stops watching, not the job)", file=sys.stderr)
+        return _follow(client, job, tqdm)
+
+
+def _follow(client, job, tqdm) -> int:
+    """Draw the job's progress until it ends; exit status 0 only for SUCCEEDED."""
+    bar = tqdm(unit="step")
+    final = job
+    for event in client.watch(job):
+        if "progress" in event:
+            p = event["progress"]
+            bar.total = p["total_steps"] or None
+            bar.n = p["step"]
+            loss = p["losses"].get("loss")
+            bar.set_postfix(epoch=p["epoch"], loss=f"{loss:.3f}" if loss is not None else "-",
+                            val_msa=f"{p['val_msa']:.3f}", eta=f"{p['eta_s']:.0f}s")
+            bar.refresh()
+        else:
+            final = event["job"]
+            bar.set_description(final.state.lower())
+    bar.close()
+    print(json.dumps(final.__dict__))
+    return 0 if final.state == "SUCCEEDED" else 1
+
+
+def cmd_jobs(args: argparse.Namespace) -> int:
+    """Print the server's training jobs as JSON lines."""
+    with _client(args) as client:
+        for job in client.jobs():
+            print(json.dumps(job.__dict__))
+    return 0
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    """Cancel a training job."""
+    with _client(args) as client:
+        print(json.dumps(client.cancel_job(args.job_id).__dict__))
+    return 0
+
+
+def cmd_train_default(args: argparse.Namespace) -> int:
+    """Run the default model's training recipe locally (bench/train_default_model.py)."""
+    import runpy
+
+    script = Path(__file__).resolve().parents[2] / "bench" / "train_default_model.py"
+    if not script.exists():
+        raise SystemExit("sambridge train-default needs a source checkout (bench/train_default_model.py)")
+    sys.argv = [str(script), *args.recipe_args]
+    runpy.run_path(str(script), run_name="__main__")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``sambridge`` command."""
     parser = argparse.ArgumentParser(prog="sambridge", description=__doc__)
@@ -201,6 +264,25 @@ def build_parser() -> argparse.ArgumentParser:
     track.add_argument("--mask", type=Path, default=None, help="interactive: 2D mask TIFF of the object")
     track.add_argument("--iou-threshold", type=float, default=None, help="interactive: stop below this IoU")
     track.add_argument("--backward", action="store_true", help="interactive: also follow the object backward")
+    train = sub.add_parser("train", help="finetune a model on image/label TIFF pairs (a server-side job)")
+    train.add_argument("output_model", help="name of the trained model")
+    train.add_argument("--images", type=Path, nargs="*", default=[], help="image TIFFs")
+    train.add_argument("--labels", type=Path, nargs="*", default=[], help="label TIFFs (same order)")
+    train.add_argument("--data-dir", default=None, help="server-side folder with images/ and labels/")
+    train.add_argument("--model", default=None, help="base model (default: the server's default)")
+    train.add_argument("--preset", default="auto", choices=["auto", "cpu", "gpu_small", "gpu_large"])
+    train.add_argument("--epochs", type=int, default=0)
+    train.add_argument("--time-budget", type=float, default=0.0, help="seconds")
+    train.add_argument("--validation-fraction", type=float, default=0.1)
+    train.add_argument("--lora-rank", type=int, default=0)
+    train.set_defaults(func=cmd_train)
+    sub.add_parser("jobs", help="list training jobs").set_defaults(func=cmd_jobs)
+    cancel = sub.add_parser("cancel", help="cancel a training job")
+    cancel.add_argument("job_id")
+    cancel.set_defaults(func=cmd_cancel)
+    default = sub.add_parser("train-default", help="reproduce the default model (runs locally, needs the source)")
+    default.add_argument("recipe_args", nargs=argparse.REMAINDER, help="options of bench/train_default_model.py")
+    default.set_defaults(func=cmd_train_default)
     demo = sub.add_parser("demo", help="serve the default model locally and segment a sample image")
     demo.add_argument("-o", "--output", type=Path, default=Path("sambridge_demo"), help="output folder")
     demo.add_argument("--method", default="auto", choices=["auto", "ais", "amg"])

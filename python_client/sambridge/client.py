@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
@@ -23,6 +24,8 @@ from sambridge.v1 import (
     prompts_pb2_grpc,
     tracking_pb2,
     tracking_pb2_grpc,
+    training_pb2,
+    training_pb2_grpc,
     volume_pb2,
     volume_pb2_grpc,
 )
@@ -112,6 +115,9 @@ class Client:
         else:
             self._channel = grpc.insecure_channel(address, options=options)
             self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
+        # Object handles live in this session only: another Client's "cell-1" is another object.
+        self.session = uuid.uuid4().hex
+        self._metadata += (("sambridge-session", self.session),)
         self.timeout = timeout
         self._images = images_pb2_grpc.ImageServiceStub(self._channel)
         self._models = models_pb2_grpc.ModelServiceStub(self._channel)
@@ -120,6 +126,7 @@ class Client:
         self._automatic = automatic_pb2_grpc.AutomaticServiceStub(self._channel)
         self._volume = volume_pb2_grpc.VolumeServiceStub(self._channel)
         self._tracking = tracking_pb2_grpc.TrackingServiceStub(self._channel)
+        self._training = training_pb2_grpc.TrainingServiceStub(self._channel)
         self._known_ids: set[str] = set()
 
     # -- plumbing ---------------------------------------------------------
@@ -382,6 +389,85 @@ class Client:
     def export_ctc(labels: np.ndarray, tracks: np.ndarray, folder) -> None:
         """Write tracked labels and their track table in Cell Tracking Challenge result layout."""
         ctc.write_result(folder, labels, tracks)
+
+    # -- training jobs --------------------------------------------------------------
+    def train(self, output_model: str, pairs: Sequence[tuple] = (), data_dir: str = "", base_model: str = "",
+              preset: str = "auto", epochs: int = 0, time_budget_s: float = 0.0,
+              validation_fraction: float = 0.1, lora_rank: int = 0, n_objects_per_batch: int = 0) -> "Job":
+        """Start a finetuning job on (image, labels) pairs (arrays or uploaded ids) or a server data_dir.
+
+        Returns at once with the queued job; the job runs on the server whether or not this client
+        stays connected. Follow it with :meth:`watch`, stop it with :meth:`cancel_job`; when it
+        succeeds, ``output_model`` is served like any other model.
+        """
+        request = training_pb2.StartTrainingRequest(
+            output_model=output_model, base_model=base_model, data_dir=data_dir, preset=preset, epochs=epochs,
+            time_budget_s=time_budget_s, validation_fraction=validation_fraction, lora_rank=lora_rank,
+            train_decoder=True, n_objects_per_batch=n_objects_per_batch,
+        )
+        for image, labels in pairs:
+            labels_id = labels if isinstance(labels, str) else self._image_id(np.asarray(labels, dtype=np.uint32))
+            request.pairs.add(image_id=self._image_id(image), labels_id=labels_id)
+        return Job.from_message(self._call(self._training.StartTraining, request))
+
+    def watch(self, job) -> Iterable[dict]:
+        """Yield the job's events until it ends: ``{"job": Job}`` or ``{"progress": dict}``.
+
+        Breaking out of the loop (or losing the connection) does not stop the job.
+        """
+        request = training_pb2.JobRef(job_id=_job_id(job))
+        try:
+            for event in self._training.WatchJob(request, metadata=self._metadata):
+                if event.WhichOneof("event") == "job":
+                    yield {"job": Job.from_message(event.job)}
+                else:
+                    p = event.progress
+                    yield {"progress": dict(epoch=p.epoch, step=p.step, total_steps=p.total_steps,
+                                            losses=dict(p.losses), val_msa=p.val_msa, eta_s=p.eta_s)}
+        except grpc.RpcError as err:
+            raise SamBridgeError(err.code(), err.details()) from None
+
+    def cancel_job(self, job) -> "Job":
+        """Ask the server to stop a job; returns its state right after."""
+        return Job.from_message(self._call(self._training.CancelJob, training_pb2.JobRef(job_id=_job_id(job))))
+
+    def job(self, job) -> "Job":
+        """Current state of a job."""
+        return Job.from_message(self._call(self._training.GetJob, training_pb2.JobRef(job_id=_job_id(job))))
+
+    def jobs(self) -> list["Job"]:
+        """All training jobs of the server, oldest first."""
+        response = self._call(self._training.ListJobs, training_pb2.ListJobsRequest())
+        return [Job.from_message(j) for j in response.jobs]
+
+
+@dataclass(frozen=True)
+class Job:
+    """A training job as the server reports it (state: QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED)."""
+
+    job_id: str
+    state: str
+    output_model: str
+    message: str
+    epoch: int
+    step: int
+    best_val_msa: float
+    checkpoint_path: str
+
+    @property
+    def done(self) -> bool:
+        """True once the job succeeded, failed or was cancelled."""
+        return self.state in ("SUCCEEDED", "FAILED", "CANCELLED")
+
+    @classmethod
+    def from_message(cls, message) -> "Job":
+        """Build from a ``training_pb2.Job``."""
+        return cls(message.job_id, training_pb2.JobState.Name(message.state), message.output_model,
+                   message.message, message.epoch, message.step, message.best_val_msa, message.checkpoint_path)
+
+
+def _job_id(job) -> str:
+    return job if isinstance(job, str) else job.job_id
 
 
 @dataclass(frozen=True)

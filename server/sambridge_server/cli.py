@@ -38,6 +38,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--tls-key", type=Path, help="PEM private key for TLS")
     parser.add_argument("--max-message-mb", type=int, default=256, help="max gRPC message size (MiB)")
     parser.add_argument("--cache-mb", type=int, default=2048, help="in-memory embedding cache budget (MiB)")
+    parser.add_argument("--image-mb", type=int, default=4096,
+                        help="in-memory budget for uploaded images (MiB); least recently used ones are dropped")
+    parser.add_argument("--max-image-mpixels", type=float, default=500,
+                        help="largest accepted upload, in millions of elements (pixels x channels x planes)")
     parser.add_argument("--workers", type=int, default=8, help="RPC worker threads")
     parser.add_argument("--log-level", default="INFO")
     return parser.parse_args(argv)
@@ -61,6 +65,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         models=_model_sources(args), model_roots=args.model_root, data_roots=args.data_root,
         cache_dir=args.cache_dir, device=args.device, precision=args.precision,
         max_message_mb=args.max_message_mb, cache_mb=args.cache_mb, workers=args.workers,
+        image_mb=args.image_mb, max_image_pixels=int(args.max_image_mpixels * 1_000_000),
     )
 
 

@@ -34,7 +34,10 @@ class ServerConfig:
     device: str = "auto"
     precision: str = "auto"
     max_message_mb: int = 256
+    # In-memory budgets: embeddings (LRU) and uploaded images (LRU; without a cache dir an
+    # evicted image must be uploaded again).
     cache_mb: int = 2048
+    image_mb: int = 4096
     max_image_pixels: int = 2_000_000_000 // 4
     workers: int = 8
     compile: bool = False

@@ -21,9 +21,13 @@ def confine(path: str, roots: list[Path], what: str = "path") -> Path:
     for root in roots:
         root = root.resolve()
         candidate = Path(path) if Path(path).is_absolute() else root / path
-        resolved = candidate.resolve()
+        try:
+            resolved = candidate.resolve()
+            exists = resolved.exists()
+        except OSError as err:  # e.g. a name longer than the file system allows
+            raise InvalidInput(f"invalid {what} {path[:100]!r}: {err.strerror}") from None
         if resolved == root or root in resolved.parents:
-            if not resolved.exists():
+            if not exists:
                 raise NotFound(f"{what} {path!r} does not exist")
             return resolved
     raise InvalidInput(f"{what} {path!r} is outside the allowed roots")

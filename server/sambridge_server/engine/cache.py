@@ -27,6 +27,7 @@ import numpy as np
 import zarr
 
 from .embeddings import ImageEmbeddings, Precision, ProgressFn, CancelledFn, compute_embeddings
+from .errors import Cancelled
 from .models import LoadedModel
 from .tiling import make_grid
 
@@ -232,8 +233,12 @@ class EmbeddingCache:
                 _, evicted = self._entries.popitem(last=False)
                 self._bytes -= evicted.nbytes
 
-    def get_or_compute(self, key: CacheKey, compute: Callable[[], ImageEmbeddings]) -> ImageEmbeddings:
-        """Cached embeddings for ``key`` or ``compute()`` them once (other callers wait)."""
+    def get_or_compute(self, key: CacheKey, compute: Callable[[], ImageEmbeddings],
+                       cancelled: CancelledFn | None = None) -> ImageEmbeddings:
+        """Cached embeddings for ``key`` or ``compute()`` them once (other callers wait).
+
+        A waiting caller whose ``cancelled()`` turns True stops waiting with ``Cancelled``.
+        """
         while True:
             cached = self.get(key)
             if cached is not None:
@@ -243,7 +248,9 @@ class EmbeddingCache:
                 if event is None:
                     self._inflight[key] = threading.Event()
                     break
-            event.wait()
+            while not event.wait(0.1):
+                if cancelled is not None and cancelled():
+                    raise Cancelled("the call was cancelled while waiting for the same embeddings")
         try:
             embeddings = compute()
             with self._lock:

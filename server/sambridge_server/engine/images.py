@@ -2,13 +2,17 @@
 
 Images are kept in memory up to a byte budget and, with a cache dir, also as
 ``.npy`` files (written atomically, read with ``allow_pickle=False``) so that
-ids stay valid across restarts and an evicted image is never lost.
+ids stay valid across restarts and an evicted image is never lost. A file read
+back is trusted only if its pixels still hash to its id. Without a cache dir the
+least recently used images beyond the budget are forgotten (clients re-upload).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +23,10 @@ from .errors import InvalidInput, NotFound, ResourceExhausted
 
 SUPPORTED_DTYPES = ("uint8", "uint16", "uint32", "int8", "int16", "int32", "float32", "float64")
 LABEL_DTYPES = ("uint8", "uint16", "uint32", "int32", "int64", "uint64")
+# The only ids Upload ever hands out; anything else is unknown without touching the disk
+# (no path traversal, no over-long file names).
+_STALE_TMP_SECONDS = 3600
+_IMAGE_ID = re.compile(r"sha1:[0-9a-f]{40}")
 
 
 @dataclass(frozen=True)
@@ -83,11 +91,14 @@ class ImageStore:
         self._directory = Path(directory) if directory else None
         if self._directory:
             self._directory.mkdir(parents=True, exist_ok=True)
+            for leftover in self._directory.glob("*.tmp"):  # from writers that crashed long ago
+                if time.time() - leftover.stat().st_mtime > _STALE_TMP_SECONDS:
+                    leftover.unlink(missing_ok=True)
         self._images: OrderedDict[str, StoredImage] = OrderedDict()
         self._lock = threading.Lock()
 
     def _path(self, image_id: str) -> Path | None:
-        if self._directory is None:
+        if self._directory is None or not _IMAGE_ID.fullmatch(image_id):
             return None
         return self._directory / (image_id.replace(":", "_") + ".npy")
 
@@ -103,11 +114,12 @@ class ImageStore:
         image = StoredImage(image_id, array, axes)
         path = self._path(image_id)
         if path is not None and not path.exists():
+            # The axes ride along in a tiny sidecar (published first) so the .npy stays plain;
+            # both are written to temp files and renamed, so a crash never leaves a partial file.
+            _write_atomically(path.with_suffix(".axes"), axes.encode())
             tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
             with open(tmp, "wb") as handle:
                 np.save(handle, array, allow_pickle=False)
-            # The axes ride along in a tiny sidecar (written first) so the .npy stays plain.
-            path.with_suffix(".axes").write_text(axes)
             tmp.replace(path)
         with self._lock:
             self._images[image_id] = image
@@ -116,8 +128,9 @@ class ImageStore:
         return image
 
     def _evict(self) -> None:
+        # The newest image always stays, even when it alone is over the budget.
         total = sum(img.array.nbytes for img in self._images.values())
-        while total > self._budget and len(self._images) > 1 and self._directory is not None:
+        while total > self._budget and len(self._images) > 1:
             _, oldest = self._images.popitem(last=False)
             total -= oldest.array.nbytes
 
@@ -129,12 +142,10 @@ class ImageStore:
                 return self._images[image_id]
         path = self._path(image_id)
         if path is not None and path.exists() and path.with_suffix(".axes").exists():
-            try:
-                array = np.load(path, allow_pickle=False)
-            except (OSError, ValueError):
+            image = _load_verified(path, image_id)
+            if image is None:
                 path.unlink(missing_ok=True)  # a corrupt copy is never trusted
             else:
-                image = StoredImage(image_id, array, path.with_suffix(".axes").read_text())
                 with self._lock:
                     self._images[image_id] = image
                     self._evict()
@@ -151,3 +162,23 @@ class ImageStore:
             path.unlink(missing_ok=True)
             path.with_suffix(".axes").unlink(missing_ok=True)
         return image
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    tmp = path.with_suffix(f"{path.suffix}.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+
+
+def _load_verified(path: Path, image_id: str) -> StoredImage | None:
+    """The image stored at ``path`` if it loads and its content still hashes to ``image_id``."""
+    from sambridge import wire  # the one definition of the content id
+
+    try:
+        array = np.load(path, allow_pickle=False)
+        axes = path.with_suffix(".axes").read_text()
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+    if array.ndim != len(axes) or wire.image_id(array, axes) != image_id:
+        return None
+    return StoredImage(image_id, array, axes)

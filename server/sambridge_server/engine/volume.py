@@ -398,18 +398,21 @@ def summarize_volume(labels: np.ndarray, scores: dict[int, float] | None = None,
 
     from .workspace import ObjectSummary
 
-    ids = np.unique(labels)
-    ids = ids[ids != 0]
-    if ids.size == 0:
+    # Ids are compacted first: a client-given id like 3_000_000_000 must not size the tables.
+    ids, inverse = np.unique(labels, return_inverse=True)
+    if not ids.any():
         return []
-    boxes = ndimage.find_objects(labels.astype(np.int64))
-    counts = np.bincount(labels.ravel().astype(np.int64))
+    compact = inverse.reshape(labels.shape) + 1
+    boxes = ndimage.find_objects(compact)
+    counts = np.bincount(compact.ravel())
     result = []
-    for label in ids.tolist():
-        zs, ys, xs = boxes[label - 1]
+    for k, label in enumerate(ids.tolist()):
+        if label == 0:
+            continue
+        zs, ys, xs = boxes[k]
         result.append(ObjectSummary(
             label=label, score=float((scores or {}).get(label, 1.0)),
-            bbox=(float(xs.start), float(ys.start), float(xs.stop), float(ys.stop)), area=int(counts[label]),
+            bbox=(float(xs.start), float(ys.start), float(xs.stop), float(ys.stop)), area=int(counts[k + 1]),
             index=int((first_slices or {}).get(label, zs.start)),
         ))
     return result

@@ -83,17 +83,22 @@ def summarize_labels(labels: np.ndarray, scores: dict[int, float] | None = None,
     """Per-object area and bounding box of a 2D label image."""
     from scipy import ndimage
 
-    ids = np.unique(labels)
-    ids = ids[ids != 0]
-    boxes = ndimage.find_objects(labels.astype(np.int64)) if ids.size else []
-    counts = np.bincount(labels.ravel().astype(np.int64)) if ids.size else np.zeros(1)
+    # Ids are compacted first so that a large id does not size the lookup tables.
+    ids, inverse = np.unique(labels, return_inverse=True)
+    if not ids.any():
+        return []
+    compact = inverse.reshape(labels.shape) + 1
+    boxes = ndimage.find_objects(compact)
+    counts = np.bincount(compact.ravel())
     result = []
-    for label in ids:
-        ys, xs = boxes[int(label) - 1]
+    for k, label in enumerate(ids.tolist()):
+        if label == 0:
+            continue
+        ys, xs = boxes[k]
         result.append(ObjectSummary(
             label=int(label), score=float((scores or {}).get(int(label), 1.0)),
             bbox=(float(xs.start), float(ys.start), float(xs.stop), float(ys.stop)),
-            area=int(counts[label]), index=index,
+            area=int(counts[k + 1]), index=index,
         ))
     return result
 
@@ -108,9 +113,12 @@ class Workspace:
         self.precision = "bf16" if config.precision == "auto" else config.precision
         cache_dir = Path(config.cache_dir) if config.cache_dir else None
         self.models = ModelRegistry()
-        self.images = ImageStore(directory=cache_dir / "images" if cache_dir else None)
+        self.images = ImageStore(config.image_mb * 1024 * 1024, directory=cache_dir / "images" if cache_dir else None)
         self.cache = EmbeddingCache(config.cache_mb * 1024 * 1024, cache_dir / "embeddings" if cache_dir else None)
         self.objects = ObjectStore()
+        # On CPU the mask decoder is memory-bound: batching objects costs more per object than
+        # decoding them one by one (bench/bench_embeddings.py); GPUs gain from large batches.
+        self.decode_batch_size = 64 if self.device.startswith("cuda") else 1
         self._encoder_locks: dict[str, threading.Lock] = {}
         self._keys: dict[tuple, CacheKey] = {}
         self._decoders: dict[str, AISDecoder] = {}
@@ -118,6 +126,10 @@ class Workspace:
         self._automatic_cache = _SmallLRU(capacity=8)
         for source in config.models:
             self.load_model(source.path, source.model_type, source.name)
+        # After the models: restoring jobs re-registers finished models and resumes unfinished runs.
+        from .jobs import JobManager  # local import: training pulls in heavier modules
+
+        self.jobs = JobManager(self, cache_dir / "jobs" if cache_dir else None)
 
     # -- models -------------------------------------------------------------------
     def load_model(self, path: Path, model_type: str | None = None, name: str | None = None,
@@ -167,18 +179,22 @@ class Workspace:
         key = self._cache_key(image, index, model, request, precision)
 
         def compute() -> ImageEmbeddings:
-            with self._encoder_locks.setdefault(model.name, threading.Lock()):
+            lock = self._encoder_locks.setdefault(model.name, threading.Lock())
+            _acquire(lock, cancelled)
+            try:
                 return compute_embeddings(model, plane, request.tile_shape, request.halo, precision,
                                           progress, cancelled)
+            finally:
+                lock.release()
 
-        return self.cache.get_or_compute(key, compute), model, image
+        return self.cache.get_or_compute(key, compute, cancelled), model, image
 
     def embed(self, request: EmbeddingRequest, indices: Sequence[int] = (), progress: ProgressFn | None = None,
               cancelled: CancelledFn | None = None) -> EmbedSummary:
         """Make sure the embeddings of the requested planes exist; report what was cached."""
         start = time.perf_counter()
         image, model, precision = self._resolve(request)
-        planes = list(indices) or list(range(image.n_slices))
+        planes = requested_planes(image, indices)
         n_cached, n_tiles = 0, 0
         for done, index in enumerate(planes):
             if cancelled is not None and cancelled():
@@ -197,11 +213,12 @@ class Workspace:
 
     # -- prompts ----------------------------------------------------------------------
     def segment(self, request: EmbeddingRequest, index: int = 0, points=None, point_labels=None, box=None,
-                mask=None, multimask: bool = False, object_id: str | None = None) -> prompts.DecodeResult:
-        """Decode one object; with ``object_id`` reuse and update its previous logits."""
-        embeddings, model, image = self.embeddings_for(request, index)
+                mask=None, multimask: bool = False, object_id: str | None = None, owner: str = "",
+                cancelled: CancelledFn | None = None) -> prompts.DecodeResult:
+        """Decode one object; with ``object_id`` reuse and update ``owner``'s previous logits of it."""
+        embeddings, model, image = self.embeddings_for(request, index, cancelled=cancelled)
         context = (request, index)
-        previous = self.objects.previous_logits(object_id, context) if object_id else None
+        previous = self.objects.previous_logits(object_id, context, owner) if object_id else None
         if points is None and box is None and mask is None and previous is None:
             raise InvalidInput("no prompt given: send points, a box or a mask")
         logits, tile_index = previous if previous is not None else (None, None)
@@ -212,7 +229,7 @@ class Workspace:
                                 tile_index=tile_index if logits is not None else None)
         if object_id:
             best = int(np.argmax(result.scores))
-            self.objects.update(object_id, context, (result.logits[best], result.tile_index))
+            self.objects.update(object_id, context, (result.logits[best], result.tile_index), owner)
         return result
 
     @staticmethod
@@ -229,18 +246,19 @@ class Workspace:
         return prompts.logits_from_mask(mask[tile.outer_slices()]), tile.index
 
     def segment_objects(self, request: EmbeddingRequest, index: int = 0, points=None, boxes=None,
-                        negative_points=None) -> tuple[np.ndarray, list[ObjectSummary]]:
+                        negative_points=None, cancelled: CancelledFn | None = None
+                        ) -> tuple[np.ndarray, list[ObjectSummary]]:
         """Decode many objects at once into a uint32 label image (higher score wins overlaps)."""
-        embeddings, model, image = self.embeddings_for(request, index)
+        embeddings, model, image = self.embeddings_for(request, index, cancelled=cancelled)
         results = prompts.decode_objects(model, embeddings, points=points, boxes=boxes,
-                                         negative_points=negative_points)
+                                         negative_points=negative_points, batch_size=self.decode_batch_size)
         labels = prompts.paint_labels(results, image.spatial_shape)
         scores = {i + 1: float(r.scores.max()) for i, r in enumerate(results)}
         return labels, summarize_labels(labels, scores, index)
 
-    def release_object(self, object_id: str) -> bool:
-        """Forget an object handle."""
-        return self.objects.release(object_id)
+    def release_object(self, object_id: str, owner: str = "") -> bool:
+        """Forget an object handle of ``owner``."""
+        return self.objects.release(object_id, owner)
 
     # -- automatic segmentation -------------------------------------------------------
     def _decoder(self, model: LoadedModel) -> AISDecoder:
@@ -270,7 +288,7 @@ class Workspace:
             self._decoder(model)
         else:
             params = amg_parameters(model.name, amg_params or {})
-        planes = list(indices) or list(range(image.n_slices))
+        planes = requested_planes(image, indices)
         labels = np.zeros((len(planes),) + image.spatial_shape, dtype=np.uint32)
         objects: list[ObjectSummary] = []
         offset = 0
@@ -303,6 +321,28 @@ class Workspace:
             model.sam, embeddings, params.points_per_side, params.points_per_batch, params.pred_iou_thresh))
         result = amg_segment(candidates, params.filter)
         return result.labels, {i + 1: float(s) for i, s in enumerate(result.pred_iou)}
+
+
+def _acquire(lock: threading.Lock, cancelled: CancelledFn | None) -> None:
+    """Take ``lock``, giving up with Cancelled when the caller goes away while waiting."""
+    # A cancelled call queued behind a long embedding must free its worker thread promptly.
+    while not lock.acquire(timeout=0.1):
+        if cancelled is not None and cancelled():
+            raise Cancelled("the call was cancelled while waiting for the encoder")
+
+
+def requested_planes(image: StoredImage, indices: Sequence[int]) -> list[int]:
+    """The planes a call works on: ``indices`` (each in range, none twice) or every plane."""
+    planes = [int(i) for i in indices]
+    if not planes:
+        return list(range(image.n_slices))
+    # Checked up front: a repeated or huge list must not allocate or loop before failing.
+    if len(set(planes)) != len(planes):
+        raise InvalidInput("indices must not repeat a plane")
+    bad = [i for i in planes if not 0 <= i < image.n_slices]
+    if bad:
+        raise InvalidInput(f"indices {bad[:5]} out of range for image {image.image_id} with {image.n_slices} planes")
+    return planes
 
 
 class _SmallLRU:

@@ -9,6 +9,9 @@ from sambridge.v1 import common_pb2
 from sambridge_server.engine.errors import InvalidInput
 from sambridge_server.engine.workspace import EmbeddingRequest
 
+MIN_TILE = 16
+MAX_TILE = 1 << 16
+
 
 def embedding_request(key: common_pb2.EmbeddingKey) -> EmbeddingRequest:
     """The engine's embedding request for a wire key (tiling validated)."""
@@ -20,6 +23,11 @@ def embedding_request(key: common_pb2.EmbeddingKey) -> EmbeddingRequest:
         raise InvalidInput(f"tile_shape must have 2 values (y, x), got {list(tile_shape)}")
     if halo is not None and len(halo) != 2:
         raise InvalidInput(f"halo must have 2 values (y, x), got {list(halo)}")
+    # Tiny tiles would turn one image into millions of encoder passes.
+    if tile_shape is not None and not all(MIN_TILE <= t <= MAX_TILE for t in tile_shape):
+        raise InvalidInput(f"tile_shape values must lie in {MIN_TILE}..{MAX_TILE} pixels, got {list(tile_shape)}")
+    if halo is not None and not all(0 <= h <= MAX_TILE for h in halo):
+        raise InvalidInput(f"halo values must lie in 0..{MAX_TILE} pixels, got {list(halo)}")
     return EmbeddingRequest(
         image_id=key.image_id, model=key.model or None, tile_shape=tile_shape,
         halo=halo if tile_shape else None, precision=key.precision or None,

@@ -9,7 +9,7 @@ from sambridge.v1 import common_pb2, prompts_pb2, prompts_pb2_grpc
 from sambridge_server.engine.errors import InvalidInput
 from sambridge_server.engine.workspace import Workspace
 from sambridge_server.servicers.keys import box_xyxy, embedding_request, mask_array, points_xy
-from sambridge_server.servicers.rpc import unary
+from sambridge_server.servicers.rpc import call_cancelled, caller_id, unary
 
 MAX_PROMPTS = 4096
 
@@ -22,7 +22,7 @@ class PromptServicer(prompts_pb2_grpc.PromptServiceServicer):
 
     @unary
     def Segment(self, request, context) -> prompts_pb2.SegmentResponse:
-        """Decode one object; keep its logits under object_id if given."""
+        """Decode one object; keep its logits under object_id (private to the caller) if given."""
         if len(request.points) > MAX_PROMPTS:
             raise InvalidInput(f"{len(request.points)} points is too many (limit {MAX_PROMPTS})")
         points, labels = points_xy(request.points)
@@ -31,6 +31,7 @@ class PromptServicer(prompts_pb2_grpc.PromptServiceServicer):
         result = self.workspace.segment(
             embedding_request(request.key), request.index, points=points, point_labels=labels, box=box,
             mask=mask, multimask=request.multimask, object_id=request.object_id or None,
+            owner=caller_id(context), cancelled=call_cancelled(context),
         )
         order = np.argsort(-result.scores, kind="stable")  # the protocol promises best first
         return prompts_pb2.SegmentResponse(
@@ -51,6 +52,7 @@ class PromptServicer(prompts_pb2_grpc.PromptServiceServicer):
         boxes = [box_xyxy(b) for b in request.boxes] or None
         labels, objects = self.workspace.segment_objects(
             embedding_request(request.key), request.index, points=points, boxes=boxes, negative_points=negatives,
+            cancelled=call_cancelled(context),
         )
         return prompts_pb2.SegmentObjectsResponse(
             labels=wire.to_ndarray(labels, "yx"),
@@ -59,8 +61,9 @@ class PromptServicer(prompts_pb2_grpc.PromptServiceServicer):
 
     @unary
     def ReleaseObject(self, request, context) -> prompts_pb2.ReleaseObjectResponse:
-        """Forget an object handle."""
-        return prompts_pb2.ReleaseObjectResponse(released=self.workspace.release_object(request.object_id))
+        """Forget one of the caller's object handles."""
+        released = self.workspace.release_object(request.object_id, caller_id(context))
+        return prompts_pb2.ReleaseObjectResponse(released=released)
 
 
 def object_info(obj) -> common_pb2.ObjectInfo:

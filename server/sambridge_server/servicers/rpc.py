@@ -70,6 +70,26 @@ def unary(method: Callable) -> Callable:
     return wrapper
 
 
+SESSION_METADATA = "sambridge-session"
+
+
+def caller_id(context: grpc.ServicerContext) -> str:
+    """Who is calling, for per-client state (object handles).
+
+    The client's ``sambridge-session`` metadata if sent (the Python client sends a random
+    one per Client), else the peer address of the connection ("ipv4:127.0.0.1:54321").
+    """
+    for key, value in context.invocation_metadata() or ():
+        if key == SESSION_METADATA and value:
+            return f"session:{value[:128]}"
+    return f"peer:{context.peer()}"
+
+
+def call_cancelled(context: grpc.ServicerContext) -> Callable[[], bool]:
+    """A ``cancelled()`` for engine work of a unary call: True once the client cancelled or its deadline passed."""
+    return lambda: not context.is_active()
+
+
 def unimplemented(feature: str) -> Callable:
     """A servicer method that answers UNIMPLEMENTED naming the feature."""
 
@@ -131,4 +151,8 @@ def stream(
     thread.join()
     if "error" in outcome:
         _abort(context, outcome["error"])
-    yield result_event(outcome["result"])
+    try:
+        final = result_event(outcome["result"])
+    except Exception as exc:  # noqa: BLE001 - a failing conversion must still end with a clear status
+        _abort(context, exc)
+    yield final

@@ -1,20 +1,111 @@
-"""TrainingService (not yet implemented)."""
+"""TrainingService: finetuning jobs run by the engine's JobManager; this module only translates."""
 
 from __future__ import annotations
 
-from sambridge.v1 import training_pb2_grpc
+import math
+
+import numpy as np
+
+from sambridge.v1 import training_pb2, training_pb2_grpc
+from sambridge_server.engine.errors import InvalidInput
+from sambridge_server.engine.jobs import JobRecord, JobSpec
+from sambridge_server.engine.training import Progress
+from sambridge_server.engine.training_data import load_data_dir
 from sambridge_server.engine.workspace import Workspace
-from sambridge_server.servicers.rpc import unimplemented
+from sambridge_server.paths import confine
+from sambridge_server.servicers.rpc import unary
+
+_STATES = {name: getattr(training_pb2, name) for name in ("QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED")}
+
+
+def job_message(record: JobRecord) -> training_pb2.Job:
+    """Wire form of a job record."""
+    return training_pb2.Job(
+        job_id=record.job_id, state=_STATES[record.state], output_model=record.spec.output_model,
+        message=record.message, epoch=record.epoch, step=record.step,
+        best_val_msa=record.best_val_msa if record.best_val_msa is not None else math.nan,
+        checkpoint_path=record.checkpoint_path,
+    )
+
+
+def progress_message(progress: Progress) -> training_pb2.TrainingProgress:
+    """Wire form of a training progress report (val_msa NaN until the first validation)."""
+    return training_pb2.TrainingProgress(
+        epoch=progress.epoch, step=progress.step, total_steps=progress.total_steps,
+        losses={k: float(v) for k, v in progress.losses.items()},
+        val_msa=progress.val_msa if progress.val_msa is not None else math.nan, eta_s=progress.eta_s,
+    )
 
 
 class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):
-    """Answers UNIMPLEMENTED until finetuning jobs land."""
+    """Start, watch, cancel and list training jobs; jobs outlive the calls that started them."""
 
     def __init__(self, workspace: Workspace) -> None:
         self.workspace = workspace
 
-    StartTraining = unimplemented("finetuning jobs")
-    WatchJob = unimplemented("finetuning jobs")
-    CancelJob = unimplemented("finetuning jobs")
-    GetJob = unimplemented("finetuning jobs")
-    ListJobs = unimplemented("finetuning jobs")
+    @unary
+    def StartTraining(self, request, context):
+        """Validate the request and queue a job; returns it in state QUEUED."""
+        spec = JobSpec(
+            output_model=request.output_model, base_model=request.base_model, preset=request.preset or "auto",
+            epochs=request.epochs, time_budget_s=request.time_budget_s,
+            validation_fraction=request.validation_fraction, lora_rank=request.lora_rank,
+            # proto3 bools default to False; "train the decoder" is the useful default, so the
+            # wire's False means "default" unless the base model has no decoder to keep.
+            train_decoder=True, n_objects_per_batch=request.n_objects_per_batch,
+        )
+        record = self.workspace.jobs.submit(spec, self._pairs(request))
+        return job_message(record)
+
+    def _pairs(self, request) -> list[tuple[np.ndarray, np.ndarray]]:
+        if request.data_dir and request.pairs:
+            raise InvalidInput("give either pairs or data_dir, not both")
+        if request.data_dir:
+            folder = confine(request.data_dir, self.workspace.config.data_roots, "data_dir")
+            return [(image, labels) for _, image, labels in load_data_dir(folder)]
+        pairs = []
+        for i, pair in enumerate(request.pairs):
+            image = self.workspace.images.get(pair.image_id)
+            labels = self.workspace.images.get(pair.labels_id)
+            if image.is_stack != labels.is_stack or image.n_slices != labels.n_slices:
+                raise InvalidInput(f"pair {i}: image has {image.n_slices} planes, labels {labels.n_slices}")
+            pairs += [(image.plane(z), labels.plane(z)) for z in range(image.n_slices)]
+        return pairs
+
+    def WatchJob(self, request, context):
+        """Stream the job's state changes and progress until it ends (or the client leaves)."""
+        try:
+            events = self.workspace.jobs.watch(request.job_id)
+            first = next(events)
+        except Exception as exc:  # noqa: BLE001 - unknown job -> NOT_FOUND
+            from sambridge_server.servicers.rpc import _abort
+
+            _abort(context, exc)
+            return
+        for kind, value in _chain(first, events):
+            if not context.is_active():
+                return  # the job keeps running; only this watcher stops
+            if kind == "job":
+                yield training_pb2.JobEvent(job=job_message(value))
+            else:
+                yield training_pb2.JobEvent(progress=progress_message(value))
+
+    @unary
+    def CancelJob(self, request, context):
+        """Ask the job to stop; returns its state right after the request."""
+        return job_message(self.workspace.jobs.cancel(request.job_id))
+
+    @unary
+    def GetJob(self, request, context):
+        """The job's current state."""
+        return job_message(self.workspace.jobs.get(request.job_id))
+
+    @unary
+    def ListJobs(self, request, context):
+        """All jobs, oldest first."""
+        return training_pb2.ListJobsResponse(jobs=[job_message(r) for r in self.workspace.jobs.list()])
+
+
+def _chain(first, rest):
+    yield first
+    yield from rest

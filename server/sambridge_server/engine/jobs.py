@@ -1,0 +1,308 @@
+"""Training jobs: a background worker that outlives clients and server restarts.
+
+Each job lives in ``<directory>/<job_id>/``: ``job.json`` (spec and state, rewritten atomically
+on every change), ``data.npz`` (the training pairs, so a restarted server needs no client) and
+``run/`` (the trainer's checkpoints, side file and curves). A server that starts on the same
+directory re-queues every job that was QUEUED or RUNNING, and training resumes from the run's
+last epoch checkpoint; models of finished jobs are registered again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+import torch
+
+from .ais_decoder import AISDecoder, build_ais_decoder
+from .errors import Cancelled, InvalidInput, NotFound
+from .models import build_sam
+from .training import Progress, make_config, train
+from .training_data import check_pair, split_validation, to_sam_space
+from .training_lora import merged_state_dict
+
+log = logging.getLogger("sambridge.jobs")
+
+QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = "QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"
+TERMINAL = (SUCCEEDED, FAILED, CANCELLED)
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """What to train (everything but the data)."""
+
+    output_model: str
+    base_model: str = ""
+    preset: str = "auto"
+    epochs: int = 0
+    time_budget_s: float = 0.0
+    validation_fraction: float = 0.0
+    lora_rank: int = 0
+    train_decoder: bool = True
+    n_objects_per_batch: int = 0
+    steps_per_epoch: int = 0
+    lr: float = 0.0
+
+
+@dataclass
+class JobRecord:
+    """A job's persisted state."""
+
+    job_id: str
+    spec: JobSpec
+    state: str = QUEUED
+    message: str = ""
+    epoch: int = 0
+    step: int = 0
+    best_val_msa: float | None = None
+    checkpoint_path: str = ""
+    created: float = field(default_factory=time.time)
+
+    def to_json(self) -> str:
+        """JSON text of the record."""
+        return json.dumps(asdict(self), indent=1)
+
+    @classmethod
+    def from_json(cls, text: str) -> "JobRecord":
+        """Inverse of ``to_json``."""
+        values = json.loads(text)
+        values["spec"] = JobSpec(**values["spec"])
+        return cls(**values)
+
+
+@dataclass
+class _Live:
+    """In-memory companions of a record: cancel flag, latest progress, change notification."""
+
+    cancel: threading.Event = field(default_factory=threading.Event)
+    progress: Progress | None = None
+    version: int = 0
+
+
+class JobManager:
+    """Queue and run training jobs one at a time in a daemon thread."""
+
+    def __init__(self, workspace: Any, directory: str | Path | None = None) -> None:
+        self.workspace = workspace
+        # Server-wide TrainConfig overrides (e.g. tiny patches in tests or on very small machines).
+        self.config_overrides: dict[str, Any] = {}
+        self.directory = Path(directory) if directory else Path(tempfile.mkdtemp(prefix="sambridge-jobs-"))
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._records: dict[str, JobRecord] = {}
+        self._live: dict[str, _Live] = {}
+        self._changed = threading.Condition()
+        self._queue: queue.Queue[str] = queue.Queue()
+        self._worker: threading.Thread | None = None
+        self._restore()
+
+    # -- public API ------------------------------------------------------------------
+    def submit(self, spec: JobSpec, pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> JobRecord:
+        """Validate and queue a job; raises InvalidInput / NotFound on bad input."""
+        self._validate(spec, pairs)
+        job_id = uuid.uuid4().hex[:12]
+        job_dir = self.directory / job_id
+        job_dir.mkdir(parents=True)
+        arrays = {f"image_{i}": image for i, (image, _) in enumerate(pairs)}
+        arrays.update({f"labels_{i}": labels for i, (_, labels) in enumerate(pairs)})
+        np.savez(job_dir / "data.npz", **arrays)
+        record = JobRecord(job_id, spec)
+        with self._changed:
+            self._records[job_id] = record
+            self._live[job_id] = _Live()
+        self._persist(record)
+        self._enqueue(job_id)
+        return replace(record)
+
+    def get(self, job_id: str) -> JobRecord:
+        """A snapshot of the job's record (NotFound for unknown ids)."""
+        with self._changed:
+            if job_id not in self._records:
+                raise NotFound(f"unknown job '{job_id}'")
+            return replace(self._records[job_id])
+
+    def list(self) -> list[JobRecord]:
+        """Snapshots of all jobs, oldest first."""
+        with self._changed:
+            return sorted((replace(r) for r in self._records.values()), key=lambda r: r.created)
+
+    def cancel(self, job_id: str) -> JobRecord:
+        """Ask a job to stop; a queued job is cancelled at once, a running one at its next check."""
+        record = self.get(job_id)
+        self._live[job_id].cancel.set()
+        if record.state == QUEUED:
+            self._update(job_id, state=CANCELLED, message="cancelled before it started")
+        return self.get(job_id)
+
+    def watch(self, job_id: str, poll_s: float = 1.0) -> Iterator[tuple[str, Any]]:
+        """Yield ("job", record) on state changes and ("progress", Progress) as training goes;
+        ends after the job reaches a terminal state. Slow watchers see the latest progress only."""
+        self.get(job_id)
+        seen_version, last_job, last_progress = -1, None, None
+        while True:
+            with self._changed:
+                live = self._live[job_id]
+                if live.version == seen_version:
+                    self._changed.wait(timeout=poll_s)
+                record, progress, seen_version = replace(self._records[job_id]), live.progress, live.version
+            if progress is not None and progress is not last_progress:
+                last_progress = progress
+                yield "progress", progress
+            key = (record.state, record.epoch, record.best_val_msa, record.message)
+            if key != last_job:
+                last_job = key
+                yield "job", record
+            if record.state in TERMINAL:
+                return
+
+    def wait(self, job_id: str, timeout: float | None = None) -> JobRecord:
+        """Block until the job is terminal (or ``timeout``); returns its record."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._changed:
+            while self._records[job_id].state not in TERMINAL:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    break
+                self._changed.wait(timeout=left)
+            return replace(self._records[job_id])
+
+    # -- validation and persistence -------------------------------------------------
+    def _validate(self, spec: JobSpec, pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> None:
+        if not spec.output_model:
+            raise InvalidInput("output_model (the name of the trained model) is required")
+        if any(m.name == spec.output_model for m in self.workspace.models.list()) or any(
+            r.spec.output_model == spec.output_model and r.state not in (FAILED, CANCELLED) for r in self.list()
+        ):
+            raise InvalidInput(f"a model or job named {spec.output_model!r} already exists")
+        self.workspace.models.get(spec.base_model or None)  # NotFound lists the known models
+        make_config(spec.preset or "auto")  # unknown preset -> InvalidInput
+        if not pairs:
+            raise InvalidInput("no training pairs given")
+        if not 0 <= spec.validation_fraction < 1:
+            raise InvalidInput(f"validation_fraction must be in [0, 1), got {spec.validation_fraction}")
+        if spec.lora_rank < 0 or spec.epochs < 0 or spec.time_budget_s < 0:
+            raise InvalidInput("lora_rank, epochs and time_budget_s must not be negative")
+        for i, (image, labels) in enumerate(pairs):
+            check_pair(image, labels, f"pair {i}")
+
+    def _persist(self, record: JobRecord) -> None:
+        path = self.directory / record.job_id / "job.json"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(record.to_json())
+        tmp.replace(path)
+
+    def _update(self, job_id: str, progress: Progress | None = None, **changes) -> None:
+        with self._changed:
+            record = self._records[job_id]
+            for key, value in changes.items():
+                setattr(record, key, value)
+            live = self._live[job_id]
+            if progress is not None:
+                live.progress = progress
+            live.version += 1
+            self._changed.notify_all()
+            snapshot = replace(record)
+        if changes:
+            self._persist(snapshot)
+
+    def _restore(self) -> None:
+        """Reload jobs from disk; re-queue unfinished ones, re-register finished models."""
+        for path in sorted(self.directory.glob("*/job.json")):
+            try:
+                record = JobRecord.from_json(path.read_text())
+            except (ValueError, TypeError, KeyError) as error:
+                log.warning("ignoring unreadable job file %s: %s", path, error)
+                continue
+            self._records[record.job_id] = record
+            self._live[record.job_id] = _Live()
+            if record.state in (QUEUED, RUNNING):
+                self._update(record.job_id, state=QUEUED, message="resuming after a server restart")
+                self._enqueue(record.job_id)
+            elif record.state == SUCCEEDED:
+                self._register(record)
+
+    # -- the worker ----------------------------------------------------------------------
+    def _enqueue(self, job_id: str) -> None:
+        self._queue.put(job_id)
+        if self._worker is None or not self._worker.is_alive():
+            self._worker = threading.Thread(target=self._work, name="sambridge-training", daemon=True)
+            self._worker.start()
+
+    def _work(self) -> None:
+        while True:
+            job_id = self._queue.get()
+            if self.get(job_id).state != QUEUED:
+                continue
+            try:
+                self._run(job_id)
+            except Cancelled:
+                self._update(job_id, state=CANCELLED, message="cancelled")
+            except Exception as error:  # noqa: BLE001 - a failed job must not kill the worker
+                log.exception("training job %s failed", job_id)
+                self._update(job_id, state=FAILED, message=f"{type(error).__name__}: {error}")
+
+    def _run(self, job_id: str) -> None:
+        record = self.get(job_id)
+        spec, live = record.spec, self._live[job_id]
+        if live.cancel.is_set():
+            raise Cancelled("cancelled")
+        self._update(job_id, state=RUNNING, message="loading data")
+        images = self._training_images(job_id)
+        train_images, val_images = split_validation(images, spec.validation_fraction)
+        values = dict(epochs=spec.epochs, time_budget_s=spec.time_budget_s, lora_rank=spec.lora_rank,
+                      n_objects_per_batch=spec.n_objects_per_batch, steps_per_epoch=spec.steps_per_epoch,
+                      lr=spec.lr, train_decoder=spec.train_decoder)
+        config = make_config(spec.preset or "auto", **{**values, **self.config_overrides})
+        sam, decoder = self._start_model(spec.base_model)
+        run_dir = self.directory / job_id / "run"
+        self._update(job_id, message=f"training ({config.preset} preset)")
+
+        def on_progress(progress: Progress) -> None:
+            changes = {"epoch": progress.epoch, "step": progress.step}
+            if not progress.losses:  # end of epoch: checkpoint written, validation done
+                changes.update(checkpoint_path=str(run_dir / "last.pt"), best_val_msa=progress.val_msa)
+            self._update(job_id, progress=progress, **changes)
+
+        result = train(sam, decoder, train_images, val_images, config, run_dir, on_progress, live.cancel.is_set)
+        final = self.directory / job_id / f"{spec.output_model}.pt"
+        best = torch.load(result.best_checkpoint, map_location="cpu", weights_only=True)
+        final_tmp = final.with_suffix(".tmp")
+        torch.save(best, final_tmp)
+        final_tmp.replace(final)
+        record = self.get(job_id)
+        record.checkpoint_path, record.best_val_msa = str(final), result.best_val_msa
+        self._register(record)
+        self._update(job_id, state=SUCCEEDED, checkpoint_path=str(final), best_val_msa=result.best_val_msa,
+                     epoch=result.epoch, step=result.step, message=f"finished ({result.stopped})")
+
+    def _training_images(self, job_id: str) -> list:
+        with np.load(self.directory / job_id / "data.npz") as data:
+            n = sum(1 for key in data.files if key.startswith("image_"))
+            return [to_sam_space(data[f"image_{i}"], data[f"labels_{i}"], name=str(i)) for i in range(n)]
+
+    def _start_model(self, base_model: str):
+        """Fresh trainable copies of the base model's SAM and AIS decoder (new decoder if it has none)."""
+        base = self.workspace.models.get(base_model or None)
+        sam = build_sam(base.config)
+        sam.load_state_dict(merged_state_dict(base.sam))
+        decoder = build_ais_decoder(base.decoder_state) if base.decoder_state else AISDecoder()
+        return sam, decoder
+
+    def _register(self, record: JobRecord) -> None:
+        """Serve a finished job's model under its output name (no-op if already loaded)."""
+        name = record.spec.output_model
+        if any(m.name == name for m in self.workspace.models.list()):
+            return
+        try:
+            self.workspace.load_model(Path(record.checkpoint_path), name=name)
+        except Exception as error:  # noqa: BLE001 - a missing file must not block the server start
+            log.warning("could not register model %s of job %s: %s", name, record.job_id, error)
+
