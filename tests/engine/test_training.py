@@ -29,6 +29,15 @@ TINY = dict(patch_size=64, ais_patch_size=64, n_objects_per_batch=2, n_sub_itera
             steps_per_epoch=2, validation_patches=1, lr=1e-3)
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models run faster single-threaded, and much faster on a busy shared CPU (no spin-waits)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def images() -> list:
     """Two synthetic 64x64 nuclei images in SAM space (upscaled x16: objects span many tokens)."""

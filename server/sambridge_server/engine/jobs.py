@@ -119,8 +119,9 @@ class JobManager:
             self._records[job_id] = record
             self._live[job_id] = _Live()
         self._persist(record)
+        snapshot = replace(record)  # before the worker may pick it up: callers see QUEUED
         self._enqueue(job_id)
-        return replace(record)
+        return snapshot
 
     def get(self, job_id: str) -> JobRecord:
         """A snapshot of the job's record (NotFound for unknown ids)."""

@@ -33,11 +33,12 @@ from segment_anything.modeling import Sam
 
 from .embeddings import ImageEmbeddings
 from .errors import Cancelled, InvalidInput
+from .labels import ObjectSummary, summarize_labels
 from .models import LoadedModel
 from .projection import DEFAULT_MODE, decode_prompts, mode_flags, project
 
 if TYPE_CHECKING:
-    from .workspace import EmbeddingRequest, ObjectSummary, Workspace
+    from .workspace import EmbeddingRequest, Workspace
 
 EmbeddingsAt = Callable[[int], ImageEmbeddings]
 ProgressFn = Callable[[int, int], None]
@@ -391,28 +392,6 @@ def workspace_source(workspace: "Workspace", request: "EmbeddingRequest") -> Vol
 
 
 def summarize_volume(labels: np.ndarray, scores: dict[int, float] | None = None,
-                     first_slices: dict[int, int] | None = None) -> list["ObjectSummary"]:
-    """Per-object voxel count, yx bounding box over all slices, score and seed slice (``index``;
-    default the first slice the object appears on)."""
-    from scipy import ndimage
-
-    from .workspace import ObjectSummary
-
-    # Ids are compacted first: a client-given id like 3_000_000_000 must not size the tables.
-    ids, inverse = np.unique(labels, return_inverse=True)
-    if not ids.any():
-        return []
-    compact = inverse.reshape(labels.shape) + 1
-    boxes = ndimage.find_objects(compact)
-    counts = np.bincount(compact.ravel())
-    result = []
-    for k, label in enumerate(ids.tolist()):
-        if label == 0:
-            continue
-        zs, ys, xs = boxes[k]
-        result.append(ObjectSummary(
-            label=label, score=float((scores or {}).get(label, 1.0)),
-            bbox=(float(xs.start), float(ys.start), float(xs.stop), float(ys.stop)), area=int(counts[k + 1]),
-            index=int((first_slices or {}).get(label, zs.start)),
-        ))
-    return result
+                     first_slices: dict[int, int] | None = None) -> list[ObjectSummary]:
+    """Per-object voxel count, yx bounding box over all slices, score and seed slice."""
+    return summarize_labels(labels, scores, first_slices=first_slices)

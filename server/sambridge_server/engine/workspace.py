@@ -23,6 +23,7 @@ from .cache import CacheKey, EmbeddingCache
 from .embeddings import ImageEmbeddings, compute_embeddings
 from .errors import Cancelled, FailedPrecondition, InvalidInput
 from .images import ImageStore, StoredImage
+from .labels import ObjectSummary, summarize_labels
 from .models import LoadedModel, ModelRegistry, load_checkpoint
 from .objects import ObjectStore
 
@@ -52,17 +53,6 @@ class EmbedSummary:
 
 
 @dataclass(frozen=True)
-class ObjectSummary:
-    """One segmented object: label, score, box (x0, y0, x1, y1), area, slice index."""
-
-    label: int
-    score: float
-    bbox: tuple[float, float, float, float]
-    area: int
-    index: int = 0
-
-
-@dataclass(frozen=True)
 class LabelResult:
     """A label image with its axes, per-object summaries and the method used."""
 
@@ -77,30 +67,6 @@ def resolve_device(device: str) -> str:
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     return device
-
-
-def summarize_labels(labels: np.ndarray, scores: dict[int, float] | None = None, index: int = 0) -> list[ObjectSummary]:
-    """Per-object area and bounding box of a 2D label image."""
-    from scipy import ndimage
-
-    # Ids are compacted first so that a large id does not size the lookup tables.
-    ids, inverse = np.unique(labels, return_inverse=True)
-    if not ids.any():
-        return []
-    compact = inverse.reshape(labels.shape) + 1
-    boxes = ndimage.find_objects(compact)
-    counts = np.bincount(compact.ravel())
-    result = []
-    for k, label in enumerate(ids.tolist()):
-        if label == 0:
-            continue
-        ys, xs = boxes[k]
-        result.append(ObjectSummary(
-            label=int(label), score=float((scores or {}).get(int(label), 1.0)),
-            bbox=(float(xs.start), float(ys.start), float(xs.stop), float(ys.stop)),
-            area=int(counts[k + 1]), index=index,
-        ))
-    return result
 
 
 class Workspace:
