@@ -104,6 +104,34 @@ def cmd_auto(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_propagate(args: argparse.Namespace) -> int:
+    """Propagate every object of a 2D label TIFF on slice --z through a (z, y, x) volume."""
+    volume = _read(args.image)
+    labels_2d = _read(args.labels)
+    bar = _progress_bar("propagating")
+    with _client(args) as client:
+        labels = client.propagate_objects(volume, labels_2d, args.z, mode=args.mode, iou_threshold=args.iou_threshold,
+                                          all_planes=args.all_planes, model=args.model, progress=bar)
+    bar.close()
+    _write(args.output, labels)
+    print(f"wrote {args.output}: {len(np.unique(labels)) - 1} object(s) over {labels.shape[0]} slices")
+    return 0
+
+
+def cmd_auto3d(args: argparse.Namespace) -> int:
+    """Automatic 3D segmentation of a (z, y, x) volume into a label TIFF."""
+    volume = _read(args.image)
+    bar = _progress_bar("segmenting")
+    with _client(args) as client:
+        labels = client.auto_segment_3d(volume, method=args.method, model=args.model, min_overlap=args.min_overlap,
+                                        gap_closing=args.gap_closing, min_z_extent=args.min_z_extent,
+                                        all_planes=args.all_planes, progress=bar)
+    bar.close()
+    _write(args.output, labels)
+    print(f"wrote {args.output}: {len(np.unique(labels)) - 1} 3D object(s)")
+    return 0
+
+
 def cmd_track(args: argparse.Namespace) -> int:
     """Track objects through a (t, y, x) TIFF; write the result in CTC layout (mask###.tif + res_track.txt)."""
     image = _read(args.image)
@@ -249,6 +277,21 @@ def build_parser() -> argparse.ArgumentParser:
     auto = image_command("auto", cmd_auto, "automatic instance segmentation")
     auto.add_argument("-o", "--output", type=Path, required=True, help="output label TIFF")
     auto.add_argument("--method", default="auto", choices=["auto", "ais", "amg"])
+    prop = image_command("propagate", cmd_propagate, "propagate the objects of one slice through a volume")
+    prop.add_argument("--labels", type=Path, required=True, help="2D label TIFF of the objects on slice --z")
+    prop.add_argument("--z", type=int, required=True, help="slice the labels belong to")
+    prop.add_argument("-o", "--output", type=Path, required=True, help="output (z, y, x) label TIFF")
+    prop.add_argument("--mode", default="single_point", choices=["single_point", "points", "box", "mask",
+                                                                  "points_and_mask"])
+    prop.add_argument("--iou-threshold", type=float, default=None, help="stop below this IoU (default 0.5)")
+    prop.add_argument("--all-planes", action="store_true", help="refine in the zy and zx planes too")
+    auto3d = image_command("auto3d", cmd_auto3d, "automatic 3D segmentation of a volume")
+    auto3d.add_argument("-o", "--output", type=Path, required=True, help="output (z, y, x) label TIFF")
+    auto3d.add_argument("--method", default="auto", choices=["auto", "ais", "amg"])
+    auto3d.add_argument("--min-overlap", type=float, default=None, help="merge threshold (default 0.3)")
+    auto3d.add_argument("--gap-closing", type=int, default=None, help="slices an object may skip (default 1)")
+    auto3d.add_argument("--min-z-extent", type=int, default=None, help="drop objects on fewer slices")
+    auto3d.add_argument("--all-planes", action="store_true", help="refine in the zy and zx planes too")
     track = image_command("track", cmd_track, "track objects in a (t, y, x) series, CTC output")
     track.add_argument("-o", "--output", type=Path, required=True, help="output folder (mask###.tif + res_track.txt)")
     track.add_argument("--method", default="auto", choices=["auto", "interactive"])
