@@ -140,11 +140,18 @@ class Client:
         """Close the channel."""
         self._channel.close()
 
+    def _error(self, err: grpc.RpcError) -> SamBridgeError:
+        if err.code() == grpc.StatusCode.NOT_FOUND:
+            # The server may have dropped an image (memory budget, restart without cache):
+            # forget what we think it has, so that passing the array again re-uploads it.
+            self._known_ids.clear()
+        return SamBridgeError(err.code(), err.details())
+
     def _call(self, method, request, timeout: float | None = None):
         try:
             return method(request, metadata=self._metadata, timeout=timeout or self.timeout)
         except grpc.RpcError as err:
-            raise SamBridgeError(err.code(), err.details()) from None
+            raise self._error(err) from None
 
     def _stream(self, method, request, progress: ProgressCallback | None, timeout: float | None = None):
         """Consume a progress stream; return the result field of the last event."""
@@ -157,7 +164,7 @@ class Client:
                 else:
                     return getattr(event, kind)
         except grpc.RpcError as err:
-            raise SamBridgeError(err.code(), err.details()) from None
+            raise self._error(err) from None
         raise SamBridgeError(grpc.StatusCode.UNKNOWN, "the server closed the stream without a result")
 
     # -- images and models -------------------------------------------------

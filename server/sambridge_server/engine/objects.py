@@ -28,7 +28,8 @@ class ObjectState:
 class ObjectStore:
     """Thread-safe bounded LRU of object handles."""
 
-    def __init__(self, capacity: int = 10_000) -> None:
+    # Each handle holds 256 x 256 float32 logits (256 KiB): 1000 handles bound the store at 256 MiB.
+    def __init__(self, capacity: int = 1_000) -> None:
         self._capacity = capacity
         self._states: OrderedDict[tuple[str, str], ObjectState] = OrderedDict()
         self._lock = threading.Lock()

@@ -17,7 +17,6 @@ on patches serves whole images unchanged.
 from __future__ import annotations
 
 import json
-import math
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path

@@ -13,7 +13,7 @@ from sambridge_server.engine.training import Progress
 from sambridge_server.engine.training_data import load_data_dir
 from sambridge_server.engine.workspace import Workspace
 from sambridge_server.paths import confine
-from sambridge_server.servicers.rpc import unary
+from sambridge_server.servicers.rpc import _abort, unary
 
 _STATES = {name: getattr(training_pb2, name) for name in ("QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED")}
 
@@ -78,8 +78,6 @@ class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):
             events = self.workspace.jobs.watch(request.job_id)
             first = next(events)
         except Exception as exc:  # noqa: BLE001 - unknown job -> NOT_FOUND
-            from sambridge_server.servicers.rpc import _abort
-
             _abort(context, exc)
             return
         for kind, value in _chain(first, events):
