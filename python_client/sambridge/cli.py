@@ -343,3 +343,7 @@ def main(argv: list[str] | None = None) -> int:
     except SamBridgeError as err:
         print(f"sambridge: {err}", file=sys.stderr)
         return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -400,7 +400,8 @@ class Client:
     # -- training jobs --------------------------------------------------------------
     def train(self, output_model: str, pairs: Sequence[tuple] = (), data_dir: str = "", base_model: str = "",
               preset: str = "auto", epochs: int = 0, time_budget_s: float = 0.0,
-              validation_fraction: float = 0.1, lora_rank: int = 0, n_objects_per_batch: int = 0) -> "Job":
+              validation_fraction: float = 0.1, lora_rank: int = 0, n_objects_per_batch: int = 0,
+              train_decoder: bool = True) -> "Job":
         """Start a finetuning job on (image, labels) pairs (arrays or uploaded ids) or a server data_dir.
 
         Returns at once with the queued job; the job runs on the server whether or not this client
@@ -410,7 +411,7 @@ class Client:
         request = training_pb2.StartTrainingRequest(
             output_model=output_model, base_model=base_model, data_dir=data_dir, preset=preset, epochs=epochs,
             time_budget_s=time_budget_s, validation_fraction=validation_fraction, lora_rank=lora_rank,
-            train_decoder=True, n_objects_per_batch=n_objects_per_batch,
+            train_decoder=train_decoder, n_objects_per_batch=n_objects_per_batch,
         )
         for image, labels in pairs:
             labels_id = labels if isinstance(labels, str) else self._image_id(np.asarray(labels, dtype=np.uint32))

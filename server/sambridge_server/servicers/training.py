@@ -50,9 +50,8 @@ class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):
             output_model=request.output_model, base_model=request.base_model, preset=request.preset or "auto",
             epochs=request.epochs, time_budget_s=request.time_budget_s,
             validation_fraction=request.validation_fraction, lora_rank=request.lora_rank,
-            # proto3 bools default to False; "train the decoder" is the useful default, so the
-            # wire's False means "default" unless the base model has no decoder to keep.
-            train_decoder=True, n_objects_per_batch=request.n_objects_per_batch,
+            train_decoder=request.train_decoder if request.HasField("train_decoder") else True,
+            n_objects_per_batch=request.n_objects_per_batch,
         )
         record = self.workspace.jobs.submit(spec, self._pairs(request))
         return job_message(record)
