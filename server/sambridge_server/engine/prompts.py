@@ -305,16 +305,20 @@ def decode_objects(
     points: np.ndarray | None = None,
     boxes: np.ndarray | None = None,
     negative_points: np.ndarray | None = None,
-    batch_size: int = 64,
+    batch_size: int | None = None,
 ) -> list[DecodeResult]:
     """Segment many objects at once: every positive point and every box is its own object, and
     all negative points are added to every object (those outside an object's tile are dropped).
 
-    Objects are batched through the decoder per tile; result i is the same as
-    ``decode(points=[p_i] + negatives, ...)`` / ``decode(box=b_i, points=negatives, ...)``.
+    Objects are batched through the decoder per tile (default batch: 64 on a GPU, 1 on CPU);
+    result i is the same as ``decode(points=[p_i] + negatives, ...)`` / ``decode(box=b_i, points=negatives, ...)``.
     Order: point objects first, then box objects.
     """
     sam = _sam_of(model)
+    if batch_size is None:
+        # On CPU the mask decoder is memory-bound: batching objects costs more per object than
+        # decoding them one by one (bench/bench_embeddings.py); GPUs gain from large batches.
+        batch_size = 64 if sam.device.type == "cuda" else 1
     shape = embeddings.image_shape
     positives = _as_points(points, "points", shape)
     negatives = _as_points(negative_points, "negative_points", shape)

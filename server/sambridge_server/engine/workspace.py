@@ -82,9 +82,6 @@ class Workspace:
         self.images = ImageStore(config.image_mb * 1024 * 1024, directory=cache_dir / "images" if cache_dir else None)
         self.cache = EmbeddingCache(config.cache_mb * 1024 * 1024, cache_dir / "embeddings" if cache_dir else None)
         self.objects = ObjectStore()
-        # On CPU the mask decoder is memory-bound: batching objects costs more per object than
-        # decoding them one by one (bench/bench_embeddings.py); GPUs gain from large batches.
-        self.decode_batch_size = 64 if self.device.startswith("cuda") else 1
         self._encoder_locks: dict[str, threading.Lock] = {}
         self._keys: dict[tuple, CacheKey] = {}
         self._decoders: dict[str, AISDecoder] = {}
@@ -217,7 +214,7 @@ class Workspace:
         """Decode many objects at once into a uint32 label image (higher score wins overlaps)."""
         embeddings, model, image = self.embeddings_for(request, index, cancelled=cancelled)
         results = prompts.decode_objects(model, embeddings, points=points, boxes=boxes,
-                                         negative_points=negative_points, batch_size=self.decode_batch_size)
+                                         negative_points=negative_points)
         labels = prompts.paint_labels(results, image.spatial_shape)
         scores = {i + 1: float(r.scores.max()) for i, r in enumerate(results)}
         return labels, summarize_labels(labels, scores, index)
