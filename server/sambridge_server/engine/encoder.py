@@ -9,7 +9,7 @@ patched, so other users of the same ``Sam`` instance (e.g. micro_sam) are unaffe
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Callable, Literal
 
 import torch
 import torch.nn.functional as F
@@ -23,6 +23,13 @@ from segment_anything.modeling.image_encoder import (
 )
 
 AttentionKind = Literal["sdpa", "reference"]
+# (attention, height, width) -> the (rel_pos_h, rel_pos_w) tables to use on that grid.
+RelPosTables = Callable[[Attention, int, int], tuple[torch.Tensor, torch.Tensor]]
+
+
+def model_tables(attn: Attention, height: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The attention's own relative-position tables (segment_anything resizes them if needed)."""
+    return attn.rel_pos_h, attn.rel_pos_w
 
 
 def relative_position_bias(
@@ -40,26 +47,28 @@ def relative_position_bias(
     return bias.reshape(batch, heads, height * width, height * width)
 
 
-def sdpa_attention(attn: Attention, x: torch.Tensor) -> torch.Tensor:
+def sdpa_attention(attn: Attention, x: torch.Tensor, tables: RelPosTables = model_tables) -> torch.Tensor:
     """Same result as ``Attention.forward`` (x: (B, H, W, C)) computed with fused SDPA."""
     batch, height, width, _ = x.shape
     qkv = attn.qkv(x).reshape(batch, height * width, 3, attn.num_heads, -1).permute(2, 0, 3, 1, 4)
     q, k, v = qkv.unbind(0)  # each (B, heads, HW, C)
     bias = None
     if attn.use_rel_pos:
-        bias = relative_position_bias(q, attn.rel_pos_h, attn.rel_pos_w, (height, width)).to(q.dtype)
+        rel_pos_h, rel_pos_w = tables(attn, height, width)
+        bias = relative_position_bias(q, rel_pos_h, rel_pos_w, (height, width)).to(q.dtype)
     out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
     out = out.view(batch, attn.num_heads, height, width, -1).permute(0, 2, 3, 1, 4)
     return attn.proj(out.reshape(batch, height, width, -1))
 
 
-def _block_forward(block: Block, x: torch.Tensor) -> torch.Tensor:
+def block_forward(block: Block, x: torch.Tensor, tables: RelPosTables = model_tables) -> torch.Tensor:
+    """Same result as ``Block.forward`` with SDPA attention; ``tables`` picks the rel-pos tables."""
     shortcut = x
     x = block.norm1(x)
     if block.window_size > 0:
         height, width = x.shape[1], x.shape[2]
         x, pad_hw = window_partition(x, block.window_size)
-    x = sdpa_attention(block.attn, x)
+    x = sdpa_attention(block.attn, x, tables)
     if block.window_size > 0:
         x = window_unpartition(x, block.window_size, pad_hw, (height, width))
     x = shortcut + x
@@ -74,5 +83,5 @@ def encode(encoder: ImageEncoderViT, x: torch.Tensor, attention: AttentionKind =
     if encoder.pos_embed is not None:
         x = x + encoder.pos_embed
     for block in encoder.blocks:
-        x = _block_forward(block, x)
+        x = block_forward(block, x)
     return encoder.neck(x.permute(0, 3, 1, 2))

@@ -26,11 +26,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from segment_anything.modeling import Sam
-from segment_anything.modeling.image_encoder import Attention, Block, window_partition, window_unpartition
+from segment_anything.modeling.image_encoder import Attention
 
 from .ais import AISMaps, AISParams, ais_segment
 from .ais_decoder import AISDecoder
-from .encoder import relative_position_bias
+from .encoder import block_forward
 from .errors import Cancelled, InvalidInput
 from .metrics import mean_segmentation_accuracy
 from .training_curves import append_row, plot_curves
@@ -142,30 +142,9 @@ def _center_rel_pos(rel_pos: torch.Tensor, size: int) -> torch.Tensor:
     return rel_pos[center - size + 1 : center + size]
 
 
-def _patch_attention(attn: Attention, x: torch.Tensor) -> torch.Tensor:
-    """segment_anything attention on (B, H, W, C) with rel-pos tables cut (not resized) to H, W."""
-    batch, height, width, _ = x.shape
-    qkv = attn.qkv(x).reshape(batch, height * width, 3, attn.num_heads, -1).permute(2, 0, 3, 1, 4)
-    q, k, v = qkv.unbind(0)
-    bias = relative_position_bias(
-        q, _center_rel_pos(attn.rel_pos_h, height), _center_rel_pos(attn.rel_pos_w, width), (height, width)
-    ).to(q.dtype)
-    out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
-    out = out.view(batch, attn.num_heads, height, width, -1).permute(0, 2, 3, 1, 4)
-    return attn.proj(out.reshape(batch, height, width, -1))
-
-
-def _patch_block(block: Block, x: torch.Tensor) -> torch.Tensor:
-    shortcut = x
-    x = block.norm1(x)
-    if block.window_size > 0:
-        height, width = x.shape[1], x.shape[2]
-        x, pad_hw = window_partition(x, block.window_size)
-    x = _patch_attention(block.attn, x)
-    if block.window_size > 0:
-        x = window_unpartition(x, block.window_size, pad_hw, (height, width))
-    x = shortcut + x
-    return x + block.mlp(block.norm2(x))
+def _cut_tables(attn: Attention, height: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rel-pos tables cut (not resized) to a patch's H x W grid."""
+    return _center_rel_pos(attn.rel_pos_h, height), _center_rel_pos(attn.rel_pos_w, width)
 
 
 def encode_patch(sam: Sam, rgb: np.ndarray, offset: tuple[int, int]) -> torch.Tensor:
@@ -179,7 +158,7 @@ def encode_patch(sam: Sam, rgb: np.ndarray, offset: tuple[int, int]) -> torch.Te
         ty, tx = offset[0] // PATCH, offset[1] // PATCH
         x = x + encoder.pos_embed[:, ty : ty + x.shape[1], tx : tx + x.shape[2]]
     for block in encoder.blocks:
-        x = _patch_block(block, x)
+        x = block_forward(block, x, _cut_tables)
     return encoder.neck(x.permute(0, 3, 1, 2))
 
 
