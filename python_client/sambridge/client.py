@@ -319,12 +319,7 @@ class Client:
         """Automatic 3D segmentation: per-slice segmentation merged into 3D objects."""
         request = volume_pb2.AutoSegment3DRequest(key=self._key(image, model, axes="zyx"), method=_METHODS[method],
                                                   all_planes=all_planes)
-        if min_overlap is not None:
-            request.min_overlap = min_overlap
-        if gap_closing is not None:
-            request.gap_closing = gap_closing
-        if min_z_extent is not None:
-            request.min_z_extent = min_z_extent
+        _set_given(request, min_overlap=min_overlap, gap_closing=gap_closing, min_z_extent=min_z_extent)
         _set_params(request, params)
         result = self._stream(self._volume.AutoSegment3D, request, progress)
         return wire.from_ndarray(result.labels)[0]
@@ -375,15 +370,11 @@ class Client:
             daughter_a, daughter_b = division["daughters"]
             request.divisions.add(t=int(division["t"]), daughter_a=_frame_annotation(daughter_a, division["t"]),
                                   daughter_b=_frame_annotation(daughter_b, division["t"]))
-        if iou_threshold is not None:
-            request.iou_threshold = iou_threshold
         if projection not in _MODES:
             raise ValueError(f"projection must be one of {sorted(_MODES)}, got {projection!r}")
         request.projection = _MODES[projection]
-        if box_extension is not None:
-            request.box_extension = box_extension
-        if motion_smoothing is not None:
-            request.motion_smoothing = motion_smoothing
+        _set_given(request, iou_threshold=iou_threshold, box_extension=box_extension,
+                   motion_smoothing=motion_smoothing)
         result = self._stream(self._tracking.Track, request, progress)
         tracks = np.array([[t.id, t.begin, t.end, t.parent] for t in result.tracks], dtype=np.int64).reshape(-1, 4)
         return TrackingResult(
@@ -539,14 +530,18 @@ def _set_params(request, params: dict) -> None:
             raise TypeError(f"unknown segmentation parameter {name!r}")
 
 
+def _set_given(message, **fields) -> None:
+    """Set the optional fields that were given (None leaves a field unset: the server's default)."""
+    for name, value in fields.items():
+        if value is not None:
+            setattr(message, name, value)
+
+
 def _set_propagation(options, mode, iou_threshold, box_extension, stop_slices, all_planes) -> None:
     if mode not in _MODES:
         raise ValueError(f"mode must be one of {sorted(_MODES)}, got {mode!r}")
     options.mode = _MODES[mode]
-    if iou_threshold is not None:
-        options.iou_threshold = iou_threshold
-    if box_extension is not None:
-        options.box_extension = box_extension
+    _set_given(options, iou_threshold=iou_threshold, box_extension=box_extension)
     options.stop_slices.extend(int(z) for z in stop_slices)
     options.all_planes = all_planes
 
