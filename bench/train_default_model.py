@@ -6,8 +6,16 @@ A ``vit_small`` SAM (engine/models.py) plus AIS decoder trained from scratch wit
   validates, frames 15-19 are never touched (held out for bench/eval_default_model.py);
 - synthetic fluorescence nuclei (engine.training_data.synthetic_nuclei), a few images.
 
-Run:  PYTHONPATH=server python bench/train_default_model.py --minutes 30 --out /tmp/default_run
-      (add --ship to write the fp16 checkpoint into the package; --smoke for a 2-step check)
+Two stages, both the same ``engine.training.train`` loop:
+1. from scratch: encoder, prompt path and AIS decoder jointly on 384-px patches;
+2. from stage 1's best checkpoint with the encoder frozen (micro_sam's ``freeze``): the prompt
+   encoder and mask decoder alone, on whole-image embeddings, with micro_sam's prompting
+   sub-iterations (5 here, for CPU time); validation = box-prompt mSA. The AIS decoder is kept from stage 1.
+
+Run:  PYTHONPATH=server python bench/train_default_model.py --minutes 37 --threads 1 --out /tmp/stage1
+      PYTHONPATH=server python bench/train_default_model.py --stage 2 --init /tmp/stage1/best.pt \
+          --minutes 40 --threads 1 --out /tmp/stage2 --ship
+      (--ship writes the best checkpoint into the package; --smoke for a 2-step check)
 """
 
 from __future__ import annotations
@@ -66,24 +74,38 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--minutes", type=float, default=30.0)
     parser.add_argument("--epochs", type=int, default=100)
-    parser.add_argument("--lr", type=float, default=4e-4)
+    parser.add_argument("--lr", type=float, default=None, help="default 4e-4 (stage 1), 1e-4 (stage 2)")
     parser.add_argument("--model", default="vit_small")
     parser.add_argument("--synthetic", type=int, default=4)
     parser.add_argument("--out", default="/tmp/default_run")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--stage", type=int, default=1, choices=(1, 2))
+    parser.add_argument("--init", type=Path, default=None, help="stage 2: the stage-1 checkpoint to start from")
     parser.add_argument("--ship", action="store_true", help="write the fp16 best checkpoint into the package")
     parser.add_argument("--smoke", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     train_images = load_frames(TRAIN_FRAMES) + synthetic_images(args.synthetic)
     val_images = load_frames(VAL_FRAMES)
-    config = make_config("cpu", lr=args.lr, patch_size=384, ais_patch_size=192, n_sub_iterations=3, epochs=2 if args.smoke else args.epochs,
-                         steps_per_epoch=1 if args.smoke else 20, time_budget_s=args.minutes * 60,
-                         validation_patches=1 if args.smoke else 3, seed=0)
+    common = dict(epochs=2 if args.smoke else args.epochs, steps_per_epoch=1 if args.smoke else 20,
+                  time_budget_s=args.minutes * 60, seed=0)
+    if args.stage == 1:
+        config = make_config("cpu", lr=args.lr or 4e-4, patch_size=384, ais_patch_size=192, n_sub_iterations=3,
+                             validation_patches=1 if args.smoke else 3, **common)
+        sam = build_sam(PRESETS[args.model], seed=0)
+        torch.manual_seed(0)
+        decoder = AISDecoder()
+    else:
+        if args.init is None:
+            parser.error("--stage 2 needs --init (stage 1's best.pt)")
+        config = make_config("cpu", lr=args.lr or 1e-4, patch_size=384, n_sub_iterations=5, n_objects_per_batch=8,
+                             freeze_encoder=True, train_decoder=False, **dict(common, steps_per_epoch=40))
+        initial = load_checkpoint(args.init)
+        sam = initial.sam.float()
+        decoder = AISDecoder()
+        decoder.load_state_dict(initial.decoder_state)
+        decoder.float()
     print(config, flush=True)
-    sam = build_sam(PRESETS[args.model], seed=0)
-    torch.manual_seed(0)
-    decoder = AISDecoder()
     started = time.monotonic()
 
     def report(p) -> None:

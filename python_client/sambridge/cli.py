@@ -194,7 +194,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         pairs = [(_read(i), _read(l)) for i, l in zip(args.images, args.labels)]
         job = client.train(args.output_model, pairs, data_dir=args.data_dir or "", base_model=args.model or "",
                            preset=args.preset, epochs=args.epochs, time_budget_s=args.time_budget,
-                           validation_fraction=args.validation_fraction, lora_rank=args.lora_rank)
+                           validation_fraction=args.validation_fraction, lora_rank=args.lora_rank,
+                           lr=args.lr, steps_per_epoch=args.steps_per_epoch, patch_size=args.patch_size)
         print(f"job {job.job_id} queued (Ctrl-C stops watching, not the job)", file=sys.stderr)
         return _follow(client, job, tqdm)
 
@@ -210,7 +211,7 @@ def _follow(client, job, tqdm) -> int:
             bar.n = p["step"]
             loss = p["losses"].get("loss")
             bar.set_postfix(epoch=p["epoch"], loss=f"{loss:.3f}" if loss is not None else "-",
-                            val_msa=f"{p['val_msa']:.3f}", eta=f"{p['eta_s']:.0f}s")
+                            val_msa=f"{p['val_msa']:.3f}", lr=f"{p['lr']:.1e}", eta=f"{p['eta_s']:.0f}s")
             bar.refresh()
         else:
             final = event["job"]
@@ -318,6 +319,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--time-budget", type=float, default=0.0, help="seconds")
     train.add_argument("--validation-fraction", type=float, default=0.1)
     train.add_argument("--lora-rank", type=int, default=0)
+    train.add_argument("--lr", type=float, default=None, help="learning rate (default: the preset's)")
+    train.add_argument("--steps-per-epoch", type=int, default=None,
+                       help="optimizer steps per epoch; a checkpoint follows each epoch (default: the preset's)")
+    train.add_argument("--patch-size", type=int, default=None,
+                       help="training patch side in pixels, a multiple of 16 (default: the preset's)")
     train.set_defaults(func=cmd_train)
     sub.add_parser("jobs", help="list training jobs").set_defaults(func=cmd_jobs)
     cancel = sub.add_parser("cancel", help="cancel a training job")

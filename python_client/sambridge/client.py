@@ -392,18 +392,21 @@ class Client:
     def train(self, output_model: str, pairs: Sequence[tuple] = (), data_dir: str = "", base_model: str = "",
               preset: str = "auto", epochs: int = 0, time_budget_s: float = 0.0,
               validation_fraction: float = 0.1, lora_rank: int = 0, n_objects_per_batch: int = 0,
-              train_decoder: bool = True) -> "Job":
+              train_decoder: bool = True, lr: float | None = None, steps_per_epoch: int | None = None,
+              patch_size: int | None = None) -> "Job":
         """Start a finetuning job on (image, labels) pairs (arrays or uploaded ids) or a server data_dir.
 
         Returns at once with the queued job; the job runs on the server whether or not this client
         stays connected. Follow it with :meth:`watch`, stop it with :meth:`cancel_job`; when it
-        succeeds, ``output_model`` is served like any other model.
+        succeeds, ``output_model`` is served like any other model. ``lr``, ``steps_per_epoch`` and
+        ``patch_size`` (a multiple of 16) default to the server's hardware preset.
         """
         request = training_pb2.StartTrainingRequest(
             output_model=output_model, base_model=base_model, data_dir=data_dir, preset=preset, epochs=epochs,
             time_budget_s=time_budget_s, validation_fraction=validation_fraction, lora_rank=lora_rank,
             train_decoder=train_decoder, n_objects_per_batch=n_objects_per_batch,
         )
+        _set_given(request, lr=lr, steps_per_epoch=steps_per_epoch, patch_size=patch_size)
         for image, labels in pairs:
             labels_id = labels if isinstance(labels, str) else self._image_id(np.asarray(labels, dtype=np.uint32))
             request.pairs.add(image_id=self._image_id(image), labels_id=labels_id)
@@ -411,6 +414,9 @@ class Client:
 
     def watch(self, job) -> Iterable[dict]:
         """Yield the job's events until it ends: ``{"job": Job}`` or ``{"progress": dict}``.
+
+        A progress dict has ``epoch``, ``step``, ``total_steps``, ``losses`` (empty at an epoch's end,
+        after its checkpoint), ``val_msa`` (NaN before the first validation), ``eta_s`` and ``lr``.
 
         Breaking out of the loop (or losing the connection) does not stop the job.
         """
@@ -422,7 +428,7 @@ class Client:
                 else:
                     p = event.progress
                     yield {"progress": dict(epoch=p.epoch, step=p.step, total_steps=p.total_steps,
-                                            losses=dict(p.losses), val_msa=p.val_msa, eta_s=p.eta_s)}
+                                            losses=dict(p.losses), val_msa=p.val_msa, eta_s=p.eta_s, lr=p.lr)}
         except grpc.RpcError as err:
             raise SamBridgeError(err.code(), err.details()) from None
 

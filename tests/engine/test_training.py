@@ -147,3 +147,40 @@ def test_bad_inputs_are_rejected():
         make_config("tpu")
     with pytest.raises(InvalidInput, match="multiples"):
         make_config("cpu", patch_size=100)
+
+
+def test_frozen_encoder_trains_only_the_prompt_path_on_serving_embeddings(images, tmp_path):
+    from sambridge_server.engine.embeddings import compute_embeddings
+    from sambridge_server.engine.training_frozen import encode_image
+
+    sam, decoder = _model()
+    encoder_before = {k: v.clone() for k, v in sam.image_encoder.state_dict().items()}
+    decoder_before = {k: v.clone() for k, v in decoder.state_dict().items()}
+    mask_before = sam.mask_decoder.output_upscaling[0].weight.detach().clone()
+    config = make_config("cpu", epochs=1, freeze_encoder=True, train_decoder=False, **TINY)
+    assert config.freeze_encoder and not config.train_decoder  # False is a value, not "unset"
+    result = train(sam, decoder, images[:1], images[1:], config, tmp_path)
+    assert result.best_val_msa is not None  # box-prompt validation on whole-image embeddings
+    for key, value in sam.image_encoder.state_dict().items():
+        torch.testing.assert_close(value, encoder_before[key])
+    for key, value in decoder.state_dict().items():
+        torch.testing.assert_close(value, decoder_before[key])
+    assert not torch.equal(sam.mask_decoder.output_upscaling[0].weight, mask_before)
+
+    # The cached training embeddings are the serving path's embeddings of the same image.
+    sample = images[0]
+    height, width = sample.input_size
+    served = compute_embeddings(sam, sample.rgb[:height, :width], precision="fp32")
+    np.testing.assert_allclose(encode_image(sam, sample).numpy(), np.asarray(served.features, dtype=np.float32), atol=1e-4, rtol=1e-4)
+
+
+def test_resume_drops_curve_rows_logged_after_the_checkpoint(tmp_path):
+    from sambridge_server.engine.training_curves import append_row, read_rows, truncate_rows
+
+    path = tmp_path / "curves.csv"
+    for step in range(1, 6):
+        append_row(path, {"step": step, "loss": 0.5})
+    with open(path, "a") as handle:
+        handle.write("6,0.")  # torn by a kill
+    truncate_rows(path, 3)
+    assert [row["step"] for row in read_rows(path)] == ["1", "2", "3"]

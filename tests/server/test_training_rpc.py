@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 
@@ -66,6 +67,27 @@ def test_job_survives_disconnect_reports_progress_and_serves_its_model(server):
         assert np.asarray(mask).shape[-2:] == image.shape
 
 
+def test_lr_steps_and_patch_size_come_from_the_request(start_server, tiny_checkpoint, tmp_path):
+    # Server overrides without lr / steps_per_epoch / patch_size: those come from the request.
+    config = ServerConfig(port=0, models=[ModelSource(path=tiny_checkpoint, name="tiny")], precision="fp32",
+                          cache_dir=tmp_path / "cache")
+    _, workspace, address = start_server(config)
+    workspace.jobs.config_overrides = {k: v for k, v in TINY.items() if k not in ("lr", "steps_per_epoch",
+                                                                               "patch_size")}
+    with Client(address, timeout=60) as client:
+        job = client.train("fields", _pairs(), base_model="tiny", epochs=1, validation_fraction=0.0, lr=2e-3,
+                           steps_per_epoch=3, patch_size=64)
+        events = list(client.watch(job))
+    final = [e["job"] for e in events if "job" in e][-1]
+    assert final.state == "SUCCEEDED", final.message
+    assert final.step == 3
+    progress = [e["progress"] for e in events if "progress" in e]
+    assert progress and progress[-1]["total_steps"] == 3
+    assert all(p["lr"] == pytest.approx(2e-3) for p in progress)  # a float on the wire
+    run_config = json.loads((workspace.jobs.directory / job.job_id / "run" / "config.json").read_text())
+    assert run_config["patch_size"] == 64 and run_config["steps_per_epoch"] == 3
+
+
 def test_cancel_stops_a_running_job_within_seconds(server):
     _, address = server
     with Client(address, timeout=60) as client:
@@ -102,6 +124,12 @@ def test_bad_requests_get_clear_errors(server):
             with pytest.raises(SamBridgeError) as err:
                 client.train(pairs=[(image, labels)], **{"base_model": "tiny", **bad})
             assert err.value.code == grpc.StatusCode.INVALID_ARGUMENT
+        for bad in (dict(lr=-1e-3), dict(lr=float("nan")), dict(patch_size=40), dict(patch_size=2048),
+                    dict(steps_per_epoch=-1)):
+            with pytest.raises(SamBridgeError) as err:
+                client.train("e", [(image, labels)], base_model="tiny", **bad)
+            assert err.value.code == grpc.StatusCode.INVALID_ARGUMENT, bad
+            assert next(iter(bad)) in str(err.value) or "patch sizes" in str(err.value), err.value
         with pytest.raises(SamBridgeError) as err:
             client.job("no-such-job")
         assert err.value.code == grpc.StatusCode.NOT_FOUND

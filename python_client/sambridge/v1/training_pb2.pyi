@@ -31,7 +31,7 @@ class TrainingPair(_message.Message):
     def __init__(self, image_id: _Optional[str] = ..., labels_id: _Optional[str] = ...) -> None: ...
 
 class StartTrainingRequest(_message.Message):
-    __slots__ = ("output_model", "base_model", "pairs", "data_dir", "preset", "epochs", "time_budget_s", "validation_fraction", "lora_rank", "train_decoder", "n_objects_per_batch")
+    __slots__ = ("output_model", "base_model", "pairs", "data_dir", "preset", "epochs", "time_budget_s", "validation_fraction", "lora_rank", "train_decoder", "n_objects_per_batch", "lr", "steps_per_epoch", "patch_size")
     OUTPUT_MODEL_FIELD_NUMBER: _ClassVar[int]
     BASE_MODEL_FIELD_NUMBER: _ClassVar[int]
     PAIRS_FIELD_NUMBER: _ClassVar[int]
@@ -43,6 +43,9 @@ class StartTrainingRequest(_message.Message):
     LORA_RANK_FIELD_NUMBER: _ClassVar[int]
     TRAIN_DECODER_FIELD_NUMBER: _ClassVar[int]
     N_OBJECTS_PER_BATCH_FIELD_NUMBER: _ClassVar[int]
+    LR_FIELD_NUMBER: _ClassVar[int]
+    STEPS_PER_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    PATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
     output_model: str
     base_model: str
     pairs: _containers.RepeatedCompositeFieldContainer[TrainingPair]
@@ -54,7 +57,10 @@ class StartTrainingRequest(_message.Message):
     lora_rank: int
     train_decoder: bool
     n_objects_per_batch: int
-    def __init__(self, output_model: _Optional[str] = ..., base_model: _Optional[str] = ..., pairs: _Optional[_Iterable[_Union[TrainingPair, _Mapping]]] = ..., data_dir: _Optional[str] = ..., preset: _Optional[str] = ..., epochs: _Optional[int] = ..., time_budget_s: _Optional[float] = ..., validation_fraction: _Optional[float] = ..., lora_rank: _Optional[int] = ..., train_decoder: _Optional[bool] = ..., n_objects_per_batch: _Optional[int] = ...) -> None: ...
+    lr: float
+    steps_per_epoch: int
+    patch_size: int
+    def __init__(self, output_model: _Optional[str] = ..., base_model: _Optional[str] = ..., pairs: _Optional[_Iterable[_Union[TrainingPair, _Mapping]]] = ..., data_dir: _Optional[str] = ..., preset: _Optional[str] = ..., epochs: _Optional[int] = ..., time_budget_s: _Optional[float] = ..., validation_fraction: _Optional[float] = ..., lora_rank: _Optional[int] = ..., train_decoder: _Optional[bool] = ..., n_objects_per_batch: _Optional[int] = ..., lr: _Optional[float] = ..., steps_per_epoch: _Optional[int] = ..., patch_size: _Optional[int] = ...) -> None: ...
 
 class Job(_message.Message):
     __slots__ = ("job_id", "state", "output_model", "message", "epoch", "step", "best_val_msa", "checkpoint_path")
@@ -93,7 +99,7 @@ class ListJobsResponse(_message.Message):
     def __init__(self, jobs: _Optional[_Iterable[_Union[Job, _Mapping]]] = ...) -> None: ...
 
 class TrainingProgress(_message.Message):
-    __slots__ = ("epoch", "step", "total_steps", "losses", "val_msa", "eta_s")
+    __slots__ = ("epoch", "step", "total_steps", "losses", "val_msa", "eta_s", "lr")
     class LossesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -107,13 +113,15 @@ class TrainingProgress(_message.Message):
     LOSSES_FIELD_NUMBER: _ClassVar[int]
     VAL_MSA_FIELD_NUMBER: _ClassVar[int]
     ETA_S_FIELD_NUMBER: _ClassVar[int]
+    LR_FIELD_NUMBER: _ClassVar[int]
     epoch: int
     step: int
     total_steps: int
     losses: _containers.ScalarMap[str, float]
     val_msa: float
     eta_s: float
-    def __init__(self, epoch: _Optional[int] = ..., step: _Optional[int] = ..., total_steps: _Optional[int] = ..., losses: _Optional[_Mapping[str, float]] = ..., val_msa: _Optional[float] = ..., eta_s: _Optional[float] = ...) -> None: ...
+    lr: float
+    def __init__(self, epoch: _Optional[int] = ..., step: _Optional[int] = ..., total_steps: _Optional[int] = ..., losses: _Optional[_Mapping[str, float]] = ..., val_msa: _Optional[float] = ..., eta_s: _Optional[float] = ..., lr: _Optional[float] = ...) -> None: ...
 
 class JobEvent(_message.Message):
     __slots__ = ("job", "progress")

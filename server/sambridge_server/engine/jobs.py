@@ -28,7 +28,7 @@ import torch
 from .ais_decoder import AISDecoder, build_ais_decoder
 from .errors import Cancelled, InvalidInput, NotFound
 from .models import build_sam
-from .training import Progress, make_config, train
+from .training import Progress, TrainConfig, make_config, train
 from .training_data import check_pair, split_validation, to_sam_space
 from .training_lora import merged_state_dict
 
@@ -37,7 +37,7 @@ log = logging.getLogger("sambridge.jobs")
 QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = "QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"
 TERMINAL = (SUCCEEDED, FAILED, CANCELLED)
 # Bounds on request values: beyond them a job would only exhaust memory or never end.
-MAX_LORA_RANK, MAX_EPOCHS, MAX_OBJECTS = 64, 100_000, 1_000
+MAX_LORA_RANK, MAX_EPOCHS, MAX_OBJECTS, MAX_STEPS_PER_EPOCH = 64, 100_000, 1_000, 100_000
 _NAME = re.compile(r"[A-Za-z0-9._-]{1,100}")
 
 
@@ -56,6 +56,7 @@ class JobSpec:
     n_objects_per_batch: int = 0
     steps_per_epoch: int = 0
     lr: float = 0.0
+    patch_size: int = 0
 
 
 @dataclass
@@ -105,6 +106,8 @@ class JobManager:
         self._records: dict[str, JobRecord] = {}
         self._live: dict[str, _Live] = {}
         self._changed = threading.Condition()
+        # Serialises job.json writes: the worker and RPC threads (cancel) may persist the same job at once.
+        self._disk = threading.Lock()
         self._queue: queue.Queue[str] = queue.Queue()
         self._worker: threading.Thread | None = None
         self._restore()
@@ -123,7 +126,7 @@ class JobManager:
         with self._changed:
             self._records[job_id] = record
             self._live[job_id] = _Live()
-        self._persist(record)
+        self._persist(job_id)
         snapshot = replace(record)  # before the worker may pick it up: callers see QUEUED
         self._enqueue(job_id)
         return snapshot
@@ -189,7 +192,9 @@ class JobManager:
         ):
             raise InvalidInput(f"a model or job named {spec.output_model!r} already exists")
         self.workspace.models.get(spec.base_model or None)  # NotFound lists the known models
-        make_config(spec.preset or "auto")  # unknown preset -> InvalidInput
+        make_config(spec.preset or "auto", **_config_values(spec))  # unknown preset, bad patch size -> InvalidInput
+        if not math.isfinite(spec.lr) or spec.lr < 0:
+            raise InvalidInput(f"lr must be a finite number > 0 (0: the preset's), got {spec.lr}")
         if not pairs:
             raise InvalidInput("no training pairs given")
         if not 0 <= spec.validation_fraction < 1:
@@ -197,17 +202,24 @@ class JobManager:
         if not math.isfinite(spec.time_budget_s) or spec.time_budget_s < 0:
             raise InvalidInput(f"time_budget_s must be a finite number >= 0, got {spec.time_budget_s}")
         for name, value, most in (("lora_rank", spec.lora_rank, MAX_LORA_RANK), ("epochs", spec.epochs, MAX_EPOCHS),
-                                  ("n_objects_per_batch", spec.n_objects_per_batch, MAX_OBJECTS)):
+                                  ("n_objects_per_batch", spec.n_objects_per_batch, MAX_OBJECTS),
+                                  ("steps_per_epoch", spec.steps_per_epoch, MAX_STEPS_PER_EPOCH)):
             if not 0 <= value <= most:
                 raise InvalidInput(f"{name} must be in [0, {most}], got {value}")
         for i, (image, labels) in enumerate(pairs):
             check_pair(image, labels, f"pair {i}")
 
-    def _persist(self, record: JobRecord) -> None:
-        path = self.directory / record.job_id / "job.json"
+    def _persist(self, job_id: str) -> None:
+        """Write the job's current record to job.json atomically (a kill -9 leaves the old or the new file)."""
+        path = self.directory / job_id / "job.json"
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(record.to_json())
-        tmp.replace(path)
+        with self._disk:
+            # Snapshot under the disk lock so that the last write always carries the latest state,
+            # whichever thread changed it last.
+            with self._changed:
+                text = self._records[job_id].to_json()
+            tmp.write_text(text)
+            tmp.replace(path)
 
     def _update(self, job_id: str, progress: Progress | None = None, **changes) -> None:
         with self._changed:
@@ -219,9 +231,8 @@ class JobManager:
                 live.progress = progress
             live.version += 1
             self._changed.notify_all()
-            snapshot = replace(record)
         if changes:
-            self._persist(snapshot)
+            self._persist(job_id)
 
     def _restore(self) -> None:
         """Reload jobs from disk; re-queue unfinished ones, re-register finished models."""
@@ -267,10 +278,7 @@ class JobManager:
         self._update(job_id, state=RUNNING, message="loading data")
         images = self._training_images(job_id)
         train_images, val_images = split_validation(images, spec.validation_fraction)
-        values = dict(epochs=spec.epochs, time_budget_s=spec.time_budget_s, lora_rank=spec.lora_rank,
-                      n_objects_per_batch=spec.n_objects_per_batch, steps_per_epoch=spec.steps_per_epoch,
-                      lr=spec.lr, train_decoder=spec.train_decoder)
-        config = make_config(spec.preset or "auto", **{**values, **self.config_overrides})
+        config = self._config(spec)
         sam, decoder = self._start_model(spec.base_model)
         run_dir = self.directory / job_id / "run"
         self._update(job_id, message=f"training ({config.preset} preset)")
@@ -292,6 +300,10 @@ class JobManager:
         self._register(record)
         self._update(job_id, state=SUCCEEDED, checkpoint_path=str(final), best_val_msa=result.best_val_msa,
                      epoch=result.epoch, step=result.step, message=f"finished ({result.stopped})")
+
+    def _config(self, spec: JobSpec) -> TrainConfig:
+        """The job's TrainConfig: preset, then the spec's values, then the server-wide overrides."""
+        return make_config(spec.preset or "auto", **{**_config_values(spec), **self.config_overrides})
 
     def _training_images(self, job_id: str) -> list:
         with np.load(self.directory / job_id / "data.npz") as data:
@@ -316,3 +328,9 @@ class JobManager:
         except Exception as error:  # noqa: BLE001 - a missing file must not block the server start
             log.warning("could not register model %s of job %s: %s", name, record.job_id, error)
 
+
+def _config_values(spec: JobSpec) -> dict[str, Any]:
+    """The spec's TrainConfig overrides (0 values mean "the preset's" and are dropped by make_config)."""
+    return dict(epochs=spec.epochs, time_budget_s=spec.time_budget_s, lora_rank=spec.lora_rank,
+                n_objects_per_batch=spec.n_objects_per_batch, steps_per_epoch=spec.steps_per_epoch,
+                lr=spec.lr, patch_size=spec.patch_size, train_decoder=spec.train_decoder)

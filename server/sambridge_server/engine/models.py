@@ -29,6 +29,7 @@ from segment_anything.modeling import (
 )
 
 from .errors import InvalidInput, NotFound
+from .compact_weights import expand_payload, is_compact
 
 PATCH_SIZE = 16
 PROMPT_EMBED_DIM = 256
@@ -205,6 +206,8 @@ def split_checkpoint(state: Any, source: str = "checkpoint") -> tuple[dict, dict
     """Split a loaded checkpoint into (Sam state dict, AIS decoder state or None)."""
     if not isinstance(state, Mapping):
         raise InvalidInput(f"{source} does not contain a state dict (got {type(state).__name__})")
+    if is_compact(state):
+        state = expand_payload(state)
     decoder_state = None
     if "model_state" in state:
         model_state = state["model_state"]

@@ -33,7 +33,8 @@ from .ais_decoder import AISDecoder
 from .encoder import block_forward
 from .errors import Cancelled, InvalidInput
 from .metrics import mean_segmentation_accuracy
-from .training_curves import append_row, plot_curves
+from .training_curves import append_row, plot_curves, truncate_rows
+from .training_frozen import FrozenEmbeddings, validate_box_prompts
 from .training_data import PATCH, Patch, TrainingImage, distance_targets, grid_patches, object_ids, random_patch
 from .training_loss import distance_loss, mask_losses
 from .training_lora import apply_lora, merged_state_dict
@@ -64,6 +65,7 @@ class TrainConfig:
     box_distortion: float = 0.025
     lora_rank: int = 0
     train_decoder: bool = True
+    freeze_encoder: bool = False  # micro_sam's freeze=["image_encoder"]: train prompt encoder + decoders only
     ais_weight: float = 1.0
     validation_patches: int = 4
     early_stopping: int = 10  # epochs without val improvement
@@ -93,11 +95,18 @@ def resolve_preset(preset: str) -> str:
     return preset
 
 
+def _given(value) -> bool:
+    """Whether an override was set: None, "" and numeric 0 mean "use the preset" (False is a value)."""
+    if value is None or value == "":
+        return False
+    return isinstance(value, bool) or value != 0
+
+
 def make_config(preset: str = "auto", **overrides) -> TrainConfig:
-    """TrainConfig from a hardware preset plus explicit overrides (None / 0 values are ignored)."""
+    """TrainConfig from a hardware preset plus explicit overrides (None / "" / numeric 0 are ignored)."""
     name = resolve_preset(preset)
     values = dict(HARDWARE_PRESETS[name], preset=name)
-    values.update({k: v for k, v in overrides.items() if v not in (None, 0, "")})
+    values.update({k: v for k, v in overrides.items() if _given(v)})
     config = TrainConfig(**values)
     for side in (config.patch_size, config.ais_patch_size):
         if side % PATCH or not PATCH <= side <= 1024:
@@ -283,10 +292,19 @@ def patch_ais_labels(sam: Sam, decoder: AISDecoder, patch: Patch, params: AISPar
     return ais_segment(AISMaps(maps[0], maps[1], maps[2]), params)
 
 
-def validate(sam: Sam, decoder: AISDecoder, patches: Sequence[Patch]) -> float:
-    """Mean AIS mSA over validation patches."""
+def validate(sam: Sam, decoder: AISDecoder, patches: Sequence[Patch] | FrozenEmbeddings) -> float:
+    """Mean AIS mSA over validation patches (box-prompt mSA over a ``FrozenEmbeddings`` set)."""
+    if isinstance(patches, FrozenEmbeddings):
+        return validate_box_prompts(sam, patches)
     scores = [mean_segmentation_accuracy(patch_ais_labels(sam, decoder, p), p.labels) for p in patches]
     return float(np.mean(scores)) if scores else float("nan")
+
+
+def _validation_set(sam: Sam, images: Sequence[TrainingImage], config: TrainConfig):
+    """AIS validation patches, or whole-image box-prompt validation when only the mask decoder learns."""
+    if config.freeze_encoder and not config.train_decoder:
+        return FrozenEmbeddings(sam, images) if images else []
+    return validation_patches(images, config)
 
 
 def validation_patches(images: Sequence[TrainingImage], config: TrainConfig) -> list[Patch]:
@@ -345,21 +363,31 @@ CancelledFn = Callable[[], bool]
 
 
 def _trainable_parameters(sam: Sam, decoder: AISDecoder, config: TrainConfig) -> list[torch.nn.Parameter]:
-    params = apply_lora(sam, config.lora_rank) if config.lora_rank > 0 else list(sam.image_encoder.parameters())
+    if config.freeze_encoder:
+        params = []
+    else:
+        params = apply_lora(sam, config.lora_rank) if config.lora_rank > 0 else list(sam.image_encoder.parameters())
     params += list(sam.prompt_encoder.parameters()) + list(sam.mask_decoder.parameters())
     if config.train_decoder:
         params += list(decoder.parameters())
     return params
 
 
-def train_step(sam, decoder, images, optimizer, config: TrainConfig, rng, cancelled: CancelledFn | None) -> dict:
-    """One optimizer step over ``batch_size`` random patches; returns the loss parts."""
+def train_step(sam, decoder, images, optimizer, config: TrainConfig, rng, cancelled: CancelledFn | None,
+               frozen: FrozenEmbeddings | None = None) -> dict:
+    """One optimizer step over ``batch_size`` random patches; returns the loss parts.
+
+    With ``frozen`` (a frozen encoder) patches and their embeddings come from its cache.
+    """
     optimizer.zero_grad(set_to_none=True)
     parts = {"mask_dice": 0.0, "iou_mse": 0.0, "ais": 0.0}
     for _ in range(config.batch_size):
         _check(cancelled)
-        patch = random_patch(images[int(rng.integers(0, len(images)))], config.patch_size, rng)
-        embeddings = encode_patch(sam, patch.rgb, patch.offset)
+        if frozen is not None:
+            patch, embeddings = frozen.random_patch(config.patch_size, rng)
+        else:
+            patch = random_patch(images[int(rng.integers(0, len(images)))], config.patch_size, rng)
+            embeddings = encode_patch(sam, patch.rgb, patch.offset)
         dice, iou_mse = prompt_loss(sam, embeddings, patch, rng, config)
         loss = dice + iou_mse
         if config.train_decoder:
@@ -367,7 +395,8 @@ def train_step(sam, decoder, images, optimizer, config: TrainConfig, rng, cancel
             ais = ais_loss(decoder, embeddings, patch, config.ais_patch_size, rng)
             loss = loss + config.ais_weight * ais
             parts["ais"] += ais.item() / config.batch_size
-        (loss / config.batch_size).backward()
+        if loss.requires_grad:  # a frozen-encoder patch without objects has nothing to learn
+            (loss / config.batch_size).backward()
         parts["mask_dice"] += dice.item() / config.batch_size
         parts["iou_mse"] += iou_mse.item() / config.batch_size
     optimizer.step()
@@ -411,15 +440,17 @@ def train(
     counters = {"step": 0, "epoch": 0, "best_val_msa": None, "bad_epochs": 0, "train_seconds": 0.0}
     if resume:
         counters.update(_load_train_state(out_dir, sam, decoder, optimizer, scheduler) or {})
+    truncate_rows(out_dir / CURVES_CSV, counters["step"])
     rng = np.random.default_rng([config.seed, counters["step"]])  # resumed runs draw fresh patches
-    val_patches = validation_patches(val_images, config)
+    frozen = FrozenEmbeddings(sam, train_images) if config.freeze_encoder else None
+    val_patches = _validation_set(sam, val_images, config)
     total_steps = config.epochs * config.steps_per_epoch
     started = time.monotonic() - counters["train_seconds"]
     val_msa = counters["best_val_msa"]
     stopped = "epochs"
     while counters["epoch"] < config.epochs:
         for _ in range(config.steps_per_epoch):
-            losses = train_step(sam, decoder, train_images, optimizer, config, rng, cancelled)
+            losses = train_step(sam, decoder, train_images, optimizer, config, rng, cancelled, frozen)
             counters["step"] += 1
             elapsed = time.monotonic() - started
             eta = _eta(elapsed, counters["step"], total_steps, config.time_budget_s)

@@ -21,6 +21,26 @@ def append_row(path: Path, row: Mapping[str, float | int | str]) -> None:
         writer.writerow(row)
 
 
+def truncate_rows(path: Path, last_step: int) -> None:
+    """Drop rows logged after ``last_step`` (and a torn last line): a resumed run logs them again."""
+    if not path.exists():
+        return
+    rows = []
+    for row in read_rows(path):
+        try:
+            if int(row["step"]) <= last_step and None not in row.values():
+                rows.append(row)
+        except (KeyError, TypeError, ValueError):
+            continue  # a row cut short by a crash
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", newline="") as handle:
+        if rows:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+    tmp.replace(path)
+
+
 def read_rows(path: Path) -> list[dict[str, str]]:
     """Rows of a curves CSV (empty when it does not exist)."""
     if not path.exists():

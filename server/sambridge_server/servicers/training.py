@@ -34,6 +34,7 @@ def progress_message(progress: Progress) -> training_pb2.TrainingProgress:
         epoch=progress.epoch, step=progress.step, total_steps=progress.total_steps,
         losses={k: float(v) for k, v in progress.losses.items()},
         val_msa=progress.val_msa if progress.val_msa is not None else math.nan, eta_s=progress.eta_s,
+        lr=progress.lr,
     )
 
 
@@ -51,7 +52,9 @@ class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):
             epochs=request.epochs, time_budget_s=request.time_budget_s,
             validation_fraction=request.validation_fraction, lora_rank=request.lora_rank,
             train_decoder=request.train_decoder if request.HasField("train_decoder") else True,
-            n_objects_per_batch=request.n_objects_per_batch,
+            # Unset optional fields read as 0: "the preset's value" to the engine.
+            n_objects_per_batch=request.n_objects_per_batch, lr=request.lr,
+            steps_per_epoch=request.steps_per_epoch, patch_size=request.patch_size,
         )
         record = self.workspace.jobs.submit(spec, self._pairs(request))
         return job_message(record)
