@@ -195,7 +195,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         job = client.train(args.output_model, pairs, data_dir=args.data_dir or "", base_model=args.model or "",
                            preset=args.preset, epochs=args.epochs, time_budget_s=args.time_budget,
                            validation_fraction=args.validation_fraction, lora_rank=args.lora_rank,
-                           lr=args.lr, steps_per_epoch=args.steps_per_epoch, patch_size=args.patch_size)
+                           lr=args.lr, steps_per_epoch=args.steps_per_epoch, patch_size=args.patch_size,
+                           freeze_encoder=args.freeze_encoder)
         print(f"job {job.job_id} queued (Ctrl-C stops watching, not the job)", file=sys.stderr)
         return _follow(client, job, tqdm)
 
@@ -324,6 +325,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="optimizer steps per epoch; a checkpoint follows each epoch (default: the preset's)")
     train.add_argument("--patch-size", type=int, default=None,
                        help="training patch side in pixels, a multiple of 16 (default: the preset's)")
+    train.add_argument("--freeze-encoder", action="store_true",
+                       help="train only the prompt encoder and mask decoder (fast on CPU)")
     train.set_defaults(func=cmd_train)
     sub.add_parser("jobs", help="list training jobs").set_defaults(func=cmd_jobs)
     cancel = sub.add_parser("cancel", help="cancel a training job")

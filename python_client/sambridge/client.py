@@ -393,18 +393,19 @@ class Client:
               preset: str = "auto", epochs: int = 0, time_budget_s: float = 0.0,
               validation_fraction: float = 0.1, lora_rank: int = 0, n_objects_per_batch: int = 0,
               train_decoder: bool = True, lr: float | None = None, steps_per_epoch: int | None = None,
-              patch_size: int | None = None) -> "Job":
+              patch_size: int | None = None, freeze_encoder: bool = False) -> "Job":
         """Start a finetuning job on (image, labels) pairs (arrays or uploaded ids) or a server data_dir.
 
         Returns at once with the queued job; the job runs on the server whether or not this client
         stays connected. Follow it with :meth:`watch`, stop it with :meth:`cancel_job`; when it
         succeeds, ``output_model`` is served like any other model. ``lr``, ``steps_per_epoch`` and
-        ``patch_size`` (a multiple of 16) default to the server's hardware preset.
+        ``patch_size`` (a multiple of 16) default to the server's hardware preset. ``freeze_encoder``
+        trains only the prompt encoder and mask decoder (much faster on CPU).
         """
         request = training_pb2.StartTrainingRequest(
             output_model=output_model, base_model=base_model, data_dir=data_dir, preset=preset, epochs=epochs,
             time_budget_s=time_budget_s, validation_fraction=validation_fraction, lora_rank=lora_rank,
-            train_decoder=train_decoder, n_objects_per_batch=n_objects_per_batch,
+            train_decoder=train_decoder, n_objects_per_batch=n_objects_per_batch, freeze_encoder=freeze_encoder,
         )
         _set_given(request, lr=lr, steps_per_epoch=steps_per_epoch, patch_size=patch_size)
         for image, labels in pairs:

@@ -157,7 +157,8 @@ def test_frozen_encoder_trains_only_the_prompt_path_on_serving_embeddings(images
     encoder_before = {k: v.clone() for k, v in sam.image_encoder.state_dict().items()}
     decoder_before = {k: v.clone() for k, v in decoder.state_dict().items()}
     mask_before = sam.mask_decoder.output_upscaling[0].weight.detach().clone()
-    config = make_config("cpu", epochs=1, freeze_encoder=True, train_decoder=False, **TINY)
+    # 256-px patches: every patch holds part of an object (64-px ones may all miss the nuclei).
+    config = make_config("cpu", epochs=1, freeze_encoder=True, train_decoder=False, **dict(TINY, patch_size=256))
     assert config.freeze_encoder and not config.train_decoder  # False is a value, not "unset"
     result = train(sam, decoder, images[:1], images[1:], config, tmp_path)
     assert result.best_val_msa is not None  # box-prompt validation on whole-image embeddings

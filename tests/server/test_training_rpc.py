@@ -76,7 +76,7 @@ def test_lr_steps_and_patch_size_come_from_the_request(start_server, tiny_checkp
                                                                                "patch_size")}
     with Client(address, timeout=60) as client:
         job = client.train("fields", _pairs(), base_model="tiny", epochs=1, validation_fraction=0.0, lr=2e-3,
-                           steps_per_epoch=3, patch_size=64)
+                           steps_per_epoch=3, patch_size=256, freeze_encoder=True)
         events = list(client.watch(job))
     final = [e["job"] for e in events if "job" in e][-1]
     assert final.state == "SUCCEEDED", final.message
@@ -85,7 +85,13 @@ def test_lr_steps_and_patch_size_come_from_the_request(start_server, tiny_checkp
     assert progress and progress[-1]["total_steps"] == 3
     assert all(p["lr"] == pytest.approx(2e-3) for p in progress)  # a float on the wire
     run_config = json.loads((workspace.jobs.directory / job.job_id / "run" / "config.json").read_text())
-    assert run_config["patch_size"] == 64 and run_config["steps_per_epoch"] == 3
+    assert run_config["patch_size"] == 256 and run_config["steps_per_epoch"] == 3
+    assert run_config["freeze_encoder"] is True
+    # The frozen encoder came out unchanged; the mask decoder learned.
+    base, trained = workspace.models.get("tiny").sam, workspace.models.get("fields").sam
+    for key, value in base.image_encoder.state_dict().items():
+        torch.testing.assert_close(trained.image_encoder.state_dict()[key], value)
+    assert not torch.equal(trained.mask_decoder.output_upscaling[0].weight, base.mask_decoder.output_upscaling[0].weight)
 
 
 def test_cancel_stops_a_running_job_within_seconds(server):

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bsambridge/v1/training.proto\x12\x0csambridge.v1\"3\n\x0cTrainingPair\x12\x10\n\x08image_id\x18\x01 \x01(\t\x12\x11\n\tlabels_id\x18\x02 \x01(\t\"\xa1\x03\n\x14StartTrainingRequest\x12\x14\n\x0coutput_model\x18\x01 \x01(\t\x12\x12\n\nbase_model\x18\x02 \x01(\t\x12)\n\x05pairs\x18\x03 \x03(\x0b\x32\x1a.sambridge.v1.TrainingPair\x12\x10\n\x08\x64\x61ta_dir\x18\x04 \x01(\t\x12\x0e\n\x06preset\x18\x05 \x01(\t\x12\x0e\n\x06\x65pochs\x18\x06 \x01(\x05\x12\x15\n\rtime_budget_s\x18\x07 \x01(\x01\x12\x1b\n\x13validation_fraction\x18\x08 \x01(\x01\x12\x11\n\tlora_rank\x18\t \x01(\x05\x12\x1a\n\rtrain_decoder\x18\n \x01(\x08H\x00\x88\x01\x01\x12\x1b\n\x13n_objects_per_batch\x18\x0b \x01(\x05\x12\x0f\n\x02lr\x18\x0c \x01(\x02H\x01\x88\x01\x01\x12\x1c\n\x0fsteps_per_epoch\x18\r \x01(\x05H\x02\x88\x01\x01\x12\x17\n\npatch_size\x18\x0e \x01(\x05H\x03\x88\x01\x01\x42\x10\n\x0e_train_decoderB\x05\n\x03_lrB\x12\n\x10_steps_per_epochB\r\n\x0b_patch_size\"\xaf\x01\n\x03Job\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12%\n\x05state\x18\x02 \x01(\x0e\x32\x16.sambridge.v1.JobState\x12\x14\n\x0coutput_model\x18\x03 \x01(\t\x12\x0f\n\x07message\x18\x04 \x01(\t\x12\r\n\x05\x65poch\x18\x05 \x01(\x05\x12\x0c\n\x04step\x18\x06 \x01(\x03\x12\x14\n\x0c\x62\x65st_val_msa\x18\x07 \x01(\x01\x12\x17\n\x0f\x63heckpoint_path\x18\x08 \x01(\t\"\x18\n\x06JobRef\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"\x11\n\x0fListJobsRequest\"3\n\x10ListJobsResponse\x12\x1f\n\x04jobs\x18\x01 \x03(\x0b\x32\x11.sambridge.v1.Job\"\xdb\x01\n\x10TrainingProgress\x12\r\n\x05\x65poch\x18\x01 \x01(\x05\x12\x0c\n\x04step\x18\x02 \x01(\x03\x12\x13\n\x0btotal_steps\x18\x03 \x01(\x03\x12:\n\x06losses\x18\x04 \x03(\x0b\x32*.sambridge.v1.TrainingProgress.LossesEntry\x12\x0f\n\x07val_msa\x18\x05 \x01(\x01\x12\r\n\x05\x65ta_s\x18\x06 \x01(\x01\x12\n\n\x02lr\x18\x07 \x01(\x02\x1a-\n\x0bLossesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"i\n\x08JobEvent\x12 \n\x03job\x18\x01 \x01(\x0b\x32\x11.sambridge.v1.JobH\x00\x12\x32\n\x08progress\x18\x02 \x01(\x0b\x32\x1e.sambridge.v1.TrainingProgressH\x00\x42\x07\n\x05\x65vent*h\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\n\n\x06QUEUED\x10\x01\x12\x0b\n\x07RUNNING\x10\x02\x12\r\n\tSUCCEEDED\x10\x03\x12\n\n\x06\x46\x41ILED\x10\x04\x12\r\n\tCANCELLED\x10\x05\x32\xc9\x02\n\x0fTrainingService\x12\x46\n\rStartTraining\x12\".sambridge.v1.StartTrainingRequest\x1a\x11.sambridge.v1.Job\x12:\n\x08WatchJob\x12\x14.sambridge.v1.JobRef\x1a\x16.sambridge.v1.JobEvent0\x01\x12\x34\n\tCancelJob\x12\x14.sambridge.v1.JobRef\x1a\x11.sambridge.v1.Job\x12\x31\n\x06GetJob\x12\x14.sambridge.v1.JobRef\x1a\x11.sambridge.v1.Job\x12I\n\x08ListJobs\x12\x1d.sambridge.v1.ListJobsRequest\x1a\x1e.sambridge.v1.ListJobsResponseB#\n\x10org.sambridge.v1B\rTrainingProtoP\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bsambridge/v1/training.proto\x12\x0csambridge.v1\"3\n\x0cTrainingPair\x12\x10\n\x08image_id\x18\x01 \x01(\t\x12\x11\n\tlabels_id\x18\x02 \x01(\t\"\xb9\x03\n\x14StartTrainingRequest\x12\x14\n\x0coutput_model\x18\x01 \x01(\t\x12\x12\n\nbase_model\x18\x02 \x01(\t\x12)\n\x05pairs\x18\x03 \x03(\x0b\x32\x1a.sambridge.v1.TrainingPair\x12\x10\n\x08\x64\x61ta_dir\x18\x04 \x01(\t\x12\x0e\n\x06preset\x18\x05 \x01(\t\x12\x0e\n\x06\x65pochs\x18\x06 \x01(\x05\x12\x15\n\rtime_budget_s\x18\x07 \x01(\x01\x12\x1b\n\x13validation_fraction\x18\x08 \x01(\x01\x12\x11\n\tlora_rank\x18\t \x01(\x05\x12\x1a\n\rtrain_decoder\x18\n \x01(\x08H\x00\x88\x01\x01\x12\x1b\n\x13n_objects_per_batch\x18\x0b \x01(\x05\x12\x0f\n\x02lr\x18\x0c \x01(\x02H\x01\x88\x01\x01\x12\x1c\n\x0fsteps_per_epoch\x18\r \x01(\x05H\x02\x88\x01\x01\x12\x17\n\npatch_size\x18\x0e \x01(\x05H\x03\x88\x01\x01\x12\x16\n\x0e\x66reeze_encoder\x18\x0f \x01(\x08\x42\x10\n\x0e_train_decoderB\x05\n\x03_lrB\x12\n\x10_steps_per_epochB\r\n\x0b_patch_size\"\xaf\x01\n\x03Job\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12%\n\x05state\x18\x02 \x01(\x0e\x32\x16.sambridge.v1.JobState\x12\x14\n\x0coutput_model\x18\x03 \x01(\t\x12\x0f\n\x07message\x18\x04 \x01(\t\x12\r\n\x05\x65poch\x18\x05 \x01(\x05\x12\x0c\n\x04step\x18\x06 \x01(\x03\x12\x14\n\x0c\x62\x65st_val_msa\x18\x07 \x01(\x01\x12\x17\n\x0f\x63heckpoint_path\x18\x08 \x01(\t\"\x18\n\x06JobRef\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"\x11\n\x0fListJobsRequest\"3\n\x10ListJobsResponse\x12\x1f\n\x04jobs\x18\x01 \x03(\x0b\x32\x11.sambridge.v1.Job\"\xdb\x01\n\x10TrainingProgress\x12\r\n\x05\x65poch\x18\x01 \x01(\x05\x12\x0c\n\x04step\x18\x02 \x01(\x03\x12\x13\n\x0btotal_steps\x18\x03 \x01(\x03\x12:\n\x06losses\x18\x04 \x03(\x0b\x32*.sambridge.v1.TrainingProgress.LossesEntry\x12\x0f\n\x07val_msa\x18\x05 \x01(\x01\x12\r\n\x05\x65ta_s\x18\x06 \x01(\x01\x12\n\n\x02lr\x18\x07 \x01(\x02\x1a-\n\x0bLossesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"i\n\x08JobEvent\x12 \n\x03job\x18\x01 \x01(\x0b\x32\x11.sambridge.v1.JobH\x00\x12\x32\n\x08progress\x18\x02 \x01(\x0b\x32\x1e.sambridge.v1.TrainingProgressH\x00\x42\x07\n\x05\x65vent*h\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\n\n\x06QUEUED\x10\x01\x12\x0b\n\x07RUNNING\x10\x02\x12\r\n\tSUCCEEDED\x10\x03\x12\n\n\x06\x46\x41ILED\x10\x04\x12\r\n\tCANCELLED\x10\x05\x32\xc9\x02\n\x0fTrainingService\x12\x46\n\rStartTraining\x12\".sambridge.v1.StartTrainingRequest\x1a\x11.sambridge.v1.Job\x12:\n\x08WatchJob\x12\x14.sambridge.v1.JobRef\x1a\x16.sambridge.v1.JobEvent0\x01\x12\x34\n\tCancelJob\x12\x14.sambridge.v1.JobRef\x1a\x11.sambridge.v1.Job\x12\x31\n\x06GetJob\x12\x14.sambridge.v1.JobRef\x1a\x11.sambridge.v1.Job\x12I\n\x08ListJobs\x12\x1d.sambridge.v1.ListJobsRequest\x1a\x1e.sambridge.v1.ListJobsResponseB#\n\x10org.sambridge.v1B\rTrainingProtoP\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,26 +34,26 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._serialized_options = b'\n\020org.sambridge.v1B\rTrainingProtoP\001'
   _globals['_TRAININGPROGRESS_LOSSESENTRY']._loaded_options = None
   _globals['_TRAININGPROGRESS_LOSSESENTRY']._serialized_options = b'8\001'
-  _globals['_JOBSTATE']._serialized_start=1123
-  _globals['_JOBSTATE']._serialized_end=1227
+  _globals['_JOBSTATE']._serialized_start=1147
+  _globals['_JOBSTATE']._serialized_end=1251
   _globals['_TRAININGPAIR']._serialized_start=45
   _globals['_TRAININGPAIR']._serialized_end=96
   _globals['_STARTTRAININGREQUEST']._serialized_start=99
-  _globals['_STARTTRAININGREQUEST']._serialized_end=516
-  _globals['_JOB']._serialized_start=519
-  _globals['_JOB']._serialized_end=694
-  _globals['_JOBREF']._serialized_start=696
-  _globals['_JOBREF']._serialized_end=720
-  _globals['_LISTJOBSREQUEST']._serialized_start=722
-  _globals['_LISTJOBSREQUEST']._serialized_end=739
-  _globals['_LISTJOBSRESPONSE']._serialized_start=741
-  _globals['_LISTJOBSRESPONSE']._serialized_end=792
-  _globals['_TRAININGPROGRESS']._serialized_start=795
-  _globals['_TRAININGPROGRESS']._serialized_end=1014
-  _globals['_TRAININGPROGRESS_LOSSESENTRY']._serialized_start=969
-  _globals['_TRAININGPROGRESS_LOSSESENTRY']._serialized_end=1014
-  _globals['_JOBEVENT']._serialized_start=1016
-  _globals['_JOBEVENT']._serialized_end=1121
-  _globals['_TRAININGSERVICE']._serialized_start=1230
-  _globals['_TRAININGSERVICE']._serialized_end=1559
+  _globals['_STARTTRAININGREQUEST']._serialized_end=540
+  _globals['_JOB']._serialized_start=543
+  _globals['_JOB']._serialized_end=718
+  _globals['_JOBREF']._serialized_start=720
+  _globals['_JOBREF']._serialized_end=744
+  _globals['_LISTJOBSREQUEST']._serialized_start=746
+  _globals['_LISTJOBSREQUEST']._serialized_end=763
+  _globals['_LISTJOBSRESPONSE']._serialized_start=765
+  _globals['_LISTJOBSRESPONSE']._serialized_end=816
+  _globals['_TRAININGPROGRESS']._serialized_start=819
+  _globals['_TRAININGPROGRESS']._serialized_end=1038
+  _globals['_TRAININGPROGRESS_LOSSESENTRY']._serialized_start=993
+  _globals['_TRAININGPROGRESS_LOSSESENTRY']._serialized_end=1038
+  _globals['_JOBEVENT']._serialized_start=1040
+  _globals['_JOBEVENT']._serialized_end=1145
+  _globals['_TRAININGSERVICE']._serialized_start=1254
+  _globals['_TRAININGSERVICE']._serialized_end=1583
 # @@protoc_insertion_point(module_scope)

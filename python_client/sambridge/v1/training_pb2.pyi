@@ -31,7 +31,7 @@ class TrainingPair(_message.Message):
     def __init__(self, image_id: _Optional[str] = ..., labels_id: _Optional[str] = ...) -> None: ...
 
 class StartTrainingRequest(_message.Message):
-    __slots__ = ("output_model", "base_model", "pairs", "data_dir", "preset", "epochs", "time_budget_s", "validation_fraction", "lora_rank", "train_decoder", "n_objects_per_batch", "lr", "steps_per_epoch", "patch_size")
+    __slots__ = ("output_model", "base_model", "pairs", "data_dir", "preset", "epochs", "time_budget_s", "validation_fraction", "lora_rank", "train_decoder", "n_objects_per_batch", "lr", "steps_per_epoch", "patch_size", "freeze_encoder")
     OUTPUT_MODEL_FIELD_NUMBER: _ClassVar[int]
     BASE_MODEL_FIELD_NUMBER: _ClassVar[int]
     PAIRS_FIELD_NUMBER: _ClassVar[int]
@@ -46,6 +46,7 @@ class StartTrainingRequest(_message.Message):
     LR_FIELD_NUMBER: _ClassVar[int]
     STEPS_PER_EPOCH_FIELD_NUMBER: _ClassVar[int]
     PATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
+    FREEZE_ENCODER_FIELD_NUMBER: _ClassVar[int]
     output_model: str
     base_model: str
     pairs: _containers.RepeatedCompositeFieldContainer[TrainingPair]
@@ -60,7 +61,8 @@ class StartTrainingRequest(_message.Message):
     lr: float
     steps_per_epoch: int
     patch_size: int
-    def __init__(self, output_model: _Optional[str] = ..., base_model: _Optional[str] = ..., pairs: _Optional[_Iterable[_Union[TrainingPair, _Mapping]]] = ..., data_dir: _Optional[str] = ..., preset: _Optional[str] = ..., epochs: _Optional[int] = ..., time_budget_s: _Optional[float] = ..., validation_fraction: _Optional[float] = ..., lora_rank: _Optional[int] = ..., train_decoder: _Optional[bool] = ..., n_objects_per_batch: _Optional[int] = ..., lr: _Optional[float] = ..., steps_per_epoch: _Optional[int] = ..., patch_size: _Optional[int] = ...) -> None: ...
+    freeze_encoder: bool
+    def __init__(self, output_model: _Optional[str] = ..., base_model: _Optional[str] = ..., pairs: _Optional[_Iterable[_Union[TrainingPair, _Mapping]]] = ..., data_dir: _Optional[str] = ..., preset: _Optional[str] = ..., epochs: _Optional[int] = ..., time_budget_s: _Optional[float] = ..., validation_fraction: _Optional[float] = ..., lora_rank: _Optional[int] = ..., train_decoder: _Optional[bool] = ..., n_objects_per_batch: _Optional[int] = ..., lr: _Optional[float] = ..., steps_per_epoch: _Optional[int] = ..., patch_size: _Optional[int] = ..., freeze_encoder: _Optional[bool] = ...) -> None: ...
 
 class Job(_message.Message):
     __slots__ = ("job_id", "state", "output_model", "message", "epoch", "step", "best_val_msa", "checkpoint_path")

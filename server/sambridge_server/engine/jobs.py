@@ -57,6 +57,7 @@ class JobSpec:
     steps_per_epoch: int = 0
     lr: float = 0.0
     patch_size: int = 0
+    freeze_encoder: bool = False
 
 
 @dataclass
@@ -333,4 +334,5 @@ def _config_values(spec: JobSpec) -> dict[str, Any]:
     """The spec's TrainConfig overrides (0 values mean "the preset's" and are dropped by make_config)."""
     return dict(epochs=spec.epochs, time_budget_s=spec.time_budget_s, lora_rank=spec.lora_rank,
                 n_objects_per_batch=spec.n_objects_per_batch, steps_per_epoch=spec.steps_per_epoch,
-                lr=spec.lr, patch_size=spec.patch_size, train_decoder=spec.train_decoder)
+                lr=spec.lr, patch_size=spec.patch_size, train_decoder=spec.train_decoder,
+                freeze_encoder=spec.freeze_encoder)

@@ -55,6 +55,7 @@ class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):
             # Unset optional fields read as 0: "the preset's value" to the engine.
             n_objects_per_batch=request.n_objects_per_batch, lr=request.lr,
             steps_per_epoch=request.steps_per_epoch, patch_size=request.patch_size,
+            freeze_encoder=request.freeze_encoder,
         )
         record = self.workspace.jobs.submit(spec, self._pairs(request))
         return job_message(record)
