@@ -203,10 +203,12 @@ def test_all_planes_refinement_votes_over_orientations(cho, embedded, tiny_sam):
     planes_source = VolumeSource(tiny_sam, volume.shape, source.embeddings_at, plane_embeddings)
     annotation = np.zeros(volume.shape[1:], dtype=bool)
     annotation[60:66, 50:55] = True  # small, so that few planes cross it
-    options = PropagationOptions(mode="mask")
+    # The 5 x 128 planes are 40 px tall at the encoder's input: below the default minimum.
+    options = PropagationOptions(mode="mask", min_plane_extent=0)
     plain = propagate_object(planes_source, {2: annotation}, options).labels
     assert not asked
-    refined = propagate_object(planes_source, {2: annotation}, PropagationOptions(mode="mask", all_planes=True)).labels
+    refined = propagate_object(planes_source, {2: annotation},
+                               PropagationOptions(mode="mask", all_planes=True, min_plane_extent=0)).labels
     # Every plane crossing the object was asked for exactly once, no other plane.
     xs, ys = np.nonzero(plain.any(axis=(0, 1)))[0], np.nonzero(plain.any(axis=(0, 2)))[0]
     assert sorted(asked) == sorted([("zy", int(x)) for x in xs] + [("zx", int(y)) for y in ys])
@@ -216,3 +218,46 @@ def test_all_planes_refinement_votes_over_orientations(cho, embedded, tiny_sam):
     expected[2][annotation] = 1
     assert np.array_equal(refined, expected)
     assert np.array_equal(refined[2] == 1, annotation)
+
+
+def test_all_planes_refinement_skips_thin_planes(cho, embedded):
+    from sambridge_server.engine.volume import plane_z_extent
+
+    volume, labels = cho
+    _, source = embedded
+    asked = []
+
+    def plane_embeddings(axis, index):
+        asked.append((axis, index))
+        raise AssertionError("thin planes must not be embedded")
+
+    planes_source = VolumeSource(source.model, volume.shape, source.embeddings_at, plane_embeddings)
+    assert plane_z_extent(planes_source) == 5 * 1024 / 128
+    annotations = {2: labels[2] == OBJECT}
+    plain = propagate_object(planes_source, annotations, PropagationOptions(mode="mask")).labels
+    refined = propagate_object(planes_source, annotations, PropagationOptions(mode="mask", all_planes=True)).labels
+    assert not asked and np.array_equal(refined, plain)
+    with pytest.raises(InvalidInput, match="min_plane_extent"):
+        propagate_object(planes_source, annotations, PropagationOptions(min_plane_extent=-1))
+
+
+def test_refinement_keeps_planes_whose_re_decode_mostly_disagrees(monkeypatch, tiny_sam):
+    from sambridge_server.engine import volume as volume_module
+
+    labels = np.zeros((4, 6, 6), dtype=np.uint32)
+    labels[:, 1:5, 1:5] = 7  # one object: a 4 x 4 x 4 cube
+    grown = np.zeros((4, 6), dtype=bool)
+    grown[:, 0:5] = True  # IoU 16/20 with the cube's plane mask: accepted
+    decoded = {"zy": np.zeros((1, 4, 6), dtype=bool), "zx": grown[None]}  # zy: IoU 0, kept as is
+
+    def fake_decode(model, embeddings, prompts):
+        return decoded[embeddings], np.ones(len(prompts), dtype=np.float32)
+
+    monkeypatch.setattr(volume_module, "decode_prompts", fake_decode)
+    monkeypatch.setattr(volume_module, "project", lambda mask, embeddings, mode, extension: None)
+    source = VolumeSource(tiny_sam, labels.shape, lambda z: None, lambda axis, index: axis)
+    options = PropagationOptions(mode="mask", min_plane_extent=0)
+    zy = volume_module._refine_axis(source, labels, "zy", options, None)
+    zx = volume_module._refine_axis(source, labels, "zx", options, None)
+    assert np.array_equal(zy, labels)
+    assert np.array_equal(zx[:, 1:5, :] == 7, np.broadcast_to(grown[:, None, :], (4, 4, 6)))

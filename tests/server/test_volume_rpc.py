@@ -115,3 +115,22 @@ def test_2d_image_is_rejected_and_server_keeps_serving(client, cho):
         assert error.value.code == grpc.StatusCode.INVALID_ARGUMENT
         assert "is 2D" in error.value.details
     assert client.segment(image_2d, box=(20, 20, 40, 40), model="tiny").shape == (64, 64)
+
+
+def test_annotation_prompts_honour_cancellation(live, cho):
+    """Decoding an annotation's prompts polls cancellation while its slice is being embedded."""
+    from sambridge import wire
+    from sambridge.v1 import common_pb2, volume_pb2
+
+    from sambridge_server.engine.errors import Cancelled
+    from sambridge_server.servicers.volume import VolumeServicer
+
+    workspace = live[0]
+    image = np.ascontiguousarray(cho[0][:, ::-1])  # pixels no other test has embedded
+    image_id = wire.image_id(image, "zyx")
+    workspace.images.put(image_id, image, "zyx")
+    key = EmbeddingRequest(image_id=image_id, model="tiny")
+    source = volume.workspace_source(workspace, key)
+    annotation = volume_pb2.SliceAnnotation(z=1, box=common_pb2.Box(x0=20, y0=20, x1=44, y1=44))
+    with pytest.raises(Cancelled):
+        VolumeServicer(workspace)._annotation_mask(key, annotation, source, cancelled=lambda: True)

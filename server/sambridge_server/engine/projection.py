@@ -34,6 +34,8 @@ from .embeddings import ImageEmbeddings
 from .errors import InvalidInput
 from .models import LoadedModel
 from .prompts import logits_from_mask
+from .shared_decoder import SharedImage, default_batch_size, predict_masks, shared_image, sparse_embeddings
+from .upsampling import threshold_low_res
 
 PROJECTION_MODES: tuple[str, ...] = ("single_point", "points", "box", "mask", "points_and_mask")
 DEFAULT_MODE = "single_point"
@@ -163,8 +165,13 @@ def _sam_of(model: LoadedModel | Sam) -> Sam:
     return model.sam if isinstance(model, LoadedModel) else model
 
 
-def _decode_group(sam: Sam, embeddings: ImageEmbeddings, prompts: list[SlicePrompt]) -> tuple[np.ndarray, np.ndarray]:
-    """Decode same-structured prompts on one tile in one decoder call -> (B, h, w) masks, (B,) scores."""
+def _decode_group(sam: Sam, embeddings: ImageEmbeddings, prompts: list[SlicePrompt],
+                  shared: SharedImage | None) -> tuple[np.ndarray, np.ndarray]:
+    """Decode same-structured prompts on one tile in one decoder call -> (B, h, w) masks, (B,) scores.
+
+    With ``shared`` (the tile's image-side tensors) the decoder runs through ``shared_decoder``;
+    without it, through the stock ``sam.mask_decoder``.
+    """
     tile_index = prompts[0].tile_index
     original_size = embeddings.grid.tiles[tile_index].shape
     transform = ResizeLongestSide(sam.image_encoder.img_size)
@@ -180,40 +187,51 @@ def _decode_group(sam: Sam, embeddings: ImageEmbeddings, prompts: list[SliceProm
         boxes = torch.as_tensor(stacked, dtype=torch.float, device=device)
     if prompts[0].mask_logits is not None:
         masks_in = torch.as_tensor(np.stack([p.mask_logits for p in prompts])[:, None], device=device)
-    features = torch.from_numpy(embeddings.tile_features(tile_index)).to(device)
     with torch.inference_mode():
-        sparse, dense = sam.prompt_encoder(points=points, boxes=boxes, masks=masks_in)
-        low_res, scores = sam.mask_decoder(
-            image_embeddings=features, image_pe=sam.prompt_encoder.get_dense_pe(),
-            sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense, multimask_output=False,
-        )
-        masks = sam.postprocess_masks(low_res, embeddings.input_sizes[tile_index], original_size) > sam.mask_threshold
+        if shared is not None:
+            sparse = sparse_embeddings(sam, points, boxes, len(prompts))
+            low_res, scores = predict_masks(sam, shared, sparse, masks_in, multimask_output=False)
+        else:
+            features = torch.from_numpy(embeddings.tile_features(tile_index)).to(device)
+            sparse, dense = sam.prompt_encoder(points=points, boxes=boxes, masks=masks_in)
+            low_res, scores = sam.mask_decoder(
+                image_embeddings=features, image_pe=sam.prompt_encoder.get_dense_pe(),
+                sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense, multimask_output=False,
+            )
+        masks = threshold_low_res(sam, low_res, embeddings.input_sizes[tile_index], original_size)
     return masks[:, 0].cpu().numpy(), scores[:, 0].float().cpu().numpy()
 
 
 def decode_prompts(model: LoadedModel | Sam, embeddings: ImageEmbeddings, prompts: list[SlicePrompt | None],
-                   batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+                   batch_size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Decode many objects' prompts on one slice -> (N, H, W) bool masks and (N,) scores.
 
-    Objects are batched through the decoder by prompt structure; ``None`` prompts give an
-    empty mask with score 0. Result i equals decoding prompt i alone (prompts without points,
-    box or mask are identical and decoded once, as the prompt encoder cannot batch them).
+    Objects are batched through the decoder by prompt structure (default batch: 64 on a GPU, 1
+    on CPU, where larger batches cost more per object); the image-side decoder work of each
+    tile is done once for all of them (``shared_decoder``). ``None`` prompts give an empty mask
+    with score 0. Result i equals decoding prompt i alone (prompts without points, box or mask
+    are identical and decoded once, as the prompt encoder cannot batch them).
     """
     sam = _sam_of(model)
+    if batch_size is None:
+        batch_size = default_batch_size(sam)
     masks = np.zeros((len(prompts),) + tuple(embeddings.image_shape), dtype=bool)
     scores = np.zeros(len(prompts), dtype=np.float32)
     groups: dict[tuple, list[int]] = {}
     for index, prompt in enumerate(prompts):
         if prompt is not None:
             groups.setdefault(prompt.structure(), []).append(index)
+    shared: dict[int, SharedImage | None] = {}
     for members in groups.values():
         tile_index, n_points, has_box, has_mask = prompts[members[0]].structure()
         empty = n_points == 0 and not has_box and not has_mask
+        if tile_index not in shared:
+            shared[tile_index] = shared_image(sam, embeddings.tile_features(tile_index))
         for start in range(0, len(members), batch_size):
             chunk = members[start : start + batch_size]
             tile = embeddings.grid.tiles[tile_index]
             tile_masks, tile_scores = _decode_group(sam, embeddings, [prompts[chunk[0]]] if empty else
-                                                    [prompts[i] for i in chunk])
+                                                    [prompts[i] for i in chunk], shared[tile_index])
             masks[(np.array(chunk),) + tile.outer_slices()] = tile_masks
             scores[chunk] = tile_scores
     return masks, scores

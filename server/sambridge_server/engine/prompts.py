@@ -28,7 +28,15 @@ from segment_anything.utils.transforms import ResizeLongestSide
 from .embeddings import ImageEmbeddings
 from .errors import InvalidInput
 from .models import LoadedModel
+from .shared_decoder import (
+    SharedImage,
+    default_batch_size,
+    predict_masks,
+    shared_image,
+    sparse_embeddings,
+)
 from .tiling import Tile
+from .upsampling import threshold_low_res
 
 _LOG = logging.getLogger(__name__)
 LOW_RES = 256
@@ -168,11 +176,13 @@ def _run_decoder(
     mask_logits: np.ndarray | None,
     multimask: bool,
     keep_best: bool = False,
+    shared: SharedImage | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Decode a batch of same-structured prompts on one tile -> (masks, scores, low-res logits).
 
     ``keep_best`` keeps only the best-scoring output per prompt, chosen before upsampling
-    (micro_sam upsamples all three and then picks; the kept mask is the same).
+    (micro_sam upsamples all three and then picks; the kept mask is the same). With ``shared``
+    (the tile's image-side tensors) the decoder runs through ``shared_decoder``.
     """
     transform = ResizeLongestSide(sam.image_encoder.img_size)
     device = sam.device
@@ -193,19 +203,25 @@ def _run_decoder(
     masks_in = None
     if mask_logits is not None:
         masks_in = torch.as_tensor(mask_logits, dtype=torch.float, device=device)[None, None]
-    features = torch.from_numpy(embeddings.tile_features(tile.index)).to(device)
+    if shared is None:
+        shared = shared_image(sam, embeddings.tile_features(tile.index))
     with torch.inference_mode():
-        sparse, dense = sam.prompt_encoder(points=points, boxes=boxes, masks=masks_in)
-        low_res, scores = sam.mask_decoder(
-            image_embeddings=features,
-            image_pe=sam.prompt_encoder.get_dense_pe(),
-            sparse_prompt_embeddings=sparse,
-            dense_prompt_embeddings=dense,
-            multimask_output=multimask,
-        )
+        if shared is not None:
+            sparse = sparse_embeddings(sam, points, boxes, len(prompts))
+            low_res, scores = predict_masks(sam, shared, sparse, masks_in, multimask)
+        else:
+            features = torch.from_numpy(embeddings.tile_features(tile.index)).to(device)
+            sparse, dense = sam.prompt_encoder(points=points, boxes=boxes, masks=masks_in)
+            low_res, scores = sam.mask_decoder(
+                image_embeddings=features,
+                image_pe=sam.prompt_encoder.get_dense_pe(),
+                sparse_prompt_embeddings=sparse,
+                dense_prompt_embeddings=dense,
+                multimask_output=multimask,
+            )
         if keep_best:
             low_res, scores = _pick_best(low_res, scores)
-        masks = sam.postprocess_masks(low_res, input_size, original_size) > sam.mask_threshold
+        masks = threshold_low_res(sam, low_res, input_size, original_size)
     return masks, scores, low_res
 
 
@@ -310,15 +326,14 @@ def decode_objects(
     """Segment many objects at once: every positive point and every box is its own object, and
     all negative points are added to every object (those outside an object's tile are dropped).
 
-    Objects are batched through the decoder per tile (default batch: 64 on a GPU, 1 on CPU);
+    Objects are batched through the decoder per tile (default batch: 64 on a GPU, 1 on CPU) and
+    share the tile's image-side decoder work;
     result i is the same as ``decode(points=[p_i] + negatives, ...)`` / ``decode(box=b_i, points=negatives, ...)``.
     Order: point objects first, then box objects.
     """
     sam = _sam_of(model)
     if batch_size is None:
-        # On CPU the mask decoder is memory-bound: batching objects costs more per object than
-        # decoding them one by one (bench/bench_embeddings.py); GPUs gain from large batches.
-        batch_size = 64 if sam.device.type == "cuda" else 1
+        batch_size = default_batch_size(sam)
     shape = embeddings.image_shape
     positives = _as_points(points, "points", shape)
     negatives = _as_points(negative_points, "negative_points", shape)
@@ -343,13 +358,17 @@ def decode_objects(
         structure = f"{0 if prompt.coords is None else len(prompt.coords)}-{prompt.box is not None}"
         groups.setdefault((tile.index, structure), []).append((index, prompt))
     results: list[DecodeResult | None] = [None] * len(objects)
+    shared: dict[int, SharedImage | None] = {}  # image-side decoder work, once per tile
     for (tile_index, _), members in groups.items():
         tile = embeddings.grid.tiles[tile_index]
+        if tile_index not in shared:
+            shared[tile_index] = shared_image(sam, embeddings.tile_features(tile_index))
         for start in range(0, len(members), batch_size):
             chunk = members[start : start + batch_size]
             prompts = [prompt for _, prompt in chunk]
             use_best = _is_lone_positive_point(prompts[0], False)
-            masks, scores, low_res = _run_decoder(sam, embeddings, tile, prompts, None, use_best, keep_best=use_best)
+            masks, scores, low_res = _run_decoder(sam, embeddings, tile, prompts, None, use_best, keep_best=use_best,
+                                                  shared=shared[tile_index])
             for (index, _), result in zip(chunk, _to_results(embeddings, tile, masks, scores, low_res)):
                 results[index] = result
     return [result for result in results if result is not None]

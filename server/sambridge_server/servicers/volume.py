@@ -8,6 +8,7 @@ from sambridge import wire
 from sambridge.v1 import volume_pb2, volume_pb2_grpc
 from sambridge_server.engine import merge3d, volume
 from sambridge_server.engine.errors import InvalidInput
+from sambridge_server.engine.volume import CancelledFn
 from sambridge_server.engine.workspace import EmbeddingRequest, Workspace
 from sambridge_server.servicers.automatic import method_name, set_params
 from sambridge_server.servicers.keys import box_xyxy, embedding_request, mask_array, points_xy
@@ -62,8 +63,10 @@ class VolumeServicer(volume_pb2_grpc.VolumeServiceServicer):
     def __init__(self, workspace: Workspace) -> None:
         self.workspace = workspace
 
-    def _annotation_mask(self, request: EmbeddingRequest, annotation, source: volume.VolumeSource) -> np.ndarray:
-        """A slice annotation as a mask: the given mask, or the prompts decoded on that slice."""
+    def _annotation_mask(self, request: EmbeddingRequest, annotation, source: volume.VolumeSource,
+                         cancelled: CancelledFn | None = None) -> np.ndarray:
+        """A slice annotation as a mask: the given mask, or the prompts decoded on that slice
+        (``cancelled`` is polled while that slice's embeddings are computed or waited for)."""
         z = _check_slice(annotation.z, source, "annotation")
         has_prompts = bool(annotation.points) or annotation.HasField("box")
         if annotation.HasField("mask") == has_prompts:
@@ -72,7 +75,8 @@ class VolumeServicer(volume_pb2_grpc.VolumeServiceServicer):
             return mask_array(annotation.mask)  # shape and emptiness are checked by the engine
         points, labels = points_xy(annotation.points)
         box = box_xyxy(annotation.box) if annotation.HasField("box") else None
-        result = self.workspace.segment(request, z, points=points, point_labels=labels, box=box)
+        result = self.workspace.segment(request, z, points=points, point_labels=labels, box=box,
+                                        cancelled=cancelled)
         mask = result.masks[int(np.argmax(result.scores))]
         if not mask.any():
             raise InvalidInput(f"the prompts on z={z} decode to an empty mask; nothing to propagate")
@@ -83,13 +87,14 @@ class VolumeServicer(volume_pb2_grpc.VolumeServiceServicer):
 
         def work(control):
             key = embedding_request(request.key)
-            source = volume.workspace_source(self.workspace, key)
+            source = volume.workspace_source(self.workspace, key, control.cancelled)
             if not request.annotations:
                 raise InvalidInput("no annotations: send at least one annotated slice (mask or prompts)")
             zs = [a.z for a in request.annotations]
             if len(set(zs)) != len(zs):
                 raise InvalidInput(f"slices annotated more than once: {sorted({z for z in zs if zs.count(z) > 1})}")
-            annotations = {a.z: self._annotation_mask(key, a, source) for a in request.annotations}
+            annotations = {a.z: self._annotation_mask(key, a, source, control.cancelled)
+                           for a in request.annotations}
             return volume.propagate_object(
                 source, annotations, propagation_options(request.options),
                 progress=lambda done, total: control.progress(done, total, "propagating"),
@@ -110,7 +115,7 @@ class VolumeServicer(volume_pb2_grpc.VolumeServiceServicer):
 
         def work(control):
             key = embedding_request(request.key)
-            source = volume.workspace_source(self.workspace, key)
+            source = volume.workspace_source(self.workspace, key, control.cancelled)
             z = _check_slice(request.z, source, "labels")
             if not request.HasField("labels"):
                 raise InvalidInput("labels (a uint32 'yx' label image of slice z) are required")
@@ -147,7 +152,7 @@ class VolumeServicer(volume_pb2_grpc.VolumeServiceServicer):
 
         def work(control):
             key = embedding_request(request.key)
-            source = volume.workspace_source(self.workspace, key)  # rejects 2D images
+            source = volume.workspace_source(self.workspace, key, control.cancelled)  # rejects 2D images
             options = merge_options(request)
             options.validate()
             slices = self.workspace.auto_segment(
