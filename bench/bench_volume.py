@@ -13,6 +13,14 @@
    volume with ``--crop 0``, for several ``--time-points`` and ``--modes``; with an AIS decoder
    in the checkpoint, per-slice AIS merged in 3D is scored too.
 
+Measured (2 shared CPU cores, --threads 1; README "Volumes"): many / singles 2.7 s / 3.4 s
+(HEAD before the shared decoder: 10.4 s / 7.5 s); the per-object floor on CPU is the
+transformer on each object's own image tokens (~22 ms) and the upscaling (~13 ms). The shipped
+default model meets CHO nuclei only at its training scale (``--canvas 1024``; at 443 x 512 they
+are upscaled 2x and propagation fails, mSA 0); there, t=0, all-plane refinement of the 5-px
+planes took mSA from 0.15 / 0.22 / 0.04 (mask / points_and_mask / box) to 0.00 before
+``min_plane_extent`` and the IoU gate (engine/volume.py); now it leaves them unchanged.
+
 Run: PYTHONPATH=server:python_client python bench/bench_volume.py [--repeats 3] [--objects 12]
      PYTHONPATH=server:python_client python bench/bench_volume.py --skip-many --crop 0 \\
          --checkpoint server/sambridge_server/data/default_model.pt --modes mask points_and_mask box
@@ -89,7 +97,7 @@ def bench_many_objects(sam, repeats: int, n_objects: int, n_slices: int) -> None
     print(f"  {len(objects)} propagate_object calls median {times['singles']:8.3f} s")
     print(f"  ratio many / singles          {times['many'] / times['singles']:8.3f}  (goal <= 0.3)")
     prompts = [project(next(iter(a.values())), embeddings[1], options.mode) for a in objects.values()]
-    sizes = (1, 2, 4, 8, len(prompts))
+    sizes = sorted({1, 2, 4, 8, len(prompts)})
     batches = _interleaved({str(size): lambda size=size: decode_prompts(sam, embeddings[1], prompts, size)
                             for size in sizes}, repeats)
     per_object = ", ".join(f"{size}: {1000 * batches[str(size)] / len(prompts):.1f}" for size in sizes)

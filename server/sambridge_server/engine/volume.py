@@ -56,12 +56,12 @@ AcceptFn = Callable[[int, np.ndarray, float], None]
 REFINE_MODE = "mask"  # a plane is refined from its own mask: box + mask logits
 # z side (in encoder-input pixels, after the resize to 1024) below which zy / zx planes are not
 # refined: 4 encoder patches. Thinner strips cannot be segmented (bench/bench_volume.py: on the
-# 5-slice CHO volume, planes 5 px tall, refinement takes mSA from 0.24 to 0.00).
+# 5-slice CHO volume, planes 5 px tall, refinement takes mSA from 0.22 to 0.00).
 MIN_PLANE_EXTENT = 64.0
 # A plane's re-decoded mask replaces the object's mask there only if their IoU is at least this:
 # a re-decode that mostly disagrees is a decoder failure, not a correction, and two of them
-# (zy and zx) would outvote z. On CHO upsampled to 65 slices: mSA 0.172 (z only), 0.121 (no
-# gate), 0.180 (gate 0.5), 0.172 (gate 0.7).
+# (zy and zx) would outvote z. On CHO upsampled to 65 slices (default model of 47de30b): mSA
+# 0.172 (z only), 0.121 (no gate), 0.180 (gate 0.5), 0.172 (gate 0.7).
 REFINE_MIN_IOU = 0.5
 
 
