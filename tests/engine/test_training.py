@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -19,6 +21,7 @@ from sambridge_server.engine.training import (
 )
 from sambridge_server.engine.training_data import (
     distance_targets,
+    flip_valid,
     random_patch,
     synthetic_nuclei,
     to_sam_space,
@@ -185,3 +188,72 @@ def test_resume_drops_curve_rows_logged_after_the_checkpoint(tmp_path):
         handle.write("6,0.")  # torn by a kill
     truncate_rows(path, 3)
     assert [row["step"] for row in read_rows(path)] == ["1", "2", "3"]
+
+
+def test_correction_points_follow_micro_sams_rules():
+    """Positive points fall on missed object pixels, negative ones on false positives, else on
+    the object's box periphery; the sampled pixels are spread over the whole region."""
+    from sambridge_server.engine.training import _correction_points
+
+    target = torch.zeros(2, 40, 50, dtype=torch.bool)
+    target[0, 5:15, 5:25] = True
+    target[1, 20:30, 30:40] = True
+    pred = target.clone()
+    pred[0, 5:15, 15:25] = False  # object 0: right half missed, no false positive
+    pred[1, 0:3, 0:3] = True  # object 1: nothing missed, a false-positive corner
+    rng = np.random.default_rng(0)
+    seen_x = set()
+    for _ in range(50):
+        coords, labels = _correction_points(pred, target, rng)
+        assert labels.tolist() == [[1.0, 0.0], [1.0, 0.0]]
+        (py, px), (ny, nx) = coords[0].tolist()
+        assert target[0, py, px] and not pred[0, py, px]  # a false negative
+        assert 2 <= ny < 18 and 2 <= nx < 28 and not target[0, ny, nx]  # periphery (margin 3)
+        (py, px), (ny, nx) = coords[1].tolist()
+        assert target[1, py, px] and pred[1, py, px]  # no false negative: a correct pixel
+        assert ny < 3 and nx < 3  # the false positive
+        seen_x.add(coords[0, 0, 1].item())
+    assert len(seen_x) >= 8  # uniform over the 10 missed columns, not a fixed pixel
+
+
+def test_patches_are_drawn_where_the_objects_are():
+    """Like micro_sam's MinInstanceSampler: an image whose objects sit in one corner still
+    yields patches holding objects."""
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[:512, :512]
+    labels = np.zeros((512, 512), dtype=np.uint32)
+    for index, (cy, cx) in enumerate([(20, 20), (20, 60), (60, 40)], start=1):
+        labels[(yy - cy) ** 2 + (xx - cx) ** 2 < 100] = index  # three nuclei in the top-left corner
+    image = np.where(labels > 0, 200.0, 10.0) + rng.normal(0, 1, labels.shape)
+    sample = to_sam_space(image, labels)
+    patches = [random_patch(sample, 256, rng) for _ in range(20)]
+    holding = sum(np.unique(p.labels[p.labels > 0]).size >= 1 for p in patches)
+    assert holding >= 18  # uniform offsets: about 1 in 20 (the objects span ~8 of 49 offsets per axis)
+
+
+def test_whole_image_patches_encode_as_served():
+    """A patch covering the whole SAM-space image (joint training at full size) gets the serving
+    path's embeddings: padding is zeroed after normalising and stays bottom/right under flips."""
+    from sambridge_server.engine.embeddings import compute_embeddings
+
+    sam, _ = _model()
+    image, labels = synthetic_nuclei((40, 64), 4, np.random.default_rng(1), radius=(6.0, 10.0))
+    sample = to_sam_space(image, labels)
+    size = sample.rgb.shape[0]
+    height, width = sample.input_size
+    assert height < size  # the image has padding
+    flips_seen = set()
+    for seed in range(6):  # covers flipped and unflipped draws
+        patch = random_patch(sample, size, np.random.default_rng(seed))
+        assert patch.offset == (0, 0) and patch.valid == (height, width)
+        assert not patch.labels[height:].any() and not patch.rgb[height:].any()
+        flip = next(f for f in itertools.product((False, True), repeat=2)
+                    if np.array_equal(patch.rgb, flip_valid(sample.rgb, sample.input_size, f)))
+        flips_seen.add(flip)
+        original = image[::-1] if flip[0] else image
+        original = original[:, ::-1] if flip[1] else original
+        served = compute_embeddings(sam, np.ascontiguousarray(original), precision="fp32")
+        with torch.no_grad():
+            ours = encode_patch(sam, patch.rgb, patch.offset, patch.valid)
+        np.testing.assert_allclose(ours.numpy(), np.asarray(served.features, dtype=np.float32), atol=1e-4, rtol=1e-4)
+    assert len(flips_seen) >= 3

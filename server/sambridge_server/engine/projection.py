@@ -28,7 +28,6 @@ from scipy import ndimage
 from segment_anything.modeling import Sam
 from segment_anything.utils.transforms import ResizeLongestSide
 from skimage.feature import peak_local_max
-from skimage.segmentation import find_boundaries
 
 from .embeddings import ImageEmbeddings
 from .errors import InvalidInput
@@ -112,8 +111,9 @@ def _smoothed_distances(mask: np.ndarray) -> np.ndarray:
     scipy with mode='mirror' and truncate=3 equals micro_sam's bioimage_cpp/vigra smoothing
     to float32 precision.
     """
-    boundaries = find_boundaries(mask, mode="outer")
-    distances = ndimage.distance_transform_edt(boundaries == 0).astype(np.float32)
+    # skimage's find_boundaries(mask, mode="outer") on a bool mask, 3-5x faster (tested equal)
+    boundaries = ndimage.binary_dilation(mask) & ~mask
+    distances = ndimage.distance_transform_edt(~boundaries).astype(np.float32)
     return ndimage.gaussian_filter(distances, 1.0, mode="mirror", truncate=3.0)
 
 

@@ -156,11 +156,19 @@ def _cut_tables(attn: Attention, height: int, width: int) -> tuple[torch.Tensor,
     return _center_rel_pos(attn.rel_pos_h, height), _center_rel_pos(attn.rel_pos_w, width)
 
 
-def encode_patch(sam: Sam, rgb: np.ndarray, offset: tuple[int, int]) -> torch.Tensor:
-    """Embeddings (1, 256, h/16, w/16) of a uint8 RGB SAM-space patch at pixel ``offset``."""
+def encode_patch(sam: Sam, rgb: np.ndarray, offset: tuple[int, int],
+                 valid: tuple[int, int] | None = None) -> torch.Tensor:
+    """Embeddings (1, 256, h/16, w/16) of a uint8 RGB SAM-space patch at pixel ``offset``.
+
+    ``valid`` (rows, columns of image in the patch) zeroes the padding after normalising, as
+    SAM's preprocessing does, so patches reaching into the padding look as they do when served.
+    """
     device = sam.device
     pixels = torch.as_tensor(np.ascontiguousarray(rgb), device=device).permute(2, 0, 1)[None].float()
     pixels = (pixels - sam.pixel_mean) / sam.pixel_std
+    if valid is not None:
+        pixels[..., valid[0] :, :] = 0
+        pixels[..., :, valid[1] :] = 0
     encoder = sam.image_encoder
     x = encoder.patch_embed(pixels)
     if encoder.pos_embed is not None:
@@ -191,26 +199,47 @@ def _decode(sam: Sam, embeddings: torch.Tensor, pe: torch.Tensor, points, box, m
 
 
 # -- prompts ---------------------------------------------------------------------------------
+# All objects of a patch are handled in one batch of tensor operations: on a GPU a per-object
+# loop with nonzero()/any() in Python synchronises with the device a few thousand times a step.
+def _any(masks: torch.Tensor) -> torch.Tensor:
+    """(N,) whether each (H, W) mask of an (N, H, W) stack has a pixel set."""
+    return masks.flatten(1).any(1)
+
+
+def _pick(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
+    """Per object ``first``'s mask where it is non-empty, else ``second``'s."""
+    return torch.where(_any(first)[:, None, None], first, second)
+
+
+def _bounding_boxes(masks: torch.Tensor) -> torch.Tensor:
+    """(N, 4) (y0, x0, y1, x1) half-open bounding boxes of non-empty (N, H, W) masks."""
+    rows, cols = masks.any(2), masks.any(1)
+    height, width = rows.shape[1], cols.shape[1]
+    y0, x0 = rows.int().argmax(1), cols.int().argmax(1)
+    y1, x1 = height - rows.flip(1).int().argmax(1), width - cols.flip(1).int().argmax(1)
+    return torch.stack([y0, x0, y1, x1], 1)
+
+
+def _uniform_pixels(regions: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+    """(N, 2) (y, x) of one uniformly random pixel of each non-empty (N, H, W) region."""
+    n, _, width = regions.shape
+    generator = torch.Generator(device=regions.device).manual_seed(int(rng.integers(0, 2**62)))
+    scores = torch.rand(regions.flatten(1).shape, generator=generator, device=regions.device)
+    index = scores.masked_fill_(~regions.flatten(1), -1.0).argmax(1)
+    return torch.stack([index // width, index % width], 1)
+
+
 def _first_prompts(masks: torch.Tensor, offset, rng: np.random.Generator, use_box: bool, distortion: float):
     """Initial prompts for (N, H, W) object masks: boxes xyxy or one positive point each (SAM-space)."""
     oy, ox = offset
     if use_box:
-        boxes = []
-        for mask in masks:
-            ys, xs = torch.nonzero(mask, as_tuple=True)
-            y0, y1, x0, x1 = ys.min().item(), ys.max().item() + 1, xs.min().item(), xs.max().item() + 1
-            jitter = rng.normal(0, distortion, 4) * np.array([x1 - x0, y1 - y0, x1 - x0, y1 - y0])
-            boxes.append(np.array([x0 + ox, y0 + oy, x1 + ox, y1 + oy], dtype=np.float32) + jitter)
-        return None, torch.as_tensor(np.stack(boxes), dtype=torch.float32, device=masks.device)
-    coords = torch.stack([_random_pixel(mask, rng) for mask in masks])[:, None]  # (N, 1, 2) as (y, x)
+        y0, x0, y1, x1 = _bounding_boxes(masks).float().unbind(1)
+        boxes = torch.stack([x0 + ox, y0 + oy, x1 + ox, y1 + oy], 1)
+        jitter = rng.normal(0, distortion, (len(masks), 4)).astype(np.float32)
+        sides = torch.stack([x1 - x0, y1 - y0, x1 - x0, y1 - y0], 1)
+        return None, boxes + torch.as_tensor(jitter, device=masks.device) * sides
+    coords = _uniform_pixels(masks, rng)[:, None]  # (N, 1, 2) as (y, x)
     return _to_sam_points(coords, offset, torch.ones(len(masks), 1, device=masks.device)), None
-
-
-def _random_pixel(region: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
-    """(y, x) of a uniformly random pixel of a non-empty boolean (H, W) region."""
-    flat = torch.nonzero(region.reshape(-1), as_tuple=True)[0]
-    index = flat[int(rng.integers(0, len(flat)))]
-    return torch.stack([index // region.shape[1], index % region.shape[1]])
 
 
 def _to_sam_points(coords_yx: torch.Tensor, offset, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -219,13 +248,14 @@ def _to_sam_points(coords_yx: torch.Tensor, offset, labels: torch.Tensor) -> tup
     return coords_yx.flip(-1).float() + 0.5 + shift, labels
 
 
-def _box_periphery(target: torch.Tensor, margin: int = 3) -> torch.Tensor:
-    """Pixels of the object's bounding box grown by ``margin`` that are not the object."""
-    ys, xs = torch.nonzero(target, as_tuple=True)
-    ring = torch.zeros_like(target)
-    ring[max(int(ys.min()) - margin, 0) : int(ys.max()) + 1 + margin,
-         max(int(xs.min()) - margin, 0) : int(xs.max()) + 1 + margin] = True
-    return ring & ~target
+def _box_peripheries(targets: torch.Tensor, margin: int = 3) -> torch.Tensor:
+    """Per object the pixels of its bounding box grown by ``margin`` that are not the object."""
+    y0, x0, y1, x1 = _bounding_boxes(targets).unbind(1)
+    ys = torch.arange(targets.shape[1], device=targets.device)
+    xs = torch.arange(targets.shape[2], device=targets.device)
+    in_rows = (ys[None] >= (y0 - margin)[:, None]) & (ys[None] < (y1 + margin)[:, None])
+    in_cols = (xs[None] >= (x0 - margin)[:, None]) & (xs[None] < (x1 + margin)[:, None])
+    return in_rows[:, :, None] & in_cols[:, None, :] & ~targets
 
 
 def _correction_points(pred: torch.Tensor, target: torch.Tensor, rng: np.random.Generator):
@@ -235,14 +265,11 @@ def _correction_points(pred: torch.Tensor, target: torch.Tensor, rng: np.random.
     false-positive pixel (else the box periphery, else any background). Returns (N, 2, 2) (y, x)
     coordinates and (N, 2) labels.
     """
-    coords = []
-    for p, t in zip(pred, target):
-        positive = next(r for r in (t & ~p, t & p, t) if r.any())
-        negative = next((r for r in (p & ~t, _box_periphery(t), ~t) if r.any()), None)
-        coords.append(torch.stack([_random_pixel(positive, rng),
-                                   _random_pixel(negative if negative is not None else t, rng)]))
+    positive = _pick(target & ~pred, _pick(target & pred, target))
+    negative = _pick(pred & ~target, _pick(_box_peripheries(target), _pick(~target, target)))
+    coords = torch.stack([_uniform_pixels(positive, rng), _uniform_pixels(negative, rng)], 1)
     labels = torch.tensor([[1.0, 0.0]], device=pred.device).expand(len(coords), 2)
-    return torch.stack(coords), labels
+    return coords, labels
 
 
 # -- losses of one patch ----------------------------------------------------------------------
@@ -300,7 +327,7 @@ VALIDATION_AIS = AISParams(min_size=25)
 @torch.no_grad()
 def patch_ais_labels(sam: Sam, decoder: AISDecoder, patch: Patch, params: AISParams = VALIDATION_AIS) -> np.ndarray:
     """AIS instance labels of one SAM-space patch (decoder maps at patch resolution)."""
-    maps = decoder(encode_patch(sam, patch.rgb, patch.offset))[0].float().cpu().numpy()
+    maps = decoder(encode_patch(sam, patch.rgb, patch.offset, patch.valid))[0].float().cpu().numpy()
     return ais_segment(AISMaps(maps[0], maps[1], maps[2]), params)
 
 
@@ -399,7 +426,7 @@ def train_step(sam, decoder, images, optimizer, config: TrainConfig, rng, cancel
             patch, embeddings = frozen.random_patch(config.patch_size, rng)
         else:
             patch = random_patch(images[int(rng.integers(0, len(images)))], config.patch_size, rng)
-            embeddings = encode_patch(sam, patch.rgb, patch.offset)
+            embeddings = encode_patch(sam, patch.rgb, patch.offset, patch.valid)
         dice, iou_mse = prompt_loss(sam, embeddings, patch, rng, config)
         loss = dice + iou_mse
         if config.train_decoder:

@@ -24,6 +24,7 @@ from .preprocess import to_uint8_rgb, validate_image
 
 PATCH = 16  # encoder pixels per token
 MIN_OBJECT_SIZE = 25  # torch_em PerObjectDistanceTransform(min_size=25) in micro_sam's training
+MIN_PATCH_OBJECTS = 2  # micro_sam: MinInstanceSampler(2), which counts background; we ask for 2 objects
 _EPS = 1e-7
 
 
@@ -44,6 +45,7 @@ class Patch:
     rgb: np.ndarray
     labels: np.ndarray
     offset: tuple[int, int]
+    valid: tuple[int, int] | None = None  # rows, columns of real image inside the patch (rest: padding)
 
 
 def check_pair(image: np.ndarray, labels: np.ndarray, name: str = "pair") -> None:
@@ -77,26 +79,69 @@ def to_sam_space(image: np.ndarray, labels: np.ndarray, image_size: int = 1024, 
 
 
 def random_patch(sample: TrainingImage, size: int, rng: np.random.Generator, augment: bool = True) -> Patch:
-    """A ``size``-pixel square patch at a random token-aligned offset inside the valid region.
+    """A ``size``-pixel square patch at a random token-aligned offset inside the valid region,
+    holding objects where the image has them (``object_rich_offset``).
 
-    Augmentation flips the patch content (positions stay valid: flips are applied after cutting).
+    Augmentation flips the valid region before cutting, so the zero padding stays where serving
+    puts it (bottom and right) and a whole-image patch is exactly a served image.
     """
-    offset = tuple(_random_offset(extent, size, rng) for extent in sample.input_size)
-    y, x = offset
-    rgb = sample.rgb[y : y + size, x : x + size]
-    labels = sample.labels[y : y + size, x : x + size]
+    rgb, labels = sample.rgb, sample.labels
     if augment:
-        if rng.random() < 0.5:
-            rgb, labels = rgb[::-1], labels[::-1]
-        if rng.random() < 0.5:
-            rgb, labels = rgb[:, ::-1], labels[:, ::-1]
-    return Patch(np.ascontiguousarray(rgb), np.ascontiguousarray(labels), offset)
+        flip = (bool(rng.random() < 0.5), bool(rng.random() < 0.5))
+        rgb, labels = flip_valid(rgb, sample.input_size, flip), flip_valid(labels, sample.input_size, flip)
+    y, x = object_rich_offset(labels, sample.input_size, size, rng)
+    return Patch(np.ascontiguousarray(rgb[y : y + size, x : x + size]),
+                 np.ascontiguousarray(labels[y : y + size, x : x + size]), (y, x), valid_extent(sample, (y, x), size))
 
 
-def _random_offset(extent: int, size: int, rng: np.random.Generator) -> int:
+def valid_extent(sample: TrainingImage, offset: tuple[int, int], size: int) -> tuple[int, int]:
+    """Rows and columns of a patch at ``offset`` that hold the image rather than padding."""
+    height, width = sample.input_size
+    return int(np.clip(height - offset[0], 0, size)), int(np.clip(width - offset[1], 0, size))
+
+
+Flip = tuple[bool, bool]  # (flip y, flip x) inside the valid region
+
+
+def flip_valid(array: np.ndarray, input_size: tuple[int, int], flip: Flip) -> np.ndarray:
+    """``array`` with its valid top-left ``input_size`` region flipped; the padding stays put."""
+    if not any(flip):
+        return array
+    height, width = input_size
+    out = np.array(array, copy=True)
+    region = out[:height, :width]
+    if flip[0]:
+        region = region[::-1]
+    if flip[1]:
+        region = region[:, ::-1]
+    out[:height, :width] = region
+    return out
+
+
+def random_offset(extent: int, size: int, rng: np.random.Generator) -> int:
     """Token-aligned start so that the patch overlaps the valid extent as much as possible."""
     n_tokens = max(0, (extent - size + PATCH - 1) // PATCH)
     return int(rng.integers(0, n_tokens + 1)) * PATCH
+
+
+def object_rich_offset(labels: np.ndarray, input_size: tuple[int, int], size: int, rng: np.random.Generator,
+                       min_objects: int = MIN_PATCH_OBJECTS, tries: int = 100) -> tuple[int, int]:
+    """Random token-aligned (y, x) of a patch with at least ``min_objects`` objects.
+
+    micro_sam trains with torch_em's ``MinInstanceSampler``: patches with too few objects are
+    redrawn. Without it, an image whose cells fill a small part of the field (a colony) gives
+    mostly empty patches, which teach the prompt path nothing. After ``tries`` draws the one with
+    the most objects is kept.
+    """
+    best, best_count = (0, 0), -1
+    for _ in range(tries):
+        y, x = (random_offset(extent, size, rng) for extent in input_size)
+        count = len(object_ids(labels[y : y + size, x : x + size]))
+        if count >= min_objects:
+            return y, x
+        if count > best_count:
+            best, best_count = (y, x), count
+    return best
 
 
 def grid_patches(sample: TrainingImage, size: int) -> list[Patch]:
@@ -106,7 +151,8 @@ def grid_patches(sample: TrainingImage, size: int) -> list[Patch]:
         for x in range(0, max(1, sample.input_size[1] - size // 4), size):
             y0, x0 = min(y, sample.rgb.shape[0] - size), min(x, sample.rgb.shape[1] - size)
             patches.append(Patch(sample.rgb[y0 : y0 + size, x0 : x0 + size],
-                                 sample.labels[y0 : y0 + size, x0 : x0 + size], (y0, x0)))
+                                 sample.labels[y0 : y0 + size, x0 : x0 + size], (y0, x0),
+                                 valid_extent(sample, (y0, x0), size)))
     return patches
 
 

@@ -17,23 +17,7 @@ import torch.nn.functional as F
 from segment_anything.modeling import Sam
 
 from .metrics import mean_segmentation_accuracy
-from .training_data import PATCH, Patch, TrainingImage, _random_offset, object_ids
-
-Flip = tuple[bool, bool]  # (flip y, flip x) inside the valid region
-
-
-def flip_valid(array: np.ndarray, input_size: tuple[int, int], flip: Flip) -> np.ndarray:
-    """``array`` with its valid top-left ``input_size`` region flipped; the padding stays put."""
-    height, width = input_size
-    out = np.array(array, copy=True)
-    region = out[:height, :width]
-    if flip[0]:
-        region = region[::-1]
-    if flip[1]:
-        region = region[:, ::-1]
-    out[:height, :width] = region
-    return out
-
+from .training_data import PATCH, Flip, Patch, TrainingImage, flip_valid, object_ids, object_rich_offset
 
 @torch.no_grad()
 def encode_image(sam: Sam, sample: TrainingImage, flip: Flip = (False, False)) -> torch.Tensor:
@@ -66,12 +50,14 @@ class FrozenEmbeddings:
         return self._cache[key]
 
     def random_patch(self, size: int, rng: np.random.Generator, augment: bool = True) -> tuple[Patch, torch.Tensor]:
-        """A random token-aligned patch (labels, offset) and its window of the cached embeddings."""
+        """A random token-aligned patch (labels, offset) holding objects where the image has them,
+        and its window of the cached embeddings."""
         index = int(rng.integers(0, len(self.images)))
         sample = self.images[index]
         flip = (bool(rng.random() < 0.5), bool(rng.random() < 0.5)) if augment else (False, False)
-        y, x = (_random_offset(extent, size, rng) for extent in sample.input_size)
-        labels = flip_valid(sample.labels, sample.input_size, flip)[y : y + size, x : x + size]
+        flipped = flip_valid(sample.labels, sample.input_size, flip)
+        y, x = object_rich_offset(flipped, sample.input_size, size, rng)
+        labels = flipped[y : y + size, x : x + size]
         tokens = size // PATCH
         window = self.embeddings(index, flip)[:, :, y // PATCH : y // PATCH + tokens, x // PATCH : x // PATCH + tokens]
         return Patch(np.empty((0, 0, 3), np.uint8), np.ascontiguousarray(labels), (y, x)), window
@@ -82,10 +68,12 @@ def _box(mask: np.ndarray) -> np.ndarray:
     return np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], dtype=np.float32)
 
 
+MAX_VALIDATION_OBJECTS = 32  # per image: enough for a stable score, one decoder batch
+
+
 @torch.no_grad()
-def box_prompt_labels(sam: Sam, embeddings: torch.Tensor, labels: np.ndarray, max_objects: int = 32) -> np.ndarray:
-    """Label image of each object's mask decoded from its tight box (first come, first painted)."""
-    ids = object_ids(labels)[:max_objects]
+def box_prompt_labels(sam: Sam, embeddings: torch.Tensor, labels: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """Label image of objects ``ids`` decoded from their tight boxes (first come, first painted)."""
     out = np.zeros(labels.shape, dtype=np.int32)
     if len(ids) == 0:
         return out
@@ -101,13 +89,15 @@ def box_prompt_labels(sam: Sam, embeddings: torch.Tensor, labels: np.ndarray, ma
 
 
 def validate_box_prompts(sam: Sam, frozen: FrozenEmbeddings) -> float:
-    """Mean box-prompt mSA over ``frozen``'s images (the validation score of decoder-only training)."""
+    """Mean box-prompt mSA over ``frozen``'s images (the validation score of decoder-only training),
+    scored on the first ``MAX_VALIDATION_OBJECTS`` objects of each image."""
     scores = []
     for index, sample in enumerate(frozen.images):
         height, width = sample.input_size
+        ids = object_ids(sample.labels)[:MAX_VALIDATION_OBJECTS]
+        if not ids.size:
+            continue
+        predicted = box_prompt_labels(sam, frozen.embeddings(index), sample.labels, ids)[:height, :width]
         truth = sample.labels[:height, :width]
-        predicted = box_prompt_labels(sam, frozen.embeddings(index), sample.labels)[:height, :width]
-        if object_ids(truth).size:
-            kept = np.where(np.isin(truth, object_ids(sample.labels)[:32]), truth, 0)
-            scores.append(mean_segmentation_accuracy(predicted, kept))
+        scores.append(mean_segmentation_accuracy(predicted, np.where(np.isin(truth, ids), truth, 0)))
     return float(np.mean(scores)) if scores else float("nan")
