@@ -87,7 +87,7 @@ def random_patch(sample: TrainingImage, size: int, rng: np.random.Generator, aug
     """
     rgb, labels = sample.rgb, sample.labels
     if augment:
-        flip = (bool(rng.random() < 0.5), bool(rng.random() < 0.5))
+        flip = random_flip(rng)
         rgb, labels = flip_valid(rgb, sample.input_size, flip), flip_valid(labels, sample.input_size, flip)
     y, x = object_rich_offset(labels, sample.input_size, size, rng)
     return Patch(np.ascontiguousarray(rgb[y : y + size, x : x + size]),
@@ -101,6 +101,11 @@ def valid_extent(sample: TrainingImage, offset: tuple[int, int], size: int) -> t
 
 
 Flip = tuple[bool, bool]  # (flip y, flip x) inside the valid region
+
+
+def random_flip(rng: np.random.Generator) -> Flip:
+    """Flip y and flip x, each with probability 0.5 (the training augmentation)."""
+    return bool(rng.random() < 0.5), bool(rng.random() < 0.5)
 
 
 def flip_valid(array: np.ndarray, input_size: tuple[int, int], flip: Flip) -> np.ndarray:

@@ -17,7 +17,17 @@ import torch.nn.functional as F
 from segment_anything.modeling import Sam
 
 from .metrics import mean_segmentation_accuracy
-from .training_data import PATCH, Flip, Patch, TrainingImage, flip_valid, object_ids, object_rich_offset
+from .training_data import (
+    PATCH,
+    Flip,
+    Patch,
+    TrainingImage,
+    flip_valid,
+    object_ids,
+    object_rich_offset,
+    random_flip,
+)
+
 
 @torch.no_grad()
 def encode_image(sam: Sam, sample: TrainingImage, flip: Flip = (False, False)) -> torch.Tensor:
@@ -54,7 +64,7 @@ class FrozenEmbeddings:
         and its window of the cached embeddings."""
         index = int(rng.integers(0, len(self.images)))
         sample = self.images[index]
-        flip = (bool(rng.random() < 0.5), bool(rng.random() < 0.5)) if augment else (False, False)
+        flip = random_flip(rng) if augment else (False, False)
         flipped = flip_valid(sample.labels, sample.input_size, flip)
         y, x = object_rich_offset(flipped, sample.input_size, size, rng)
         labels = flipped[y : y + size, x : x + size]
