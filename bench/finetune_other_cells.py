@@ -31,10 +31,9 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "server"), str(ROOT / "python_client"), str(ROOT / "bench")]
 
-from eval_default_model import iterative_box  # noqa: E402
+from eval_default_model import embed_as_served, iterative_box  # noqa: E402
 from sambridge_server.engine.ais import AISParams, ais_segment, embeddings_ais_maps  # noqa: E402
 from sambridge_server.engine.ais_decoder import build_ais_decoder  # noqa: E402
-from sambridge_server.engine.embeddings import compute_embeddings  # noqa: E402
 from sambridge_server.engine.metrics import mean_segmentation_accuracy, segmentation_scores  # noqa: E402
 from sambridge_server.engine.models import load_checkpoint  # noqa: E402
 
@@ -86,16 +85,17 @@ def finetune(images: np.ndarray, masks: np.ndarray, minutes: float, lr: float, w
 
 
 def evaluate(checkpoint: Path, images: np.ndarray, masks: np.ndarray) -> dict:
-    """AIS (thresholds tuned on the validation frame), box and iterative-box mSA on the test frames."""
+    """AIS (thresholds tuned on the validation frame), box and iterative-box mSA on the test frames,
+    on embeddings computed as served (the model's native tiling)."""
     model = load_checkpoint(checkpoint)
     decoder = build_ais_decoder(model.decoder_state)
-    val_maps = embeddings_ais_maps(decoder, compute_embeddings(model, images[VAL_FRAME]))
+    val_maps = embeddings_ais_maps(decoder, embed_as_served(model, images[VAL_FRAME]))
     grid = [AISParams(c, b, f, min_size=m) for c, b, f, m in
             itertools.product((0.3, 0.4, 0.5, 0.6), (0.4, 0.5, 0.6), (0.4, 0.5), (25, 100))]
     params = max(grid, key=lambda p: mean_segmentation_accuracy(ais_segment(val_maps, p), masks[VAL_FRAME]))
     rows = []
     for t in TEST_FRAMES:
-        embeddings = compute_embeddings(model, images[t])
+        embeddings = embed_as_served(model, images[t])
         ais = segmentation_scores(ais_segment(embeddings_ais_maps(decoder, embeddings), params), masks[t])
         ids = np.unique(masks[t][masks[t] > 0])
         iterative = [mean_segmentation_accuracy(out, masks[t]) for out in iterative_box(model, embeddings, masks[t], ids)]

@@ -262,8 +262,9 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.add_argument("image", type=Path, help="input TIFF")
         cmd.add_argument("--axes", default=None, help="axes of the TIFF (yx, yxc, zyx, tyx, ...); default by rank")
         cmd.add_argument("--model", default=None, help="model name (default: the server's default)")
-        cmd.add_argument("--tile", type=lambda t: [int(v) for v in t.split(",")], default=None,
-                         help="tile shape y,x for large images")
+        cmd.add_argument("--tile", type=lambda t: t if t == "whole" else [int(v) for v in t.split(",")], default=None,
+                         help="tile shape y,x for large images (default: the model's native tiling; "
+                              "'whole': one SAM input)")
         cmd.add_argument("--halo", type=lambda t: [int(v) for v in t.split(",")], default=None, help="halo y,x")
         cmd.set_defaults(func=func)
         return cmd

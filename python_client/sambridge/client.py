@@ -77,8 +77,13 @@ def _points(points, labels=None, default_label: int = 1) -> list[common_pb2.Poin
 
 
 def _tiling(tile_shape, halo) -> common_pb2.Tiling | None:
+    """None: the model's native tiling; "whole": one SAM input; (ty, tx): these tiles."""
     if tile_shape is None:
         return None
+    if isinstance(tile_shape, str):
+        if tile_shape != "whole":
+            raise ValueError(f"tile_shape must be None, 'whole' or (y, x), got {tile_shape!r}")
+        return common_pb2.Tiling(whole_image=True)
     halo = (0, 0) if halo is None else halo
     return common_pb2.Tiling(tile_shape=[int(v) for v in tile_shape], halo=[int(v) for v in halo])
 
@@ -89,6 +94,9 @@ class Client:
     Images can be given as numpy arrays (uploaded once, addressed by content id
     afterwards) or as image ids returned by :meth:`upload`. Points are (x, y),
     boxes (x0, y0, x1, y1), in pixels; stacks are (z, y, x) or (t, y, x).
+    ``tile_shape`` (y, x) with ``halo`` tiles large images; left at None the server uses the
+    model's native tiling (``models()``; none for SAM checkpoints), and ``tile_shape="whole"``
+    forces the whole image into one SAM input.
     """
 
     def __init__(
@@ -206,6 +214,8 @@ class Client:
                 "name": m.name, "model_type": m.model_type, "model_hash": m.model_hash,
                 "has_decoder": m.has_decoder, "device": m.device, "precision": m.precision,
                 "is_default": m.is_default,
+                "native_tiling": ({"tile_shape": tuple(m.native_tiling.tile_shape), "halo": tuple(m.native_tiling.halo)}
+                                  if m.HasField("native_tiling") else None),
             }
             for m in response.models
         ]

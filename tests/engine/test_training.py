@@ -25,6 +25,7 @@ from sambridge_server.engine.training_data import (
     random_patch,
     synthetic_nuclei,
     to_sam_space,
+    to_sam_tiles,
 )
 from sambridge_server.engine.training_lora import merged_state_dict
 
@@ -257,3 +258,26 @@ def test_whole_image_patches_encode_as_served():
             ours = encode_patch(sam, patch.rgb, patch.offset, patch.valid)
         np.testing.assert_allclose(ours.numpy(), np.asarray(served.features, dtype=np.float32), atol=1e-4, rtol=1e-4)
     assert len(flips_seen) >= 3
+
+
+
+def test_tiles_train_on_the_embeddings_that_tiled_serving_computes(hela_crop, hela_seg):
+    """A model with a native tiling trains on each served tile: its frozen-encoder embeddings
+    equal the tiled serving path's tile by tile; tiles without objects are left out."""
+    from sambridge_server.engine.embeddings import compute_embeddings
+    from sambridge_server.engine.training_frozen import encode_image
+
+    from .conftest import CROP
+
+    sam, _ = _model()
+    labels = np.zeros(hela_crop.shape, dtype=np.int32)
+    labels[:, 200:] = hela_seg[0][CROP][:, 200:]  # the left tiles hold no object
+    tiles = to_sam_tiles(hela_crop, labels, (128, 128), (32, 32), name="crop")
+    served = compute_embeddings(sam, hela_crop, (128, 128), (32, 32), precision="fp32")
+    indices = [int(t.name.rsplit("_tile", 1)[1]) for t in tiles]
+    kept = [tile.index for tile in served.grid.tiles if labels[tile.outer_slices()].any()]
+    assert indices == kept and 0 < len(kept) < served.n_tiles
+    for index, sample in zip(indices, tiles):
+        assert sample.input_size == served.input_sizes[index]
+        np.testing.assert_allclose(encode_image(sam, sample).numpy(), served.tile_features(index), atol=1e-4, rtol=1e-4)
+    assert len(to_sam_tiles(hela_crop, labels, None, None)) == 1

@@ -100,12 +100,14 @@ class Progress(_message.Message):
     def __init__(self, stage: _Optional[str] = ..., done: _Optional[int] = ..., total: _Optional[int] = ..., message: _Optional[str] = ...) -> None: ...
 
 class Tiling(_message.Message):
-    __slots__ = ("tile_shape", "halo")
+    __slots__ = ("tile_shape", "halo", "whole_image")
     TILE_SHAPE_FIELD_NUMBER: _ClassVar[int]
     HALO_FIELD_NUMBER: _ClassVar[int]
+    WHOLE_IMAGE_FIELD_NUMBER: _ClassVar[int]
     tile_shape: _containers.RepeatedScalarFieldContainer[int]
     halo: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, tile_shape: _Optional[_Iterable[int]] = ..., halo: _Optional[_Iterable[int]] = ...) -> None: ...
+    whole_image: bool
+    def __init__(self, tile_shape: _Optional[_Iterable[int]] = ..., halo: _Optional[_Iterable[int]] = ..., whole_image: _Optional[bool] = ...) -> None: ...
 
 class EmbeddingKey(_message.Message):
     __slots__ = ("image_id", "model", "tiling", "precision")

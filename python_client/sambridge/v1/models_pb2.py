@@ -22,9 +22,10 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from sambridge.v1 import common_pb2 as sambridge_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19sambridge/v1/models.proto\x12\x0csambridge.v1\"\x13\n\x11ListModelsRequest\"=\n\x12ListModelsResponse\x12\'\n\x06models\x18\x01 \x03(\x0b\x32\x17.sambridge.v1.ModelInfo\"\x18\n\x08ModelRef\x12\x0c\n\x04name\x18\x01 \x01(\t\"M\n\x10LoadModelRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x17\n\x0f\x63heckpoint_path\x18\x02 \x01(\t\x12\x12\n\nmodel_type\x18\x03 \x01(\t\"\xbf\x01\n\tModelInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nmodel_type\x18\x02 \x01(\t\x12\x12\n\nmodel_hash\x18\x03 \x01(\t\x12\x13\n\x0bhas_decoder\x18\x04 \x01(\x08\x12\x0e\n\x06\x64\x65vice\x18\x05 \x01(\t\x12\x11\n\tprecision\x18\x06 \x01(\t\x12\x12\n\nis_default\x18\x07 \x01(\x08\x12\x19\n\x11\x65ncoder_embed_dim\x18\x08 \x01(\x05\x12\x15\n\rencoder_depth\x18\t \x01(\x05\"\x13\n\x11ServerInfoRequest\"\xaa\x01\n\nServerInfo\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x0e\n\x06\x64\x65vice\x18\x02 \x01(\t\x12\x19\n\x11max_message_bytes\x18\x03 \x01(\x03\x12\x18\n\x10max_image_pixels\x18\x04 \x01(\x03\x12\x15\n\rdefault_model\x18\x05 \x01(\t\x12\x19\n\x11\x64\x65\x66\x61ult_precision\x18\x06 \x01(\t\x12\x14\n\x0c\x63\x61pabilities\x18\x07 \x03(\t2\xb3\x02\n\x0cModelService\x12O\n\nListModels\x12\x1f.sambridge.v1.ListModelsRequest\x1a .sambridge.v1.ListModelsResponse\x12\x44\n\tLoadModel\x12\x1e.sambridge.v1.LoadModelRequest\x1a\x17.sambridge.v1.ModelInfo\x12@\n\rDescribeModel\x12\x16.sambridge.v1.ModelRef\x1a\x17.sambridge.v1.ModelInfo\x12J\n\rGetServerInfo\x12\x1f.sambridge.v1.ServerInfoRequest\x1a\x18.sambridge.v1.ServerInfoB!\n\x10org.sambridge.v1B\x0bModelsProtoP\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19sambridge/v1/models.proto\x12\x0csambridge.v1\x1a\x19sambridge/v1/common.proto\"\x13\n\x11ListModelsRequest\"=\n\x12ListModelsResponse\x12\'\n\x06models\x18\x01 \x03(\x0b\x32\x17.sambridge.v1.ModelInfo\"\x18\n\x08ModelRef\x12\x0c\n\x04name\x18\x01 \x01(\t\"M\n\x10LoadModelRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x17\n\x0f\x63heckpoint_path\x18\x02 \x01(\t\x12\x12\n\nmodel_type\x18\x03 \x01(\t\"\xec\x01\n\tModelInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nmodel_type\x18\x02 \x01(\t\x12\x12\n\nmodel_hash\x18\x03 \x01(\t\x12\x13\n\x0bhas_decoder\x18\x04 \x01(\x08\x12\x0e\n\x06\x64\x65vice\x18\x05 \x01(\t\x12\x11\n\tprecision\x18\x06 \x01(\t\x12\x12\n\nis_default\x18\x07 \x01(\x08\x12\x19\n\x11\x65ncoder_embed_dim\x18\x08 \x01(\x05\x12\x15\n\rencoder_depth\x18\t \x01(\x05\x12+\n\rnative_tiling\x18\n \x01(\x0b\x32\x14.sambridge.v1.Tiling\"\x13\n\x11ServerInfoRequest\"\xaa\x01\n\nServerInfo\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x0e\n\x06\x64\x65vice\x18\x02 \x01(\t\x12\x19\n\x11max_message_bytes\x18\x03 \x01(\x03\x12\x18\n\x10max_image_pixels\x18\x04 \x01(\x03\x12\x15\n\rdefault_model\x18\x05 \x01(\t\x12\x19\n\x11\x64\x65\x66\x61ult_precision\x18\x06 \x01(\t\x12\x14\n\x0c\x63\x61pabilities\x18\x07 \x03(\t2\xb3\x02\n\x0cModelService\x12O\n\nListModels\x12\x1f.sambridge.v1.ListModelsRequest\x1a .sambridge.v1.ListModelsResponse\x12\x44\n\tLoadModel\x12\x1e.sambridge.v1.LoadModelRequest\x1a\x17.sambridge.v1.ModelInfo\x12@\n\rDescribeModel\x12\x16.sambridge.v1.ModelRef\x1a\x17.sambridge.v1.ModelInfo\x12J\n\rGetServerInfo\x12\x1f.sambridge.v1.ServerInfoRequest\x1a\x18.sambridge.v1.ServerInfoB!\n\x10org.sambridge.v1B\x0bModelsProtoP\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,20 +33,20 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'sambridge.v1.models_pb2', _
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\020org.sambridge.v1B\013ModelsProtoP\001'
-  _globals['_LISTMODELSREQUEST']._serialized_start=43
-  _globals['_LISTMODELSREQUEST']._serialized_end=62
-  _globals['_LISTMODELSRESPONSE']._serialized_start=64
-  _globals['_LISTMODELSRESPONSE']._serialized_end=125
-  _globals['_MODELREF']._serialized_start=127
-  _globals['_MODELREF']._serialized_end=151
-  _globals['_LOADMODELREQUEST']._serialized_start=153
-  _globals['_LOADMODELREQUEST']._serialized_end=230
-  _globals['_MODELINFO']._serialized_start=233
-  _globals['_MODELINFO']._serialized_end=424
-  _globals['_SERVERINFOREQUEST']._serialized_start=426
-  _globals['_SERVERINFOREQUEST']._serialized_end=445
-  _globals['_SERVERINFO']._serialized_start=448
-  _globals['_SERVERINFO']._serialized_end=618
-  _globals['_MODELSERVICE']._serialized_start=621
-  _globals['_MODELSERVICE']._serialized_end=928
+  _globals['_LISTMODELSREQUEST']._serialized_start=70
+  _globals['_LISTMODELSREQUEST']._serialized_end=89
+  _globals['_LISTMODELSRESPONSE']._serialized_start=91
+  _globals['_LISTMODELSRESPONSE']._serialized_end=152
+  _globals['_MODELREF']._serialized_start=154
+  _globals['_MODELREF']._serialized_end=178
+  _globals['_LOADMODELREQUEST']._serialized_start=180
+  _globals['_LOADMODELREQUEST']._serialized_end=257
+  _globals['_MODELINFO']._serialized_start=260
+  _globals['_MODELINFO']._serialized_end=496
+  _globals['_SERVERINFOREQUEST']._serialized_start=498
+  _globals['_SERVERINFOREQUEST']._serialized_end=517
+  _globals['_SERVERINFO']._serialized_start=520
+  _globals['_SERVERINFO']._serialized_end=690
+  _globals['_MODELSERVICE']._serialized_start=693
+  _globals['_MODELSERVICE']._serialized_end=1000
 # @@protoc_insertion_point(module_scope)

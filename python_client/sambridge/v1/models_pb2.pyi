@@ -1,3 +1,4 @@
+from sambridge.v1 import common_pb2 as _common_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -33,7 +34,7 @@ class LoadModelRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ..., checkpoint_path: _Optional[str] = ..., model_type: _Optional[str] = ...) -> None: ...
 
 class ModelInfo(_message.Message):
-    __slots__ = ("name", "model_type", "model_hash", "has_decoder", "device", "precision", "is_default", "encoder_embed_dim", "encoder_depth")
+    __slots__ = ("name", "model_type", "model_hash", "has_decoder", "device", "precision", "is_default", "encoder_embed_dim", "encoder_depth", "native_tiling")
     NAME_FIELD_NUMBER: _ClassVar[int]
     MODEL_TYPE_FIELD_NUMBER: _ClassVar[int]
     MODEL_HASH_FIELD_NUMBER: _ClassVar[int]
@@ -43,6 +44,7 @@ class ModelInfo(_message.Message):
     IS_DEFAULT_FIELD_NUMBER: _ClassVar[int]
     ENCODER_EMBED_DIM_FIELD_NUMBER: _ClassVar[int]
     ENCODER_DEPTH_FIELD_NUMBER: _ClassVar[int]
+    NATIVE_TILING_FIELD_NUMBER: _ClassVar[int]
     name: str
     model_type: str
     model_hash: str
@@ -52,7 +54,8 @@ class ModelInfo(_message.Message):
     is_default: bool
     encoder_embed_dim: int
     encoder_depth: int
-    def __init__(self, name: _Optional[str] = ..., model_type: _Optional[str] = ..., model_hash: _Optional[str] = ..., has_decoder: _Optional[bool] = ..., device: _Optional[str] = ..., precision: _Optional[str] = ..., is_default: _Optional[bool] = ..., encoder_embed_dim: _Optional[int] = ..., encoder_depth: _Optional[int] = ...) -> None: ...
+    native_tiling: _common_pb2.Tiling
+    def __init__(self, name: _Optional[str] = ..., model_type: _Optional[str] = ..., model_hash: _Optional[str] = ..., has_decoder: _Optional[bool] = ..., device: _Optional[str] = ..., precision: _Optional[str] = ..., is_default: _Optional[bool] = ..., encoder_embed_dim: _Optional[int] = ..., encoder_depth: _Optional[int] = ..., native_tiling: _Optional[_Union[_common_pb2.Tiling, _Mapping]] = ...) -> None: ...
 
 class ServerInfoRequest(_message.Message):
     __slots__ = ()

@@ -65,7 +65,7 @@ TUNED_AIS_PARAMS: dict[str, AISParams] = {
     "vit_l_em_organelles": AISParams(0.3, 0.4, distance_smoothing=1.2, min_size=100),
     "vit_h_em_organelles": AISParams(0.3, 0.4, distance_smoothing=1.2, min_size=100),
     # SAMBridge's shipped default model, tuned on HeLa frame 14 (bench/eval_default_model.py).
-    "default": AISParams(0.5, 0.5, foreground_threshold=0.4, min_size=100),
+    "default": AISParams(0.4, 0.4, foreground_threshold=0.4, min_size=100),
 }
 
 

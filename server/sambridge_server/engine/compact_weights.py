@@ -58,11 +58,16 @@ def is_compact(payload) -> bool:
 
 
 def save_compact(model_state: Mapping[str, torch.Tensor], decoder_state: Mapping[str, torch.Tensor] | None,
-                 path: str | Path) -> Path:
-    """Write a compact checkpoint atomically: SAM in fp16, the AIS decoder's large weights in int8."""
+                 path: str | Path, native_tiling: Mapping | None = None) -> Path:
+    """Write a compact checkpoint atomically: SAM in fp16, the AIS decoder's large weights in int8.
+
+    ``native_tiling`` ({"tile_shape": [y, x], "halo": [y, x]}) is stored as is (see models.py).
+    """
     payload: dict = {"format": FORMAT, "model_state": compact_state(model_state, quantize=False)}
     if decoder_state is not None:
         payload["decoder_state"] = compact_state(decoder_state, quantize=True)
+    if native_tiling is not None:
+        payload["native_tiling"] = dict(native_tiling)
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     torch.save(payload, tmp)
@@ -75,4 +80,6 @@ def expand_payload(payload: Mapping) -> dict:
     out = {"model_state": expand_state(payload["model_state"])}
     if payload.get("decoder_state") is not None:
         out["decoder_state"] = expand_state(payload["decoder_state"])
+    if payload.get("native_tiling") is not None:
+        out["native_tiling"] = payload["native_tiling"]
     return out

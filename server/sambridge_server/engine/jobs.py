@@ -28,8 +28,9 @@ import torch
 from .ais_decoder import AISDecoder, build_ais_decoder
 from .errors import Cancelled, InvalidInput, NotFound
 from .models import build_sam
+from .tiling import NativeTiling
 from .training import Progress, TrainConfig, make_config, train
-from .training_data import check_pair, split_validation, to_sam_space
+from .training_data import check_pair, split_validation, to_sam_space, to_sam_tiles
 from .training_lora import merged_state_dict
 
 log = logging.getLogger("sambridge.jobs")
@@ -277,9 +278,11 @@ class JobManager:
         if live.cancel.is_set():
             raise Cancelled("cancelled")
         self._update(job_id, state=RUNNING, message="loading data")
-        images = self._training_images(job_id)
+        # A base model served in tiles (its native tiling) trains on exactly those tiles.
+        tiling = self.workspace.models.get(spec.base_model or None).native_tiling
+        images = self._training_images(job_id, tiling)
         train_images, val_images = split_validation(images, spec.validation_fraction)
-        config = self._config(spec)
+        config = replace(self._config(spec), native_tiling=tiling)
         sam, decoder = self._start_model(spec.base_model)
         run_dir = self.directory / job_id / "run"
         self._update(job_id, message=f"training ({config.preset} preset)")
@@ -306,10 +309,13 @@ class JobManager:
         """The job's TrainConfig: preset, then the spec's values, then the server-wide overrides."""
         return make_config(spec.preset or "auto", **{**_config_values(spec), **self.config_overrides})
 
-    def _training_images(self, job_id: str) -> list:
+    def _training_images(self, job_id: str, tiling: NativeTiling | None) -> list:
         with np.load(self.directory / job_id / "data.npz") as data:
             n = sum(1 for key in data.files if key.startswith("image_"))
-            return [to_sam_space(data[f"image_{i}"], data[f"labels_{i}"], name=str(i)) for i in range(n)]
+            if tiling is None:
+                return [to_sam_space(data[f"image_{i}"], data[f"labels_{i}"], name=str(i)) for i in range(n)]
+            return [tile for i in range(n) for tile in to_sam_tiles(data[f"image_{i}"], data[f"labels_{i}"],
+                                                                    tiling.tile_shape, tiling.halo, name=str(i))]
 
     def _start_model(self, base_model: str):
         """Fresh trainable copies of the base model's SAM and AIS decoder (new decoder if it has none)."""

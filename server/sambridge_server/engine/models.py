@@ -30,6 +30,7 @@ from segment_anything.modeling import (
 
 from .errors import InvalidInput, NotFound
 from .compact_weights import expand_payload, is_compact
+from .tiling import NativeTiling
 
 PATCH_SIZE = 16
 PROMPT_EMBED_DIM = 256
@@ -181,6 +182,7 @@ class LoadedModel:
     decoder_state: dict[str, torch.Tensor] | None
     model_hash: str
     device: str = "cpu"
+    native_tiling: NativeTiling | None = None  # used when a request leaves the tiling unset
 
 
 def file_hash(path: str | Path, chunk_size: int = 1 << 20) -> str:
@@ -253,7 +255,9 @@ def load_checkpoint(
     path = Path(path)
     if not path.is_file():
         raise NotFound(f"checkpoint '{path}' does not exist")
-    model_state, decoder_state = split_checkpoint(_read_checkpoint(path), f"checkpoint '{path}'")
+    payload = _read_checkpoint(path)
+    model_state, decoder_state = split_checkpoint(payload, f"checkpoint '{path}'")
+    native_tiling = native_tiling_of(payload, f"checkpoint '{path}'")
     config = infer_config(model_state)
     inferred_type = config_to_model_type(config)
     if model_type is not None and PRESETS[_architecture_of(model_type)] != config:
@@ -275,7 +279,18 @@ def load_checkpoint(
         decoder_state=decoder_state,
         model_hash=file_hash(path),
         device=device,
+        native_tiling=native_tiling,
     )
+
+
+def native_tiling_of(payload: Any, source: str = "checkpoint") -> NativeTiling | None:
+    """The ``"native_tiling"`` entry of a micro_sam-format or compact checkpoint, if any."""
+    if not isinstance(payload, Mapping) or payload.get("native_tiling") is None:
+        return None
+    try:
+        return NativeTiling.from_mapping(payload["native_tiling"], source)
+    except ValueError as error:
+        raise InvalidInput(str(error)) from error
 
 
 def save_checkpoint(
@@ -284,13 +299,17 @@ def save_checkpoint(
     decoder_state: Mapping[str, torch.Tensor] | None = None,
     fmt: Literal["meta", "micro_sam"] = "meta",
     sam_prefix: bool = False,
+    native_tiling: NativeTiling | None = None,
 ) -> Path:
-    """Write ``sam`` as a Meta state dict or a micro_sam ``{"model_state", "decoder_state"}`` dict."""
+    """Write ``sam`` as a Meta state dict or a micro_sam ``{"model_state", "decoder_state"}`` dict.
+
+    ``native_tiling`` is an extra key of the micro_sam format (micro_sam ignores it).
+    """
     path = Path(path)
     state = {key: value.detach().cpu() for key, value in sam.state_dict().items()}
     if fmt == "meta":
-        if decoder_state is not None:
-            raise ValueError("the Meta format cannot hold a decoder_state; use fmt='micro_sam'")
+        if decoder_state is not None or native_tiling is not None:
+            raise ValueError("the Meta format holds only SAM weights; use fmt='micro_sam'")
         torch.save(state, path)
     elif fmt == "micro_sam":
         if sam_prefix:
@@ -298,6 +317,8 @@ def save_checkpoint(
         payload: dict[str, Any] = {"model_state": state}
         if decoder_state is not None:
             payload["decoder_state"] = dict(decoder_state)
+        if native_tiling is not None:
+            payload["native_tiling"] = native_tiling.as_mapping()
         torch.save(payload, path)
     else:
         raise ValueError(f"unknown checkpoint format '{fmt}'")

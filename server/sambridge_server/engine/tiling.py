@@ -17,6 +17,34 @@ Box = tuple[int, int, int, int]  # (y0, x0, y1, x1), half-open
 
 
 @dataclass(frozen=True)
+class NativeTiling:
+    """The tiling a model was trained for, used when a request does not choose one.
+
+    A small model trained on zoomed tiles segments small objects far better when served the same
+    way; the checkpoint says so under ``"native_tiling"`` as ``{"tile_shape": [y, x], "halo": [y, x]}``.
+    """
+
+    tile_shape: tuple[int, int]
+    halo: tuple[int, int]
+
+    @classmethod
+    def from_mapping(cls, value, source: str = "checkpoint") -> "NativeTiling":
+        """Parse and check the checkpoint entry; ValueError names ``source`` on a bad entry."""
+        try:
+            tile_shape = tuple(int(v) for v in value["tile_shape"])
+            halo = tuple(int(v) for v in value["halo"])
+        except (KeyError, TypeError, ValueError) as error:
+            raise ValueError(f"{source}: native_tiling must be {{'tile_shape': [y, x], 'halo': [y, x]}}") from error
+        if len(tile_shape) != 2 or len(halo) != 2 or min(tile_shape) <= 0 or min(halo) < 0:
+            raise ValueError(f"{source}: invalid native_tiling tile_shape {tile_shape}, halo {halo}")
+        return cls(tile_shape, halo)  # type: ignore[arg-type]
+
+    def as_mapping(self) -> dict[str, list[int]]:
+        """The checkpoint entry of this tiling."""
+        return {"tile_shape": list(self.tile_shape), "halo": list(self.halo)}
+
+
+@dataclass(frozen=True)
 class Tile:
     """One tile: its index, the inner block it owns and the outer block that was embedded."""
 

@@ -33,9 +33,19 @@ from .ais_decoder import AISDecoder
 from .encoder import block_forward
 from .errors import Cancelled, InvalidInput
 from .metrics import mean_segmentation_accuracy
+from .tiling import NativeTiling
 from .training_curves import append_row, plot_curves, truncate_rows
-from .training_frozen import FrozenEmbeddings, validate_box_prompts
-from .training_data import PATCH, Patch, TrainingImage, distance_targets, grid_patches, object_ids, random_patch
+from .training_frozen import FrozenEmbeddings, validate_ais, validate_box_prompts
+from .training_data import (
+    PATCH,
+    Patch,
+    TrainingImage,
+    distance_targets,
+    grid_patches,
+    object_ids,
+    object_rich_offset,
+    random_patch,
+)
 from .training_loss import distance_loss, mask_losses
 from .training_lora import apply_lora, merged_state_dict
 
@@ -70,6 +80,7 @@ class TrainConfig:
     validation_patches: int = 4
     early_stopping: int = 10  # epochs without val improvement
     seed: int = 0
+    native_tiling: NativeTiling | None = None  # the tiling the images were cut with; checkpoints carry it
 
 
 HARDWARE_PRESETS: dict[str, dict] = {
@@ -309,11 +320,12 @@ def prompt_loss(sam: Sam, embeddings: torch.Tensor, patch: Patch, rng: np.random
 
 def ais_loss(decoder: AISDecoder, embeddings: torch.Tensor, patch: Patch, ais_patch_size: int,
              rng: np.random.Generator) -> torch.Tensor:
-    """Distance loss of the AIS decoder on a random token-aligned window of the patch."""
+    """Distance loss of the AIS decoder on a token-aligned window of the patch holding objects
+    where the patch has them (an empty window's Dice loss is a constant 1 per map)."""
     tokens = ais_patch_size // PATCH
-    grid = embeddings.shape[-2:]
-    ty = int(rng.integers(0, grid[0] - tokens + 1))
-    tx = int(rng.integers(0, grid[1] - tokens + 1))
+    extent = (embeddings.shape[-2] * PATCH, embeddings.shape[-1] * PATCH)
+    y, x = object_rich_offset(patch.labels, extent, ais_patch_size, rng, min_objects=1)
+    ty, tx = y // PATCH, x // PATCH
     window = embeddings[:, :, ty : ty + tokens, tx : tx + tokens]
     labels = patch.labels[ty * PATCH : (ty + tokens) * PATCH, tx * PATCH : (tx + tokens) * PATCH]
     target = torch.as_tensor(distance_targets(labels)[None], device=embeddings.device)
@@ -331,17 +343,23 @@ def patch_ais_labels(sam: Sam, decoder: AISDecoder, patch: Patch, params: AISPar
     return ais_segment(AISMaps(maps[0], maps[1], maps[2]), params)
 
 
-def validate(sam: Sam, decoder: AISDecoder, patches: Sequence[Patch] | FrozenEmbeddings) -> float:
-    """Mean AIS mSA over validation patches (box-prompt mSA over a ``FrozenEmbeddings`` set)."""
+def validate(sam: Sam, decoder: AISDecoder, patches: Sequence[Patch] | FrozenEmbeddings,
+             with_ais: bool = True) -> float:
+    """Mean AIS mSA over validation patches.
+
+    Over a ``FrozenEmbeddings`` set (frozen encoder): box-prompt mSA, averaged with whole-image AIS
+    mSA when ``with_ais`` (the AIS decoder trains too), so one score selects both heads.
+    """
     if isinstance(patches, FrozenEmbeddings):
-        return validate_box_prompts(sam, patches)
+        box = validate_box_prompts(sam, patches)
+        return (box + validate_ais(decoder, patches, VALIDATION_AIS)) / 2 if with_ais else box
     scores = [mean_segmentation_accuracy(patch_ais_labels(sam, decoder, p), p.labels) for p in patches]
     return float(np.mean(scores)) if scores else float("nan")
 
 
 def _validation_set(sam: Sam, images: Sequence[TrainingImage], config: TrainConfig):
-    """AIS validation patches, or whole-image box-prompt validation when only the mask decoder learns."""
-    if config.freeze_encoder and not config.train_decoder:
+    """AIS validation patches, or whole-image validation on cached embeddings under a frozen encoder."""
+    if config.freeze_encoder:
         return FrozenEmbeddings(sam, images) if images else []
     return validation_patches(images, config)
 
@@ -362,16 +380,20 @@ def _atomic_save(obj, path: Path) -> None:
     tmp.replace(path)  # readers never see a half-written file; a crash leaves the old one
 
 
-def export_checkpoint(sam: Sam, decoder: AISDecoder, path: Path, half: bool = False) -> Path:
+def export_checkpoint(sam: Sam, decoder: AISDecoder, path: Path, half: bool = False,
+                      native_tiling: NativeTiling | None = None) -> Path:
     """Write micro_sam's ``{"model_state", "decoder_state"}`` (LoRA merged) atomically.
 
     ``half`` stores fp16 tensors (half the file size); loaders cast to the model's dtype.
+    ``native_tiling`` adds the serving tiling the model was trained on (micro_sam ignores it).
     """
     cast = (lambda t: t.half() if t.is_floating_point() else t) if half else (lambda t: t)
     payload = {
         "model_state": {k: cast(v) for k, v in merged_state_dict(sam).items()},
         "decoder_state": {k: cast(v.detach().cpu()) for k, v in decoder.state_dict().items()},
     }
+    if native_tiling is not None:
+        payload["native_tiling"] = native_tiling.as_mapping()
     _atomic_save(payload, Path(path))
     return Path(path)
 
@@ -503,7 +525,7 @@ def train(
                 break
         counters["epoch"] += 1
         counters["train_seconds"] = time.monotonic() - started
-        val_msa = _end_of_epoch(sam, decoder, val_patches, scheduler, counters, out_dir)
+        val_msa = _end_of_epoch(sam, decoder, val_patches, scheduler, counters, out_dir, config)
         _save_train_state(out_dir, sam, decoder, optimizer, scheduler, counters)
         if progress is not None:
             progress(Progress(counters["epoch"], counters["step"], total_steps, {}, val_msa, 0.0,
@@ -516,7 +538,7 @@ def train(
     sam.eval()
     decoder.eval()
     if not val_patches or not (out_dir / BEST_NAME).exists():
-        export_checkpoint(sam, decoder, out_dir / BEST_NAME)
+        export_checkpoint(sam, decoder, out_dir / BEST_NAME, native_tiling=config.native_tiling)
     return TrainResult(counters["step"], counters["epoch"], counters["best_val_msa"], out_dir / CHECKPOINT_NAME,
                        out_dir / BEST_NAME, stopped)
 
@@ -526,19 +548,21 @@ def _eta(elapsed: float, step: int, total_steps: int, budget: float) -> float:
     return min(remaining, max(budget - elapsed, 0.0)) if budget else remaining
 
 
-def _end_of_epoch(sam, decoder, val_patches, scheduler, counters: dict, out_dir: Path) -> float | None:
+def _end_of_epoch(sam, decoder, val_patches, scheduler, counters: dict, out_dir: Path,
+                  config: TrainConfig) -> float | None:
     """Validate, step the scheduler, write last/best checkpoints and the curves; returns val mSA."""
-    export_checkpoint(sam, decoder, out_dir / CHECKPOINT_NAME)
+    tiling = config.native_tiling
+    export_checkpoint(sam, decoder, out_dir / CHECKPOINT_NAME, native_tiling=tiling)
     val_msa = None
     if val_patches:
         sam.eval()
-        val_msa = validate(sam, decoder, val_patches)
+        val_msa = validate(sam, decoder, val_patches, config.train_decoder)
         sam.train()
         scheduler.step(val_msa)
         best = counters["best_val_msa"]
         if best is None or val_msa > best:
             counters["best_val_msa"], counters["bad_epochs"] = val_msa, 0
-            export_checkpoint(sam, decoder, out_dir / BEST_NAME)
+            export_checkpoint(sam, decoder, out_dir / BEST_NAME, native_tiling=tiling)
         else:
             counters["bad_epochs"] += 1
         append_row(out_dir / CURVES_CSV, {"step": counters["step"], "epoch": counters["epoch"], "lr": "",

@@ -21,6 +21,7 @@ from skimage.segmentation import find_boundaries
 
 from .errors import InvalidInput
 from .preprocess import to_uint8_rgb, validate_image
+from .tiling import make_grid
 
 PATCH = 16  # encoder pixels per token
 MIN_OBJECT_SIZE = 25  # torch_em PerObjectDistanceTransform(min_size=25) in micro_sam's training
@@ -76,6 +77,26 @@ def to_sam_space(image: np.ndarray, labels: np.ndarray, image_size: int = 1024, 
     padded_labels = np.zeros((image_size, image_size), dtype=np.int32)
     padded_labels[:height, :width] = np.asarray(labels)[np.ix_(rows, cols)]
     return TrainingImage(padded_rgb, padded_labels, (height, width), name)
+
+
+def to_sam_tiles(image: np.ndarray, labels: np.ndarray, tile_shape: tuple[int, int] | None,
+                 halo: tuple[int, int] | None, name: str = "") -> list[TrainingImage]:
+    """SAM-space images of the tiles that serving embeds for ``tile_shape`` / ``halo``.
+
+    A model served with a native tiling sees each tile's outer block (halo included), normalised
+    and resized on its own; training on exactly those blocks teaches it the scale it will see.
+    Tiles without objects are left out. ``tile_shape=None`` gives the whole image.
+    """
+    check_pair(image, labels, name or "pair")
+    if tile_shape is None:
+        return [to_sam_space(image, labels, name=name)]
+    tiles = []
+    for tile in make_grid(np.asarray(labels).shape[:2], tile_shape, halo).tiles:
+        tile_labels = np.asarray(labels)[tile.outer_slices()]
+        if (tile_labels > 0).any():
+            tiles.append(to_sam_space(np.asarray(image)[tile.outer_slices()], tile_labels,
+                                      name=f"{name}_tile{tile.index}"))
+    return tiles  # never empty: check_pair found objects and the tiles cover the image
 
 
 def random_patch(sample: TrainingImage, size: int, rng: np.random.Generator, augment: bool = True) -> Patch:

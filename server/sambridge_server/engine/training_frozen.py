@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from segment_anything.modeling import Sam
 
+from .ais import AISMaps, AISParams, ais_segment
+from .ais_decoder import AISDecoder
 from .metrics import mean_segmentation_accuracy
 from .training_data import (
     PATCH,
@@ -110,4 +112,28 @@ def validate_box_prompts(sam: Sam, frozen: FrozenEmbeddings) -> float:
         predicted = box_prompt_labels(sam, frozen.embeddings(index), sample.labels, ids)[:height, :width]
         truth = sample.labels[:height, :width]
         scores.append(mean_segmentation_accuracy(predicted, np.where(np.isin(truth, ids), truth, 0)))
+    return float(np.mean(scores)) if scores else float("nan")
+
+
+MAX_AIS_VALIDATION_IMAGES = 6  # the AIS decoder costs ~10 s per 1024-px image on a CPU core
+
+
+@torch.no_grad()
+def validate_ais(decoder: AISDecoder, frozen: FrozenEmbeddings, params: AISParams) -> float:
+    """Mean whole-image AIS mSA over ``frozen``'s images (decoder maps in SAM space, padding cut),
+    at most ``MAX_AIS_VALIDATION_IMAGES`` of them, evenly spread."""
+    scores = []
+    was_training = decoder.training
+    decoder.eval()
+    n = len(frozen.images)
+    chosen = np.unique(np.linspace(0, n - 1, min(n, MAX_AIS_VALIDATION_IMAGES)).round().astype(int))
+    for index in chosen:
+        sample = frozen.images[index]
+        height, width = sample.input_size
+        if not object_ids(sample.labels).size:
+            continue
+        maps = decoder(frozen.embeddings(index))[0, :, :height, :width].float().cpu().numpy()
+        predicted = ais_segment(AISMaps(maps[0], maps[1], maps[2]), params)
+        scores.append(mean_segmentation_accuracy(predicted, sample.labels[:height, :width]))
+    decoder.train(was_training)
     return float(np.mean(scores)) if scores else float("nan")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -33,13 +33,25 @@ CancelledFn = Callable[[], bool]
 
 @dataclass(frozen=True)
 class EmbeddingRequest:
-    """Which embeddings a call uses: image, model (None = default), tiling, precision."""
+    """Which embeddings a call uses: image, model (None = default), tiling, precision.
+
+    ``tile_shape=None`` means the model's native tiling (none for SAM / micro_sam checkpoints);
+    ``whole_image`` forces one SAM input even for a model that has one.
+    """
 
     image_id: str
     model: str | None = None
     tile_shape: tuple[int, int] | None = None
     halo: tuple[int, int] | None = None
     precision: str | None = None
+    whole_image: bool = False
+
+    def with_tiling_of(self, model: LoadedModel) -> "EmbeddingRequest":
+        """This request with an unset tiling replaced by ``model``'s native tiling."""
+        native = model.native_tiling
+        if self.tile_shape is not None or self.whole_image or native is None:
+            return self
+        return replace(self, tile_shape=native.tile_shape, halo=native.halo)
 
 
 @dataclass(frozen=True)
@@ -116,13 +128,14 @@ class Workspace:
         for key in [k for k in self._keys if k[0] == image_id]:
             self._keys.pop(key, None)
 
-    def _resolve(self, request: EmbeddingRequest) -> tuple[StoredImage, LoadedModel, str]:
+    def _resolve(self, request: EmbeddingRequest) -> tuple[StoredImage, LoadedModel, str, EmbeddingRequest]:
+        """Image, model and precision of a request, and the request with its tiling settled."""
         image = self.images.get(request.image_id)
         model = self.models.get(request.model)
         precision = request.precision or self.precision
         if precision not in ("fp32", "bf16"):
             raise InvalidInput(f"precision must be 'fp32' or 'bf16', got {precision!r}")
-        return image, model, precision
+        return image, model, precision, request.with_tiling_of(model)
 
     def _cache_key(self, image: StoredImage, index: int, model: LoadedModel, request: EmbeddingRequest,
                    precision: str) -> CacheKey:
@@ -137,7 +150,7 @@ class Workspace:
     def embeddings_for(self, request: EmbeddingRequest, index: int = 0, progress: ProgressFn | None = None,
                        cancelled: CancelledFn | None = None) -> tuple[ImageEmbeddings, LoadedModel, StoredImage]:
         """Embeddings of one plane (computed once, then from the cache)."""
-        image, model, precision = self._resolve(request)
+        image, model, precision, request = self._resolve(request)
         plane = image.plane(index)
         key = self._cache_key(image, index, model, request, precision)
 
@@ -156,7 +169,7 @@ class Workspace:
               cancelled: CancelledFn | None = None) -> EmbedSummary:
         """Make sure the embeddings of the requested planes exist; report what was cached."""
         start = time.perf_counter()
-        image, model, precision = self._resolve(request)
+        image, model, precision, request = self._resolve(request)
         planes = requested_planes(image, indices)
         n_cached, n_tiles = 0, 0
         for done, index in enumerate(planes):
@@ -241,7 +254,7 @@ class Workspace:
 
         Stacks are segmented plane by plane; ids are made unique across planes by offsetting.
         """
-        image, model, _ = self._resolve(request)
+        image, model, _, _ = self._resolve(request)
         if method == "auto":
             method = "ais" if model.decoder_state is not None else "amg"
         if method not in ("ais", "amg"):

@@ -31,6 +31,7 @@ def embedding_request(key: common_pb2.EmbeddingKey) -> EmbeddingRequest:
     return EmbeddingRequest(
         image_id=key.image_id, model=key.model or None, tile_shape=tile_shape,
         halo=halo if tile_shape else None, precision=key.precision or None,
+        whole_image=tile_shape is None and key.HasField("tiling") and key.tiling.whole_image,
     )
 
 

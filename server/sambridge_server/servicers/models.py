@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sambridge.v1 import models_pb2, models_pb2_grpc
+from sambridge.v1 import common_pb2, models_pb2, models_pb2_grpc
 from sambridge_server import __version__
 from sambridge_server.engine.errors import InvalidInput
 from sambridge_server.engine.models import LoadedModel
@@ -18,6 +18,8 @@ def model_info(model: LoadedModel, workspace: Workspace) -> models_pb2.ModelInfo
         has_decoder=model.decoder_state is not None, device=str(model.device),
         precision=workspace.precision, is_default=model.name == workspace.models.default_name,
         encoder_embed_dim=model.config.embed_dim, encoder_depth=model.config.depth,
+        native_tiling=None if model.native_tiling is None else common_pb2.Tiling(
+            tile_shape=list(model.native_tiling.tile_shape), halo=list(model.native_tiling.halo)),
     )
 
 

@@ -137,7 +137,9 @@ public final class SamBridgeClient implements AutoCloseable {
     }
 
     /**
-     * Tiles large images; zero sizes turn tiling off.
+     * Tiles large images. Zero sizes leave the choice to the server: the model's native tiling
+     * (none for SAM checkpoints; the default model's zoomed tiles); negative sizes force the
+     * whole image into one SAM input.
      *
      * @param tileY tile height
      * @param tileX tile width
@@ -145,8 +147,14 @@ public final class SamBridgeClient implements AutoCloseable {
      * @param haloX halo columns on each side
      */
     public void setTiling(int tileY, int tileX, int haloY, int haloX) {
-        this.tiling = tileY <= 0 || tileX <= 0 ? Tiling.getDefaultInstance()
-                : Tiling.newBuilder().addTileShape(tileY).addTileShape(tileX).addHalo(haloY).addHalo(haloX).build();
+        if (tileY < 0 || tileX < 0) {
+            this.tiling = Tiling.newBuilder().setWholeImage(true).build();
+        } else if (tileY == 0 || tileX == 0) {
+            this.tiling = Tiling.getDefaultInstance();
+        } else {
+            this.tiling = Tiling.newBuilder().addTileShape(tileY).addTileShape(tileX)
+                    .addHalo(haloY).addHalo(haloX).build();
+        }
     }
 
     /**

@@ -22,7 +22,7 @@ public final class EmbedCommand extends BridgeCommand {
         ImagePlus imp = requireImage();
         SamBridgeClient client = BridgeSession.require();
         GenericDialog gd = new GenericDialog("SAMBridge Embed");
-        gd.addNumericField("tile", 0, 0, 6, "px (0 = no tiling)");
+        gd.addNumericField("tile", 0, 0, 6, "px (0 = the model's native tiling, -1 = whole image)");
         gd.addNumericField("halo", 0, 0, 6, "px");
         gd.showDialog();
         if (gd.wasCanceled()) {
