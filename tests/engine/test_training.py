@@ -155,6 +155,7 @@ def test_bad_inputs_are_rejected():
 
 def test_frozen_encoder_trains_only_the_prompt_path_on_serving_embeddings(images, tmp_path):
     from sambridge_server.engine.embeddings import compute_embeddings
+    from sambridge_server.engine.tiling import NativeTiling
     from sambridge_server.engine.training_frozen import encode_image
 
     sam, decoder = _model()
@@ -265,6 +266,7 @@ def test_tiles_train_on_the_embeddings_that_tiled_serving_computes(hela_crop, he
     """A model with a native tiling trains on each served tile: its frozen-encoder embeddings
     equal the tiled serving path's tile by tile; tiles without objects are left out."""
     from sambridge_server.engine.embeddings import compute_embeddings
+    from sambridge_server.engine.tiling import NativeTiling
     from sambridge_server.engine.training_frozen import encode_image
 
     from .conftest import CROP
@@ -272,7 +274,7 @@ def test_tiles_train_on_the_embeddings_that_tiled_serving_computes(hela_crop, he
     sam, _ = _model()
     labels = np.zeros(hela_crop.shape, dtype=np.int32)
     labels[:, 200:] = hela_seg[0][CROP][:, 200:]  # the left tiles hold no object
-    tiles = to_sam_tiles(hela_crop, labels, (128, 128), (32, 32), name="crop")
+    tiles = to_sam_tiles(hela_crop, labels, NativeTiling((128, 128), (32, 32)), name="crop")
     served = compute_embeddings(sam, hela_crop, (128, 128), (32, 32), precision="fp32")
     indices = [int(t.name.rsplit("_tile", 1)[1]) for t in tiles]
     kept = [tile.index for tile in served.grid.tiles if labels[tile.outer_slices()].any()]
@@ -280,4 +282,4 @@ def test_tiles_train_on_the_embeddings_that_tiled_serving_computes(hela_crop, he
     for index, sample in zip(indices, tiles):
         assert sample.input_size == served.input_sizes[index]
         np.testing.assert_allclose(encode_image(sam, sample).numpy(), served.tile_features(index), atol=1e-4, rtol=1e-4)
-    assert len(to_sam_tiles(hela_crop, labels, None, None)) == 1
+    assert len(to_sam_tiles(hela_crop, labels, None)) == 1

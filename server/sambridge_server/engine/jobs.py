@@ -30,7 +30,7 @@ from .errors import Cancelled, InvalidInput, NotFound
 from .models import build_sam
 from .tiling import NativeTiling
 from .training import Progress, TrainConfig, make_config, train
-from .training_data import check_pair, split_validation, to_sam_space, to_sam_tiles
+from .training_data import check_pair, split_validation, to_sam_tiles
 from .training_lora import merged_state_dict
 
 log = logging.getLogger("sambridge.jobs")
@@ -312,10 +312,8 @@ class JobManager:
     def _training_images(self, job_id: str, tiling: NativeTiling | None) -> list:
         with np.load(self.directory / job_id / "data.npz") as data:
             n = sum(1 for key in data.files if key.startswith("image_"))
-            if tiling is None:
-                return [to_sam_space(data[f"image_{i}"], data[f"labels_{i}"], name=str(i)) for i in range(n)]
-            return [tile for i in range(n) for tile in to_sam_tiles(data[f"image_{i}"], data[f"labels_{i}"],
-                                                                    tiling.tile_shape, tiling.halo, name=str(i))]
+            return [sample for i in range(n)
+                    for sample in to_sam_tiles(data[f"image_{i}"], data[f"labels_{i}"], tiling, name=str(i))]
 
     def _start_model(self, base_model: str):
         """Fresh trainable copies of the base model's SAM and AIS decoder (new decoder if it has none)."""

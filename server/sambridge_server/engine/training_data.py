@@ -21,7 +21,7 @@ from skimage.segmentation import find_boundaries
 
 from .errors import InvalidInput
 from .preprocess import to_uint8_rgb, validate_image
-from .tiling import make_grid
+from .tiling import NativeTiling, make_grid
 
 PATCH = 16  # encoder pixels per token
 MIN_OBJECT_SIZE = 25  # torch_em PerObjectDistanceTransform(min_size=25) in micro_sam's training
@@ -79,19 +79,19 @@ def to_sam_space(image: np.ndarray, labels: np.ndarray, image_size: int = 1024, 
     return TrainingImage(padded_rgb, padded_labels, (height, width), name)
 
 
-def to_sam_tiles(image: np.ndarray, labels: np.ndarray, tile_shape: tuple[int, int] | None,
-                 halo: tuple[int, int] | None, name: str = "") -> list[TrainingImage]:
-    """SAM-space images of the tiles that serving embeds for ``tile_shape`` / ``halo``.
+def to_sam_tiles(image: np.ndarray, labels: np.ndarray, tiling: NativeTiling | None,
+                 name: str = "") -> list[TrainingImage]:
+    """SAM-space images of the tiles that serving embeds for ``tiling`` (None: the whole image).
 
     A model served with a native tiling sees each tile's outer block (halo included), normalised
     and resized on its own; training on exactly those blocks teaches it the scale it will see.
-    Tiles without objects are left out. ``tile_shape=None`` gives the whole image.
+    Tiles without objects are left out.
     """
-    check_pair(image, labels, name or "pair")
-    if tile_shape is None:
+    if tiling is None:
         return [to_sam_space(image, labels, name=name)]
+    check_pair(image, labels, name or "pair")
     tiles = []
-    for tile in make_grid(np.asarray(labels).shape[:2], tile_shape, halo).tiles:
+    for tile in make_grid(np.asarray(labels).shape[:2], tiling.tile_shape, tiling.halo).tiles:
         tile_labels = np.asarray(labels)[tile.outer_slices()]
         if (tile_labels > 0).any():
             tiles.append(to_sam_space(np.asarray(image)[tile.outer_slices()], tile_labels,
