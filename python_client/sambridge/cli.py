@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -11,59 +12,163 @@ import numpy as np
 
 
 def _progress_bar(description: str):
-    """A progress callback drawing a tqdm bar (stage, done, total)."""
+    """A progress callback (stage, done, total) drawing one tqdm bar per stage (e.g. embedding, decoding)."""
     from tqdm import tqdm
 
-    bar = tqdm(desc=description, unit="step", leave=False)
+    bars: dict = {}
 
     def update(stage: str, done: int, total: int) -> None:
+        if stage not in bars:
+            bars[stage] = tqdm(desc=f"{description} ({stage})" if stage else description, unit="step",
+                               position=len(bars), leave=True)
+        bar = bars[stage]
         if total and bar.total != total:
             bar.total = total
-        bar.set_description(f"{description} ({stage})" if stage else description)
         bar.n = done
         bar.refresh()
 
-    update.close = bar.close  # type: ignore[attr-defined]
+    def close() -> None:
+        for bar in bars.values():
+            bar.close()
+
+    update.close = close  # type: ignore[attr-defined]
     return update
 
 
+class UsageError(Exception):
+    """A user mistake: ``main`` prints the message as one line on stderr and exits with 2."""
+
+
 def _read(path: Path) -> np.ndarray:
+    """The pixels of a TIFF file; UsageError if it is missing, unreadable or not a TIFF."""
     import tifffile
 
-    return tifffile.imread(path)
+    try:
+        return tifffile.imread(path)
+    except tifffile.TiffFileError:
+        raise UsageError(f"{path} is not a TIFF file") from None
+    except OSError as err:
+        raise UsageError(f"cannot read {path}: {err.strerror or err}") from None
+
+
+def _read_image(args: argparse.Namespace) -> np.ndarray:
+    """``args.image`` as the server takes it: with ``--axes`` (and ``--channel``/``--timepoint``)
+    selected and channels moved last; sets ``args.axes`` to the axes the array now has."""
+    from sambridge import wire
+
+    image = _read(args.image)
+    channels, timepoint = getattr(args, "channel", None) or None, getattr(args, "timepoint", None)
+    if args.axes is None and channels is None and timepoint is None:
+        return image
+    try:
+        axes = args.axes or wire.guess_axes(image.shape)
+        image, args.axes = wire.normalize(image, axes.lower(), channels, timepoint)
+    except wire.WireError as err:
+        raise UsageError(f"{args.image}: {err}") from None
+    return image
 
 
 def _write(path: Path, array: np.ndarray) -> None:
+    """Write a label image or stack; stacks as (z, y, x) grayscale planes (never tagged RGB)."""
     import tifffile
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tifffile.imwrite(path, array, compression="zlib")
+    axes = {2: "YX", 3: "ZYX"}.get(array.ndim)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tifffile.imwrite(path, array, compression="zlib", photometric="minisblack",
+                         metadata={"axes": axes} if axes else {})
+    except OSError as err:
+        raise UsageError(f"cannot write {path}: {err.strerror or err}") from None
 
 
 def _floats(text: str, n: int, what: str) -> list[float]:
-    values = [float(v) for v in text.split(",")]
+    """``n`` comma-separated numbers; UsageError naming the option otherwise."""
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        values = []
     if len(values) != n:
-        raise argparse.ArgumentTypeError(f"{what} needs {n} comma-separated numbers, got {text!r}")
+        raise UsageError(f"{what} needs {n} comma-separated numbers, got {text!r}")
     return values
+
+
+def _pair(text: str) -> list[int]:
+    """An argparse type: 'y,x' as two integers."""
+    try:
+        values = [int(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) != 2:
+        raise argparse.ArgumentTypeError(f"needs two comma-separated integers y,x, got {text!r}")
+    return values
+
+
+def _tile(text: str) -> list[int] | str:
+    """An argparse type: 'whole' or 'y,x'."""
+    return text if text == "whole" else _pair(text)
 
 
 def _client(args: argparse.Namespace):
     from sambridge import Client
 
-    return Client(args.address, token=args.token, tls=args.tls)
+    return Client(args.address, token=args.token, tls=args.tls, session=getattr(args, "session", None) or _session())
+
+
+def _session() -> str:
+    """This user's CLI session id: random, created once, private (handles are owned by it)."""
+    folder = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "sambridge"
+    path = folder / "cli-session"
+    try:
+        return path.read_text().strip() or _new_session(folder, path)
+    except OSError:
+        return _new_session(folder, path)
+
+
+def _new_session(folder: Path, path: Path) -> str:
+    import secrets
+
+    session = secrets.token_hex(16)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as handle:
+            handle.write(session)
+    except OSError:  # a read-only home: handles then last for this command only
+        pass
+    return session
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    """Print the served models as JSON lines."""
+    """Print the served models (``--available``: the server's registry models) as JSON lines."""
     with _client(args) as client:
-        for model in client.models():
+        for model in client.available_models() if args.available else client.models():
             print(json.dumps(model))
+    return 0
+
+
+def cmd_pull(args: argparse.Namespace) -> int:
+    """Have the server download (if needed) and serve a registry model, with a progress bar."""
+    import grpc
+
+    from sambridge.client import SamBridgeError
+
+    bar = _progress_bar(f"pull {args.name}")
+    try:
+        with _client(args) as client:
+            info = client.load_model(args.name, progress=bar)
+    except SamBridgeError as err:
+        bar.close()
+        if err.code in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
+            print(f"sambridge pull: {err.details}", file=sys.stderr)
+            return 2
+        raise
+    bar.close()
+    print(json.dumps(info))
     return 0
 
 
 def cmd_embed(args: argparse.Namespace) -> int:
     """Compute (and cache on the server) the embeddings of an image."""
-    image = _read(args.image)
+    image = _read_image(args)
     bar = _progress_bar("embedding")
     with _client(args) as client:
         result = client.embed(image, model=args.model, tile_shape=args.tile, halo=args.halo, progress=bar, axes=args.axes)
@@ -75,10 +180,12 @@ def cmd_embed(args: argparse.Namespace) -> int:
 
 def cmd_segment(args: argparse.Namespace) -> int:
     """Segment objects from boxes and/or points into a label TIFF."""
-    image = _read(args.image)
+    image = _read_image(args)
     boxes = [_floats(b, 4, "--box") for b in args.box]
     points = [_floats(p, 2, "--point") for p in args.point]
     negatives = [_floats(p, 2, "--negative") for p in args.negative]
+    if args.object_id:
+        return _segment_handle(args, image, boxes, points, negatives)
     if not boxes and not points:
         print("sambridge segment: give at least one --box or --point", file=sys.stderr)
         return 2
@@ -91,9 +198,50 @@ def cmd_segment(args: argparse.Namespace) -> int:
     return 0
 
 
+def _segment_handle(args: argparse.Namespace, image, boxes, points, negatives) -> int:
+    """One object through its handle: this call's prompts are added to the object's earlier ones."""
+    if len(boxes) > 1:
+        print("sambridge segment: --object-id takes at most one --box (one object)", file=sys.stderr)
+        return 2
+    if not boxes and not points and not negatives:
+        print("sambridge segment: give a --box, --point or --negative for the object", file=sys.stderr)
+        return 2
+    clicks = points + negatives
+    with _client(args) as client:
+        mask = client.segment(image, points=clicks or None, point_labels=[1] * len(points) + [0] * len(negatives),
+                              box=boxes[0] if boxes else None, object_id=args.object_id, model=args.model,
+                              tile_shape=args.tile, halo=args.halo, index=args.index, axes=args.axes)
+    return _write_object(args, mask)
+
+
+def _write_object(args: argparse.Namespace, mask: np.ndarray) -> int:
+    _write(args.output, mask.astype(np.uint32))
+    print(f"wrote {args.output}: object {args.object_id!r}, {int(mask.sum())} px")
+    return 0
+
+
+def cmd_undo(args: argparse.Namespace) -> int:
+    """Step an object back to its state before its last call; write that mask."""
+    image = _read_image(args)
+    with _client(args) as client:
+        mask = client.undo(image, args.object_id, model=args.model, tile_shape=args.tile, halo=args.halo,
+                           index=args.index, axes=args.axes)
+    return _write_object(args, mask)
+
+
+def cmd_reset(args: argparse.Namespace) -> int:
+    """Clear an object's prompts on the server (undo brings them back)."""
+    image = _read_image(args)
+    with _client(args) as client:
+        client.reset_object(image, args.object_id, model=args.model, tile_shape=args.tile, halo=args.halo,
+                            index=args.index, axes=args.axes)
+    print(f"reset object {args.object_id!r}")
+    return 0
+
+
 def cmd_auto(args: argparse.Namespace) -> int:
     """Automatic instance segmentation into a label TIFF."""
-    image = _read(args.image)
+    image = _read_image(args)
     bar = _progress_bar(args.method)
     with _client(args) as client:
         labels = client.auto_segment(image, method=args.method, model=args.model, tile_shape=args.tile,
@@ -106,7 +254,7 @@ def cmd_auto(args: argparse.Namespace) -> int:
 
 def cmd_propagate(args: argparse.Namespace) -> int:
     """Propagate every object of a 2D label TIFF on slice --z through a (z, y, x) volume."""
-    volume = _read(args.image)
+    volume = _volume(args)
     labels_2d = _read(args.labels)
     bar = _progress_bar("propagating")
     with _client(args) as client:
@@ -118,9 +266,18 @@ def cmd_propagate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _volume(args: argparse.Namespace) -> np.ndarray:
+    """``args.image`` as a (z, y, x) volume (after the --axes/--channel/--timepoint selection)."""
+    volume = _read_image(args)
+    if volume.ndim != 3 or (args.axes or "zyx") != "zyx":
+        raise UsageError(f"{args.image}: a (z, y, x) volume is needed, got shape {volume.shape}"
+                         f"{f' with axes {args.axes!r}' if args.axes else ''}; give --axes (and --channel)")
+    return volume
+
+
 def cmd_auto3d(args: argparse.Namespace) -> int:
     """Automatic 3D segmentation of a (z, y, x) volume into a label TIFF."""
-    volume = _read(args.image)
+    volume = _volume(args)
     bar = _progress_bar("segmenting")
     with _client(args) as client:
         labels = client.auto_segment_3d(volume, method=args.method, model=args.model, min_overlap=args.min_overlap,
@@ -134,7 +291,7 @@ def cmd_auto3d(args: argparse.Namespace) -> int:
 
 def cmd_track(args: argparse.Namespace) -> int:
     """Track objects through a (t, y, x) TIFF; write the result in CTC layout (mask###.tif + res_track.txt)."""
-    image = _read(args.image)
+    image = _read_image(args)
     start = None
     if args.method == "interactive":
         start = _start_annotation(args)
@@ -177,19 +334,12 @@ def _start_annotation(args: argparse.Namespace) -> dict | None:
     return annotation
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    """Start a local server on the default model and segment a sample image (the README's main job)."""
-    from sambridge.demo import run_demo
-
-    return run_demo(args.output, method=args.method)
-
-
 def cmd_train(args: argparse.Namespace) -> int:
     """Start a training job on image/label TIFF pairs and follow it with a progress bar."""
     from tqdm import tqdm
 
     if len(args.images) != len(args.labels):
-        raise SystemExit("sambridge train: give as many --labels as --images")
+        raise UsageError("give as many --labels as --images")
     with _client(args) as client:
         pairs = [(_read(i), _read(l)) for i, l in zip(args.images, args.labels)]
         job = client.train(args.output_model, pairs, data_dir=args.data_dir or "", base_model=args.model or "",
@@ -243,7 +393,7 @@ def cmd_train_default(args: argparse.Namespace) -> int:
 
     script = Path(__file__).resolve().parents[2] / "bench" / "train_default_model.py"
     if not script.exists():
-        raise SystemExit("sambridge train-default needs a source checkout (bench/train_default_model.py)")
+        raise UsageError("train-default needs a source checkout (bench/train_default_model.py)")
     sys.argv = [str(script), *args.recipe_args]
     runpy.run_path(str(script), run_name="__main__")
     return 0
@@ -251,25 +401,39 @@ def cmd_train_default(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``sambridge`` command."""
-    parser = argparse.ArgumentParser(prog="sambridge", description=__doc__)
+    parser = _Parser(prog="sambridge", description=__doc__)
     parser.add_argument("--address", default="127.0.0.1:50051", help="server address host:port")
     parser.add_argument("--token", default=None, help="bearer token of the server")
     parser.add_argument("--tls", action="store_true", help="connect with TLS")
+    parser.add_argument("--session", default=os.environ.get("SAMBRIDGE_SESSION"),
+                        help="session that owns --object-id handles across commands (default: a random id kept "
+                             "in ~/.cache/sambridge/cli-session, or $SAMBRIDGE_SESSION)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def image_command(name: str, func, help_text: str) -> argparse.ArgumentParser:
         cmd = sub.add_parser(name, help=help_text)
         cmd.add_argument("image", type=Path, help="input TIFF")
-        cmd.add_argument("--axes", default=None, help="axes of the TIFF (yx, yxc, zyx, tyx, ...); default by rank")
+        cmd.add_argument("--axes", default=None,
+                         help="axes of the TIFF: yx, yxc, zyx, zyxc, tyx, tyxc, czyx, zcyx, tzyx, tczyx "
+                              "(default by rank)")
+        cmd.add_argument("--channel", type=int, action="append", default=None,
+                         help="channel to use (repeatable; one channel: grayscale; default: all)")
+        cmd.add_argument("--timepoint", type=int, default=None, help="time point of a tzyx/tczyx TIFF")
         cmd.add_argument("--model", default=None, help="model name (default: the server's default)")
-        cmd.add_argument("--tile", type=lambda t: t if t == "whole" else [int(v) for v in t.split(",")], default=None,
+        cmd.add_argument("--tile", type=_tile, default=None,
                          help="tile shape y,x for large images (default: the model's native tiling; "
                               "'whole': one SAM input)")
-        cmd.add_argument("--halo", type=lambda t: [int(v) for v in t.split(",")], default=None, help="halo y,x")
+        cmd.add_argument("--halo", type=_pair, default=None, help="halo y,x")
         cmd.set_defaults(func=func)
         return cmd
 
-    sub.add_parser("models", help="list the served models").set_defaults(func=cmd_models)
+    models = sub.add_parser("models", help="list the served models")
+    models.add_argument("--available", action="store_true",
+                        help="list the models the server can serve by name (its registry), downloaded or not")
+    models.set_defaults(func=cmd_models)
+    pull = sub.add_parser("pull", help="have the server download (if needed) and serve a registry model")
+    pull.add_argument("name", help="registry model name, e.g. vit_b_lm (see: models --available)")
+    pull.set_defaults(func=cmd_pull)
     image_command("embed", cmd_embed, "precompute embeddings (cached on the server)")
     seg = image_command("segment", cmd_segment, "segment objects from prompts")
     seg.add_argument("-o", "--output", type=Path, required=True, help="output label TIFF")
@@ -277,6 +441,16 @@ def build_parser() -> argparse.ArgumentParser:
     seg.add_argument("--point", action="append", default=[], help="x,y positive point (one object each)")
     seg.add_argument("--negative", action="append", default=[], help="x,y negative point shared by all objects")
     seg.add_argument("--index", type=int, default=0, help="slice/frame of a stack")
+    seg.add_argument("--object-id", default="",
+                     help="continue this object: the prompts are added to its earlier ones (see undo, reset); "
+                          "writes its mask (label 1)")
+    for name, func, text in (("undo", cmd_undo, "step an object back before its last segment call"),
+                             ("reset", cmd_reset, "clear an object's prompts (undo restores them)")):
+        handle = image_command(name, func, text)
+        handle.add_argument("--object-id", required=True, help="the object's id, as given to segment")
+        handle.add_argument("--index", type=int, default=0, help="slice/frame of a stack")
+        if name == "undo":
+            handle.add_argument("-o", "--output", type=Path, required=True, help="output mask TIFF (label 1)")
     auto = image_command("auto", cmd_auto, "automatic instance segmentation")
     auto.add_argument("-o", "--output", type=Path, required=True, help="output label TIFF")
     auto.add_argument("--method", default="auto", choices=["auto", "ais", "amg"])
@@ -336,23 +510,55 @@ def build_parser() -> argparse.ArgumentParser:
     default = sub.add_parser("train-default", help="reproduce the default model (runs locally, needs the source)")
     default.add_argument("recipe_args", nargs=argparse.REMAINDER, help="options of bench/train_default_model.py")
     default.set_defaults(func=cmd_train_default)
-    demo = sub.add_parser("demo", help="serve the default model locally and segment a sample image")
-    demo.add_argument("-o", "--output", type=Path, default=Path("sambridge_demo"), help="output folder")
-    demo.add_argument("--method", default="auto", choices=["auto", "ais", "amg"])
-    demo.set_defaults(func=cmd_demo)
     return parser
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line on stderr (exit status 2)."""
+
+    def error(self, message: str):
+        """Print ``<prog>: <message> (see --help)`` and exit with 2."""
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+# Server answers that mean the user asked for something wrong (exit 2, like usage errors).
+_USER_ERRORS = ("NOT_FOUND", "INVALID_ARGUMENT", "OUT_OF_RANGE", "FAILED_PRECONDITION", "UNAUTHENTICATED",
+                "PERMISSION_DENIED", "ALREADY_EXISTS")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _server_error(err, address: str) -> tuple[str, int]:
+    """The one-line message and exit status for a failed call."""
+    code = err.code.name
+    if code == "UNAVAILABLE":
+        return (f"no SAMBridge server answers at {address} ({_one_line(err.details)}); start one with "
+                f"'sambridge-server' (default 127.0.0.1:50051) or pass --address HOST:PORT", 2)
+    if code == "DEADLINE_EXCEEDED":
+        return f"the server did not answer in time at {address} ({_one_line(err.details)})", 1
+    return f"{code}: {_one_line(err.details)}", 2 if code in _USER_ERRORS else 1
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``sambridge``."""
+    """Entry point of ``sambridge``: user mistakes are one line on stderr and exit status 2."""
     args = build_parser().parse_args(argv)
     from sambridge.client import SamBridgeError
 
+    prog = f"sambridge {args.command}"
     try:
         return args.func(args)
+    except UsageError as err:
+        print(f"{prog}: {_one_line(err)}", file=sys.stderr)
+        return 2
     except SamBridgeError as err:
-        print(f"sambridge: {err}", file=sys.stderr)
-        return 1
+        message, status = _server_error(err, args.address)
+        print(f"{prog}: {message}", file=sys.stderr)
+        return status
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -107,6 +107,7 @@ class Client:
         root_certificates: bytes | None = None,
         timeout: float | None = None,
         max_message_mb: int = 256,
+        session: str | None = None,
     ) -> None:
         options = [
             ("grpc.max_send_message_length", max_message_mb * 1024 * 1024),
@@ -124,7 +125,8 @@ class Client:
             self._channel = grpc.insecure_channel(address, options=options)
             self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
         # Object handles live in this session only: another Client's "cell-1" is another object.
-        self.session = uuid.uuid4().hex
+        # A named session (the CLI's) lets separate processes continue the same objects.
+        self.session = session or uuid.uuid4().hex
         self._metadata += (("sambridge-session", self.session),)
         self.timeout = timeout
         self._images = images_pb2_grpc.ImageServiceStub(self._channel)
@@ -176,10 +178,21 @@ class Client:
         raise SamBridgeError(grpc.StatusCode.UNKNOWN, "the server closed the stream without a result")
 
     # -- images and models -------------------------------------------------
-    def upload(self, array: np.ndarray, axes: str | None = None) -> str:
-        """Upload an array (skipped if the server already has it); return its id."""
-        array = np.ascontiguousarray(array)
-        axes = axes or wire.default_axes(array.ndim)
+    def upload(self, array: np.ndarray, axes: str | None = None, channels: Sequence[int] | None = None,
+               timepoint: int | None = None) -> str:
+        """Upload an array (skipped if the server already has it); return its id.
+
+        ``axes``: yx, yxc, zyx, zyxc, tyx, tyxc, czyx, zcyx, tzyx or tczyx (default by rank; a 4D
+        array other than (z, y, x, c) must say). ``channels`` keeps these channels (one: grayscale),
+        ``timepoint`` one time point (required for tzyx/tczyx). The selection is made here, so only
+        the selected pixels travel; the id is that of the selected, channels-last array.
+        """
+        try:
+            array = np.asarray(array)
+            axes = axes or wire.guess_axes(array.shape)
+            array, axes = wire.normalize(array, axes, channels, timepoint)
+        except wire.WireError as err:
+            raise SamBridgeError(grpc.StatusCode.INVALID_ARGUMENT, str(err)) from None
         image_id = wire.image_id(array, axes)
         if image_id in self._known_ids:
             return image_id
@@ -224,11 +237,28 @@ class Client:
         """Version, device, limits and capabilities of the server."""
         return self._call(self._models.GetServerInfo, models_pb2.ServerInfoRequest())
 
-    def load_model(self, name: str, checkpoint_path: str, model_type: str = "") -> dict:
-        """Ask the server to load a checkpoint from one of its model roots."""
-        request = models_pb2.LoadModelRequest(name=name, checkpoint_path=checkpoint_path, model_type=model_type)
-        info = self._call(self._models.LoadModel, request)
+    def load_model(self, name: str, checkpoint_path: str = "", model_type: str = "",
+                   progress: ProgressCallback | None = None, timeout: float | None = None) -> dict:
+        """Ask the server to serve a model: a checkpoint from one of its model roots, or without
+        ``checkpoint_path`` the registry model ``name`` (``available_models()``), which the server
+        downloads first if needed; ``progress(stage, done, total)`` follows the download (bytes).
+        """
+        if checkpoint_path:
+            request = models_pb2.LoadModelRequest(name=name, checkpoint_path=checkpoint_path, model_type=model_type)
+            info = self._call(self._models.LoadModel, request)
+        else:
+            info = self._stream(self._models.PullModel, models_pb2.LoadModelRequest(name=name), progress, timeout)
         return {"name": info.name, "model_type": info.model_type, "has_decoder": info.has_decoder}
+
+    def available_models(self) -> list[dict]:
+        """The server's registry models (servable by name), as dicts: name, model_type,
+        has_decoder, downloaded (files present on the server), loaded, description, url."""
+        response = self._call(self._models.ListAvailableModels, models_pb2.ListAvailableModelsRequest())
+        return [
+            {"name": m.name, "model_type": m.model_type, "has_decoder": m.has_decoder, "downloaded": m.downloaded,
+             "loaded": m.loaded, "description": m.description, "url": m.url}
+            for m in response.models
+        ]
 
     # -- embeddings and prompts ---------------------------------------------
     def embed(self, image, model=None, tile_shape=None, halo=None, progress: ProgressCallback | None = None,
@@ -242,7 +272,21 @@ class Client:
     def segment(self, image, points=None, point_labels=None, box=None, mask=None, multimask: bool = False,
                 model=None, tile_shape=None, halo=None, index: int = 0, object_id: str = "",
                 return_scores: bool = False, axes=None):
-        """Segment one object; return a bool mask (or (masks, scores) with return_scores/multimask)."""
+        """Segment one object; return a bool mask (or (masks, scores) with return_scores/multimask).
+
+        With ``object_id`` the server keeps the object's prompts: each call adds its points (a box
+        replaces the box) and decodes with all of them plus the previous logits; ``undo`` steps back.
+        """
+        result = self.segment_result(image, points, point_labels, box, mask, multimask, model, tile_shape, halo,
+                                     index, object_id, axes)
+        if multimask or return_scores:
+            return result.masks, result.scores
+        return result.masks[0]
+
+    def segment_result(self, image, points=None, point_labels=None, box=None, mask=None, multimask: bool = False,
+                       model=None, tile_shape=None, halo=None, index: int = 0, object_id: str = "",
+                       axes=None) -> "SegmentResult":
+        """``segment`` with everything the server answered: masks, scores and the decoding window."""
         request = prompts_pb2.SegmentRequest(
             key=self._key(image, model, tile_shape, halo, axes=axes), index=index,
             points=_points(points, point_labels), multimask=multimask, object_id=object_id,
@@ -251,12 +295,21 @@ class Client:
             request.box.CopyFrom(_box(box))
         if mask is not None:
             request.mask.CopyFrom(wire.to_mask(mask))
-        response = self._call(self._prompts.Segment, request)
-        masks = np.stack([wire.from_mask(m) for m in response.masks])
-        scores = np.asarray(response.scores, dtype=np.float32)
-        if multimask or return_scores:
-            return masks, scores
-        return masks[0]
+        return SegmentResult.from_message(self._call(self._prompts.Segment, request))
+
+    def undo(self, image, object_id: str, model=None, tile_shape=None, halo=None, index: int = 0,
+             axes=None) -> np.ndarray:
+        """Return the object to its state before its last call and return that mask (empty before the first)."""
+        request = prompts_pb2.ObjectRequest(key=self._key(image, model, tile_shape, halo, axes=axes), index=index,
+                                            object_id=object_id)
+        return SegmentResult.from_message(self._call(self._prompts.Undo, request)).masks[0]
+
+    def reset_object(self, image, object_id: str, model=None, tile_shape=None, halo=None, index: int = 0,
+                     axes=None) -> None:
+        """Clear the object's prompts and logits on the server (``undo`` brings them back)."""
+        request = prompts_pb2.ObjectRequest(key=self._key(image, model, tile_shape, halo, axes=axes), index=index,
+                                            object_id=object_id)
+        self._call(self._prompts.ResetObject, request)
 
     def segment_objects(self, image, points=None, boxes=None, negative_points=None, model=None,
                         tile_shape=None, halo=None, index: int = 0, return_objects: bool = False, axes=None):
@@ -480,6 +533,25 @@ class Job:
         """Build from a ``training_pb2.Job``."""
         return cls(message.job_id, training_pb2.JobState.Name(message.state), message.output_model,
                    message.message, message.epoch, message.step, message.best_val_msa, message.checkpoint_path)
+
+
+@dataclass(frozen=True)
+class SegmentResult:
+    """A Segment answer: masks (K, H, W) bool best first, scores (K,), the object's handle and the
+    window it was decoded in ((x0, y0, x1, y1) image pixels; ``tile_index`` -1 = centred on the prompts)."""
+
+    masks: np.ndarray
+    scores: np.ndarray
+    object_id: str
+    window: tuple[int, int, int, int]
+    tile_index: int
+
+    @classmethod
+    def from_message(cls, message) -> "SegmentResult":
+        """From a SegmentResponse."""
+        box = message.window
+        return cls(np.stack([wire.from_mask(m) for m in message.masks]), np.asarray(message.scores, dtype=np.float32),
+                   message.object_id, (int(box.x0), int(box.y0), int(box.x1), int(box.y1)), message.tile_index)
 
 
 def _job_id(job) -> str:

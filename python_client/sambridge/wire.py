@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import zlib
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -30,7 +30,11 @@ DTYPE_TO_WIRE: dict[str, int] = {
 }
 WIRE_TO_DTYPE: dict[int, str] = {v: k for k, v in DTYPE_TO_WIRE.items()}
 
+# What the engine works on (channels last); every stored image has one of these.
 VALID_AXES = ("yx", "yxc", "zyx", "zyxc", "tyx", "tyxc")
+# Further orders an upload may use: the channels are selected (``channels``) and moved last,
+# a time point of a (t, z, ...) series is selected (``timepoint``), see ``normalize``.
+UPLOAD_AXES = VALID_AXES + ("czyx", "zcyx", "tzyx", "tczyx")
 UPLOAD_CHUNK_BYTES = 2 * 1024 * 1024
 
 
@@ -53,18 +57,78 @@ def numpy_dtype(wire: int) -> np.dtype:
     return np.dtype(WIRE_TO_DTYPE[wire]).newbyteorder("<")
 
 
-def check_axes(axes: str, ndim: int) -> str:
-    """Validate an axes string against an array rank."""
-    if axes not in VALID_AXES:
-        raise WireError(f"axes {axes!r} not supported; use one of {', '.join(VALID_AXES)}")
+def check_axes(axes: str, ndim: int, allowed: tuple[str, ...] = VALID_AXES,
+               shape: tuple[int, ...] | None = None) -> str:
+    """Validate an axes string against an array rank (``shape`` only sharpens the message)."""
+    what = f"shape {tuple(shape)}" if shape is not None else f"{ndim} dimensions"
+    if axes not in allowed:
+        raise WireError(f"axes {axes!r} not supported for an array of {what}; use one of {', '.join(allowed)}")
     if len(axes) != ndim:
-        raise WireError(f"axes {axes!r} has {len(axes)} letters but the array has {ndim} dimensions")
+        raise WireError(f"axes {axes!r} has {len(axes)} letters but the array has {what}")
     return axes
+
+
+MAX_CHANNELS = 16
 
 
 def default_axes(ndim: int) -> str:
     """The axes assumed for an array of rank ``ndim`` when none is given."""
     return {2: "yx", 3: "zyx", 4: "zyxc"}.get(ndim, "")
+
+
+def guess_axes(shape: tuple[int, ...]) -> str:
+    """The axes of an array given without any: ``default_axes``, or WireError naming the shape and axes tried.
+
+    A 4D array is taken as (z, y, x, c) only with at most 16 channels; anything else (a (z, c, y, x)
+    or (t, z, y, x) stack, 5D data) must say its axes.
+    """
+    shape = tuple(int(s) for s in shape)
+    axes = default_axes(len(shape))
+    if axes and not ("c" in axes and shape[-1] > MAX_CHANNELS):
+        return axes
+    tried = f"tried {axes!r}: {shape[-1]} channels is more than {MAX_CHANNELS}" if axes else "no default for this rank"
+    options = [a for a in UPLOAD_AXES if len(a) == len(shape)] or list(UPLOAD_AXES)
+    raise WireError(f"cannot tell the axes of an array of shape {shape} ({tried}); "
+                    f"give axes=, one of {', '.join(options)}")
+
+
+def normalize(array: np.ndarray, axes: str, channels: Sequence[int] | None = None,
+              timepoint: int | None = None) -> tuple[np.ndarray, str]:
+    """An uploaded array in the engine's layout (one of VALID_AXES): select, then move channels last.
+
+    ``channels`` keeps these channels of a ``c`` axis (one channel drops the axis: a grayscale
+    image); ``timepoint`` keeps one time point of a ``t`` axis (needed for ``tzyx``/``tczyx``,
+    whose time series of volumes the engine cannot take whole). The content id of an upload is
+    that of the normalized array, so the same pixels and selection give the same id in any order.
+    WireError (naming the shape and axes) for a selection that does not fit.
+    """
+    shape = tuple(int(s) for s in array.shape)
+    check_axes(axes, array.ndim, UPLOAD_AXES, shape)
+    if channels is not None and len(channels) > 0:
+        if "c" not in axes:
+            raise WireError(f"channels {list(channels)} given for axes {axes!r} (shape {shape}), which have none")
+        n = shape[axes.index("c")]
+        bad = [c for c in channels if not 0 <= int(c) < n]
+        if bad:
+            raise WireError(f"channels {bad} out of range for {n} channels (axes {axes!r}, shape {shape})")
+        picked = [int(c) for c in channels]
+        array = np.take(array, picked[0] if len(picked) == 1 else picked, axis=axes.index("c"))
+        axes = axes.replace("c", "") if len(picked) == 1 else axes
+    if timepoint is not None:
+        if "t" not in axes:
+            raise WireError(f"timepoint {timepoint} given for axes {axes!r} (shape {shape}), which have no t")
+        n = shape[axes.index("t")]  # t is always the first axis
+        if not 0 <= int(timepoint) < n:
+            raise WireError(f"timepoint {timepoint} out of range for {n} time points (axes {axes!r}, shape {shape})")
+        array = array[int(timepoint)]
+        axes = axes[1:]
+    if "c" in axes and not axes.endswith("c"):
+        array = np.moveaxis(array, axes.index("c"), -1)
+        axes = axes.replace("c", "") + "c"
+    if axes not in VALID_AXES:
+        raise WireError(f"axes {axes!r} (shape {shape}) hold a time series of volumes: select a timepoint "
+                        f"(the server takes (z, y, x) volumes and (t, y, x) series)")
+    return np.ascontiguousarray(array), axes
 
 
 def image_id(array: np.ndarray, axes: str) -> str:
@@ -135,14 +199,20 @@ def from_mask(message: common_pb2.Mask) -> np.ndarray:
     return bits.reshape(height, width).astype(bool)
 
 
-def upload_chunks(array: np.ndarray, axes: str, chunk_bytes: int = UPLOAD_CHUNK_BYTES) -> Iterator[images_pb2.UploadChunk]:
-    """Split an array into UploadChunk messages (header on the first)."""
+def upload_chunks(array: np.ndarray, axes: str, chunk_bytes: int = UPLOAD_CHUNK_BYTES,
+                  channels: Sequence[int] | None = None,
+                  timepoint: int | None = None) -> Iterator[images_pb2.UploadChunk]:
+    """Split an array into UploadChunk messages (header on the first, with the selection and the
+    expected id: that of the array as ``normalize`` makes it)."""
     array = np.ascontiguousarray(array)
     data = memoryview(array.astype(array.dtype.newbyteorder("<"), copy=False).tobytes())
     header = images_pb2.UploadHeader(
         dtype=wire_dtype(array.dtype), shape=list(array.shape), axes=axes,
-        expected_image_id=image_id(array, axes),
+        expected_image_id=image_id(*normalize(array, axes, channels, timepoint)),
+        channels=[int(c) for c in channels or ()],
     )
+    if timepoint is not None:
+        header.timepoint = int(timepoint)
     if len(data) == 0:
         yield images_pb2.UploadChunk(header=header)
         return

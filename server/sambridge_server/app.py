@@ -35,6 +35,7 @@ from sambridge_server.servicers.embeddings import EmbeddingServicer
 from sambridge_server.servicers.images import ImageServicer
 from sambridge_server.servicers.models import ModelServicer
 from sambridge_server.servicers.prompts import PromptServicer
+from sambridge_server.servicers.rpc import CallLogInterceptor
 from sambridge_server.servicers.tracking import TrackingServicer
 from sambridge_server.servicers.training import TrainingServicer
 from sambridge_server.servicers.volume import VolumeServicer
@@ -64,7 +65,8 @@ def _credentials(config: ServerConfig) -> grpc.ServerCredentials | None:
 def build_server(config: ServerConfig, workspace: Workspace) -> tuple[grpc.Server, int]:
     """Create (not start) the server for ``workspace``; return it and the bound port."""
     config.check_exposure()
-    interceptors = [TokenInterceptor(config.token)] if config.token else []
+    # The call log comes first so that it also records calls the token check refuses.
+    interceptors = [CallLogInterceptor(), *([TokenInterceptor(config.token)] if config.token else [])]
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="sambridge-rpc"),
         interceptors=interceptors,
@@ -86,7 +88,9 @@ def build_server(config: ServerConfig, workspace: Workspace) -> tuple[grpc.Serve
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
 
-    address = f"{config.host}:{config.port}"
+    # IPv6 literals need brackets in a gRPC address ("[::1]:50051").
+    host = f"[{config.host}]" if ":" in config.host and not config.host.startswith("[") else config.host
+    address = f"{host}:{config.port}"
     credentials = _credentials(config)
     if credentials is None:
         if config.host not in ("127.0.0.1", "localhost", "::1", "[::1]"):

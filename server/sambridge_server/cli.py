@@ -15,13 +15,33 @@ from sambridge_server.config import ModelSource, ServerConfig
 log = logging.getLogger("sambridge.server")
 
 
+class _Ordered(argparse._AppendAction):
+    """``append`` that also records (option, value) in ``namespace.model_order``.
+
+    --checkpoint and --model share that order: the first model given is the default.
+    """
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        super().__call__(parser, namespace, values, option_string)
+        order = list(getattr(namespace, "model_order", None) or [])
+        namespace.model_order = order + [(self.dest, values)]
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options of the server."""
     parser = argparse.ArgumentParser(prog="sambridge-server", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1; others need --token)")
     parser.add_argument("--port", type=int, default=50051, help="port (0 = pick a free one and print it)")
-    parser.add_argument("--checkpoint", action="append", default=[], type=Path,
+    parser.add_argument("--checkpoint", action=_Ordered, default=[], type=Path,
                         help="checkpoint file or folder of checkpoints (repeatable)")
+    parser.add_argument("--model", action=_Ordered, default=[],
+                        help="registry model to serve, downloaded into --model-dir if missing, e.g. vit_b_lm "
+                             "(repeatable; the first model given is the default)")
+    parser.add_argument("--model-dir", type=Path, default=None,
+                        help="folder of downloaded models (default: the user's cache folder, "
+                             "~/.cache/sambridge/models)")
+    parser.add_argument("--model-registry", type=Path, default=None,
+                        help="JSON registry of models by name replacing the shipped one")
     parser.add_argument("--model-type", action="append", default=[],
                         help="model type of the matching --checkpoint (vit_b, vit_l, vit_h, vit_tiny; default: inferred)")
     parser.add_argument("--model-name", action="append", default=[], help="name of the matching --checkpoint")
@@ -48,14 +68,30 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def _model_sources(args: argparse.Namespace) -> list[ModelSource]:
+    """--checkpoint files (folders expanded) and --model names, in command-line order."""
+    order = getattr(args, "model_order", None) or (
+        [("checkpoint", p) for p in args.checkpoint] + [("model", m) for m in getattr(args, "model", [])])
+    groups: list[tuple[str, object]] = []
     files: list[Path] = []
-    for path in args.checkpoint:
-        files.extend(sorted(p for p in path.iterdir() if p.suffix in (".pt", ".pth")) if path.is_dir() else [path])
+    for option, value in order:
+        if option == "model":
+            groups.append((option, value))
+            continue
+        expanded = sorted(p for p in value.iterdir() if p.suffix in (".pt", ".pth")) if value.is_dir() else [value]
+        groups.append((option, len(expanded)))
+        files.extend(expanded)
     if args.model_type and len(args.model_type) not in (1, len(files)):
         raise SystemExit("give one --model-type for all checkpoints or one per checkpoint")
     types = args.model_type * len(files) if len(args.model_type) == 1 else args.model_type or [None] * len(files)
     names = args.model_name + [None] * (len(files) - len(args.model_name))
-    return [ModelSource(path=f, model_type=t, name=n) for f, t, n in zip(files, types, names)]
+    checkpoints = iter([ModelSource(path=f, model_type=t, name=n) for f, t, n in zip(files, types, names)])
+    sources: list[ModelSource] = []
+    for option, value in groups:
+        if option == "model":
+            sources.append(ModelSource(name=str(value), from_registry=True))
+        else:
+            sources.extend(next(checkpoints) for _ in range(int(value)))
+    return sources
 
 
 def config_from_args(args: argparse.Namespace) -> ServerConfig:
@@ -63,10 +99,23 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
     return ServerConfig(
         host=args.host, port=args.port, token=args.token, tls_cert=args.tls_cert, tls_key=args.tls_key,
         models=_model_sources(args), model_roots=args.model_root, data_roots=args.data_root,
-        cache_dir=args.cache_dir, device=args.device, precision=args.precision,
+        cache_dir=args.cache_dir, model_dir=args.model_dir, model_registry=args.model_registry,
+        device=args.device, precision=args.precision,
         max_message_mb=args.max_message_mb, cache_mb=args.cache_mb, workers=args.workers,
         image_mb=args.image_mb, max_image_pixels=int(args.max_image_mpixels * 1_000_000),
     )
+
+
+def check_model_names(config: ServerConfig) -> None:
+    """Refuse (ValueError) --model names missing from the registry, before anything is loaded."""
+    from sambridge_server.engine.model_zoo import load_registry  # light: no torch
+
+    wanted = [s.name for s in config.models if s.from_registry]
+    if wanted:
+        registry = load_registry(config.model_registry)
+        unknown = [name for name in wanted if name not in registry]
+        if unknown:
+            raise ValueError(f"unknown model {', '.join(map(repr, unknown))}; available: {', '.join(sorted(registry))}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -76,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     config = config_from_args(args)
     try:
         config.check_exposure()
+        check_model_names(config)
     except ValueError as err:
         print(f"sambridge-server: {err}", file=sys.stderr)
         return 2
@@ -86,7 +136,13 @@ def main(argv: list[str] | None = None) -> int:
 
     if not config.models:
         config.models.append(ensure_default_model())
-    workspace = Workspace(config)
+    from sambridge_server.engine.model_zoo import DownloadError
+
+    try:
+        workspace = Workspace(config)
+    except DownloadError as err:
+        print(f"sambridge-server: {err}", file=sys.stderr)
+        return 1
     server, port = build_server(config, workspace)
     server.start()
     names = ", ".join(m.name for m in workspace.models.list())

@@ -10,11 +10,13 @@ LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
 
 @dataclass
 class ModelSource:
-    """A checkpoint to load at start-up."""
+    """A model to load at start-up: a checkpoint file, or (``from_registry``) a registry model ``name``."""
 
-    path: Path
+    path: Path | None = None
     model_type: str | None = None
     name: str | None = None
+    decoder_path: Path | None = None  # a separate AIS decoder file (micro_sam's <model>_decoder)
+    from_registry: bool = False  # resolve ``name`` in the model registry, downloading it if missing
 
 
 @dataclass
@@ -31,6 +33,10 @@ class ServerConfig:
     model_roots: list[Path] = field(default_factory=list)
     data_roots: list[Path] = field(default_factory=list)
     cache_dir: Path | None = None
+    # Models by name: downloaded into model_dir (None: the user's cache folder) from the
+    # registry in model_registry (None: the shipped data/model_registry.json).
+    model_dir: Path | None = None
+    model_registry: Path | None = None
     device: str = "auto"
     precision: str = "auto"
     max_message_mb: int = 256

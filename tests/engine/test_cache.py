@@ -79,22 +79,29 @@ def test_disk_entries_survive_restart(tmp_path):
     assert not list((tmp_path / ".tmp").iterdir())
 
 
-@pytest.mark.parametrize("damage", ["marker", "chunk", "attrs"])
-def test_corrupt_entries_are_detected_and_recomputed(tmp_path, damage):
+@pytest.mark.parametrize("damage", ["marker", "chunk", "attrs", "deleted chunk", "random bytes", "nan"])
+def test_corrupt_entries_are_detected_and_recomputed(tmp_path, damage, caplog):
     key = _key(2)
     EmbeddingCache(cache_dir=tmp_path).put(key, _fake_embeddings(2))
     entry = next(tmp_path.glob("*.zarr"))
+    chunk = next(path for path in (entry / "features").rglob("*") if path.is_file() and path.name != "zarr.json")
     if damage == "marker":
         (entry / "COMPLETE").unlink()
     elif damage == "chunk":
-        chunk = next(path for path in (entry / "features").rglob("*") if path.is_file() and path.name != "zarr.json")
         chunk.write_bytes(chunk.read_bytes()[:100])
+    elif damage == "deleted chunk":  # zarr reads a missing chunk back as zeros
+        chunk.unlink()
+    elif damage == "random bytes":  # same size, so only the checksum can tell
+        chunk.write_bytes(np.random.default_rng(0).bytes(chunk.stat().st_size))
+    elif damage == "nan":
+        chunk.write_bytes(np.full(chunk.stat().st_size // 4, np.nan, np.float32).tobytes())
     else:
         (entry / "zarr.json").write_text("{broken")
     cache = EmbeddingCache(cache_dir=tmp_path)
     recomputed = cache.get_or_compute(key, lambda: _fake_embeddings(2))
     assert (cache.hits_disk, cache.computes) == (0, 1)
     assert recomputed.features.shape == (1, 256, 64, 64)
+    assert "discarding corrupt embedding cache entry" in caplog.text
     assert EmbeddingCache(cache_dir=tmp_path).get(key) is not None  # rewritten intact
 
 

@@ -101,11 +101,15 @@ def test_batched_objects_equal_single_calls(tiny_sam, setup, hela_objects):
     negatives = np.array([[5.0, 5.0], [300.0, 250.0]])
     batched = decode_objects(tiny_sam, ours, points=points[:4], boxes=boxes[:4], negative_points=negatives, batch_size=3)
     assert len(batched) == 8
+    # Shared negatives reach only the objects whose tile holds them: micro_sam's dropping rule.
     singles = [
-        decode(tiny_sam, ours, points=np.concatenate([p[None], negatives]), point_labels=[1, 0, 0]) for p in points[:4]
-    ] + [decode(tiny_sam, ours, box=b, points=negatives, point_labels=[0, 0]) for b in boxes[:4]]
+        decode(tiny_sam, ours, points=np.concatenate([p[None], negatives]), point_labels=[1, 0, 0], drop_outside=True)
+        for p in points[:4]
+    ] + [decode(tiny_sam, ours, box=b, points=negatives, point_labels=[0, 0], drop_outside=True) for b in boxes[:4]]
     for got, want in zip(batched, singles):
         assert got.tile_index == want.tile_index
+        # (5, 5) and (300, 250) lie in opposite corner tiles: tiled, every object misses one of them.
+        assert got.dropped_points == 0 if ours.n_tiles == 1 else got.dropped_points >= 1
         assert iou(got.masks[0], want.masks[0]) >= 0.99
         np.testing.assert_allclose(got.scores, want.scores, atol=1e-4)
     # Without negatives, point objects use micro_sam's best-of-multimask rule like decode().
@@ -152,3 +156,26 @@ def test_invalid_object_boxes_are_named(tiny_sam, setup):
     ours, _ = setup
     with pytest.raises(InvalidInput, match=r"boxes\[1\]"):
         decode_objects(tiny_sam, ours, boxes=[[0, 0, 10, 10], [0, 0, 10, np.nan]])
+
+
+def test_paint_objects_streams_the_same_labels_in_image_sized_memory(tiny_sam, setup, hela_objects):
+    import tracemalloc
+
+    from sambridge_server.engine.prompts import paint_objects
+
+    ours, _ = setup
+    boxes, points = hela_objects
+    # Overlapping objects: every box twice (the higher score wins; equal scores: the later one).
+    boxes = np.concatenate([boxes, boxes + [4, 4, 4, 4]])
+    negatives = np.array([[5.0, 5.0]])
+    want = paint_labels(decode_objects(tiny_sam, ours, points=points, boxes=boxes, negative_points=negatives),
+                        ours.image_shape)
+    tracemalloc.start()
+    labels, scores, missed = paint_objects(tiny_sam, ours, points=points, boxes=boxes, negative_points=negatives)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    np.testing.assert_array_equal(labels, want)
+    assert sorted(scores) == list(range(1, len(points) + len(boxes) + 1))
+    assert missed == 0 if ours.n_tiles == 1 else missed > 0
+    # decode_objects holds one full-image mask per object (here 60 x 80 KiB); painting holds ~the image.
+    assert peak < 12 * labels.nbytes

@@ -26,6 +26,8 @@ def image():
     (dict(box=(1, 1, 20, 20), model="nope"), grpc.StatusCode.NOT_FOUND, "unknown model"),
     (dict(box=(1, 1, 20, 20), index=3), grpc.StatusCode.INVALID_ARGUMENT, "index"),
     (dict(box=(1, 1, 20, 20), tile_shape=(64,), halo=(8, 8)), grpc.StatusCode.INVALID_ARGUMENT, "tile_shape"),
+    (dict(box=(1, 1, 20, 20), tile_shape=(16, 16), halo=(200, 200)), grpc.StatusCode.INVALID_ARGUMENT,
+     "larger than the tile"),
 ])
 def test_bad_prompts(client, image, kwargs, code, words):
     kwargs.setdefault("model", "tiny")
@@ -66,3 +68,12 @@ def test_object_handle_on_other_image_is_refused(client, image):
     with pytest.raises(SamBridgeError) as err:
         client.segment(other, box=(20, 20, 90, 90), object_id="cell-2", model="tiny")
     assert err.value.code == grpc.StatusCode.INVALID_ARGUMENT and "another image" in err.value.details
+
+
+def test_embeddings_that_never_fit_the_cache_are_refused_with_the_numbers(client):
+    # 32 x 8192 in 16-px tiles: 1024 tiles of 4 MiB, twice the server's 2048 MiB embedding budget.
+    strip = np.random.default_rng(0).integers(0, 255, size=(32, 8192), dtype=np.uint8)
+    with pytest.raises(SamBridgeError) as err:
+        client.segment(strip, box=(1, 1, 20, 20), model="tiny", tile_shape=(16, 16), halo=(0, 0))
+    assert err.value.code == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert "1024 tiles = 4096 MiB" in err.value.details and "2048 MiB" in err.value.details

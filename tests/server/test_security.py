@@ -75,3 +75,17 @@ def test_load_model_confined_to_roots(client, live, tiny_checkpoint, tmp_path):
     assert len(client.models()) >= 2
     assert client.segment(np.ones((32, 32), np.uint8) * np.arange(32, dtype=np.uint8), box=(2, 2, 20, 20),
                           model="inside").shape == (32, 32)
+
+
+def test_ipv6_loopback_binds_and_serves(start_server, tiny_checkpoint):
+    import socket
+
+    try:
+        socket.socket(socket.AF_INET6).bind(("::1", 0))
+    except OSError:
+        pytest.skip("no IPv6 loopback on this machine")
+    config = ServerConfig(host="::1", port=0, models=[ModelSource(path=tiny_checkpoint, name="tiny")])
+    _, _, address = start_server(config)
+    port = address.rsplit(":", 1)[1]
+    with Client(f"[::1]:{port}", timeout=30) as client:
+        assert client.models()[0]["name"] == "tiny"

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from sambridge.v1 import common_pb2 as sambridge_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19sambridge/v1/images.proto\x12\x0csambridge.v1\x1a\x19sambridge/v1/common.proto\"j\n\x0cUploadHeader\x12\"\n\x05\x64type\x18\x01 \x01(\x0e\x32\x13.sambridge.v1.DType\x12\r\n\x05shape\x18\x02 \x03(\x03\x12\x0c\n\x04\x61xes\x18\x03 \x01(\t\x12\x19\n\x11\x65xpected_image_id\x18\x04 \x01(\t\"G\n\x0bUploadChunk\x12*\n\x06header\x18\x01 \x01(\x0b\x32\x1a.sambridge.v1.UploadHeader\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\"\x1c\n\x08ImageRef\x12\x10\n\x08image_id\x18\x01 \x01(\t\"w\n\tImageInfo\x12\x10\n\x08image_id\x18\x01 \x01(\t\x12\"\n\x05\x64type\x18\x02 \x01(\x0e\x32\x13.sambridge.v1.DType\x12\r\n\x05shape\x18\x03 \x03(\x03\x12\x0c\n\x04\x61xes\x18\x04 \x01(\t\x12\x17\n\x0f\x61lready_present\x18\x05 \x01(\x08\x32\xcb\x01\n\x0cImageService\x12>\n\x06Upload\x12\x19.sambridge.v1.UploadChunk\x1a\x17.sambridge.v1.ImageInfo(\x01\x12;\n\x08GetImage\x12\x16.sambridge.v1.ImageRef\x1a\x17.sambridge.v1.ImageInfo\x12>\n\x0b\x44\x65leteImage\x12\x16.sambridge.v1.ImageRef\x1a\x17.sambridge.v1.ImageInfoB!\n\x10org.sambridge.v1B\x0bImagesProtoP\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19sambridge/v1/images.proto\x12\x0csambridge.v1\x1a\x19sambridge/v1/common.proto\"\xa2\x01\n\x0cUploadHeader\x12\"\n\x05\x64type\x18\x01 \x01(\x0e\x32\x13.sambridge.v1.DType\x12\r\n\x05shape\x18\x02 \x03(\x03\x12\x0c\n\x04\x61xes\x18\x03 \x01(\t\x12\x19\n\x11\x65xpected_image_id\x18\x04 \x01(\t\x12\x10\n\x08\x63hannels\x18\x05 \x03(\r\x12\x16\n\ttimepoint\x18\x06 \x01(\rH\x00\x88\x01\x01\x42\x0c\n\n_timepoint\"G\n\x0bUploadChunk\x12*\n\x06header\x18\x01 \x01(\x0b\x32\x1a.sambridge.v1.UploadHeader\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\"\x1c\n\x08ImageRef\x12\x10\n\x08image_id\x18\x01 \x01(\t\"w\n\tImageInfo\x12\x10\n\x08image_id\x18\x01 \x01(\t\x12\"\n\x05\x64type\x18\x02 \x01(\x0e\x32\x13.sambridge.v1.DType\x12\r\n\x05shape\x18\x03 \x03(\x03\x12\x0c\n\x04\x61xes\x18\x04 \x01(\t\x12\x17\n\x0f\x61lready_present\x18\x05 \x01(\x08\x32\xcb\x01\n\x0cImageService\x12>\n\x06Upload\x12\x19.sambridge.v1.UploadChunk\x1a\x17.sambridge.v1.ImageInfo(\x01\x12;\n\x08GetImage\x12\x16.sambridge.v1.ImageRef\x1a\x17.sambridge.v1.ImageInfo\x12>\n\x0b\x44\x65leteImage\x12\x16.sambridge.v1.ImageRef\x1a\x17.sambridge.v1.ImageInfoB!\n\x10org.sambridge.v1B\x0bImagesProtoP\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,14 +33,14 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'sambridge.v1.images_pb2', _
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\020org.sambridge.v1B\013ImagesProtoP\001'
-  _globals['_UPLOADHEADER']._serialized_start=70
-  _globals['_UPLOADHEADER']._serialized_end=176
-  _globals['_UPLOADCHUNK']._serialized_start=178
-  _globals['_UPLOADCHUNK']._serialized_end=249
-  _globals['_IMAGEREF']._serialized_start=251
-  _globals['_IMAGEREF']._serialized_end=279
-  _globals['_IMAGEINFO']._serialized_start=281
-  _globals['_IMAGEINFO']._serialized_end=400
-  _globals['_IMAGESERVICE']._serialized_start=403
-  _globals['_IMAGESERVICE']._serialized_end=606
+  _globals['_UPLOADHEADER']._serialized_start=71
+  _globals['_UPLOADHEADER']._serialized_end=233
+  _globals['_UPLOADCHUNK']._serialized_start=235
+  _globals['_UPLOADCHUNK']._serialized_end=306
+  _globals['_IMAGEREF']._serialized_start=308
+  _globals['_IMAGEREF']._serialized_end=336
+  _globals['_IMAGEINFO']._serialized_start=338
+  _globals['_IMAGEINFO']._serialized_end=457
+  _globals['_IMAGESERVICE']._serialized_start=460
+  _globals['_IMAGESERVICE']._serialized_end=663
 # @@protoc_insertion_point(module_scope)

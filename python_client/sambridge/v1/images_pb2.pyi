@@ -8,16 +8,20 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class UploadHeader(_message.Message):
-    __slots__ = ("dtype", "shape", "axes", "expected_image_id")
+    __slots__ = ("dtype", "shape", "axes", "expected_image_id", "channels", "timepoint")
     DTYPE_FIELD_NUMBER: _ClassVar[int]
     SHAPE_FIELD_NUMBER: _ClassVar[int]
     AXES_FIELD_NUMBER: _ClassVar[int]
     EXPECTED_IMAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    CHANNELS_FIELD_NUMBER: _ClassVar[int]
+    TIMEPOINT_FIELD_NUMBER: _ClassVar[int]
     dtype: _common_pb2.DType
     shape: _containers.RepeatedScalarFieldContainer[int]
     axes: str
     expected_image_id: str
-    def __init__(self, dtype: _Optional[_Union[_common_pb2.DType, str]] = ..., shape: _Optional[_Iterable[int]] = ..., axes: _Optional[str] = ..., expected_image_id: _Optional[str] = ...) -> None: ...
+    channels: _containers.RepeatedScalarFieldContainer[int]
+    timepoint: int
+    def __init__(self, dtype: _Optional[_Union[_common_pb2.DType, str]] = ..., shape: _Optional[_Iterable[int]] = ..., axes: _Optional[str] = ..., expected_image_id: _Optional[str] = ..., channels: _Optional[_Iterable[int]] = ..., timepoint: _Optional[int] = ...) -> None: ...
 
 class UploadChunk(_message.Message):
     __slots__ = ("header", "data")

@@ -33,6 +33,42 @@ class LoadModelRequest(_message.Message):
     model_type: str
     def __init__(self, name: _Optional[str] = ..., checkpoint_path: _Optional[str] = ..., model_type: _Optional[str] = ...) -> None: ...
 
+class PullModelEvent(_message.Message):
+    __slots__ = ("progress", "model")
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    progress: _common_pb2.Progress
+    model: ModelInfo
+    def __init__(self, progress: _Optional[_Union[_common_pb2.Progress, _Mapping]] = ..., model: _Optional[_Union[ModelInfo, _Mapping]] = ...) -> None: ...
+
+class ListAvailableModelsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class AvailableModel(_message.Message):
+    __slots__ = ("name", "model_type", "has_decoder", "downloaded", "loaded", "description", "url")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    MODEL_TYPE_FIELD_NUMBER: _ClassVar[int]
+    HAS_DECODER_FIELD_NUMBER: _ClassVar[int]
+    DOWNLOADED_FIELD_NUMBER: _ClassVar[int]
+    LOADED_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    URL_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    model_type: str
+    has_decoder: bool
+    downloaded: bool
+    loaded: bool
+    description: str
+    url: str
+    def __init__(self, name: _Optional[str] = ..., model_type: _Optional[str] = ..., has_decoder: _Optional[bool] = ..., downloaded: _Optional[bool] = ..., loaded: _Optional[bool] = ..., description: _Optional[str] = ..., url: _Optional[str] = ...) -> None: ...
+
+class ListAvailableModelsResponse(_message.Message):
+    __slots__ = ("models",)
+    MODELS_FIELD_NUMBER: _ClassVar[int]
+    models: _containers.RepeatedCompositeFieldContainer[AvailableModel]
+    def __init__(self, models: _Optional[_Iterable[_Union[AvailableModel, _Mapping]]] = ...) -> None: ...
+
 class ModelInfo(_message.Message):
     __slots__ = ("name", "model_type", "model_hash", "has_decoder", "device", "precision", "is_default", "encoder_embed_dim", "encoder_depth", "native_tiling")
     NAME_FIELD_NUMBER: _ClassVar[int]

@@ -44,6 +44,16 @@ class ModelServiceStub:
                 request_serializer=sambridge_dot_v1_dot_models__pb2.LoadModelRequest.SerializeToString,
                 response_deserializer=sambridge_dot_v1_dot_models__pb2.ModelInfo.FromString,
                 _registered_method=True)
+        self.PullModel = channel.unary_stream(
+                '/sambridge.v1.ModelService/PullModel',
+                request_serializer=sambridge_dot_v1_dot_models__pb2.LoadModelRequest.SerializeToString,
+                response_deserializer=sambridge_dot_v1_dot_models__pb2.PullModelEvent.FromString,
+                _registered_method=True)
+        self.ListAvailableModels = channel.unary_unary(
+                '/sambridge.v1.ModelService/ListAvailableModels',
+                request_serializer=sambridge_dot_v1_dot_models__pb2.ListAvailableModelsRequest.SerializeToString,
+                response_deserializer=sambridge_dot_v1_dot_models__pb2.ListAvailableModelsResponse.FromString,
+                _registered_method=True)
         self.DescribeModel = channel.unary_unary(
                 '/sambridge.v1.ModelService/DescribeModel',
                 request_serializer=sambridge_dot_v1_dot_models__pb2.ModelRef.SerializeToString,
@@ -66,7 +76,24 @@ class ModelServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def LoadModel(self, request, context):
-        """Load a checkpoint that lies under one of the server's model roots.
+        """Load a checkpoint that lies under one of the server's model roots or, with an
+        empty checkpoint_path, the registry model called name (downloaded first if needed).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PullModel(self, request, context):
+        """Like LoadModel for a registry model, streaming download progress (stages
+        "download <file>", "verify <file>", "load"; done/total in bytes for the
+        first two), then the ModelInfo. A model already served is returned at once.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAvailableModels(self, request, context):
+        """The models of the server's registry (servable by name), loaded or not.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -96,6 +123,16 @@ def add_ModelServiceServicer_to_server(servicer, server):
                     servicer.LoadModel,
                     request_deserializer=sambridge_dot_v1_dot_models__pb2.LoadModelRequest.FromString,
                     response_serializer=sambridge_dot_v1_dot_models__pb2.ModelInfo.SerializeToString,
+            ),
+            'PullModel': grpc.unary_stream_rpc_method_handler(
+                    servicer.PullModel,
+                    request_deserializer=sambridge_dot_v1_dot_models__pb2.LoadModelRequest.FromString,
+                    response_serializer=sambridge_dot_v1_dot_models__pb2.PullModelEvent.SerializeToString,
+            ),
+            'ListAvailableModels': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAvailableModels,
+                    request_deserializer=sambridge_dot_v1_dot_models__pb2.ListAvailableModelsRequest.FromString,
+                    response_serializer=sambridge_dot_v1_dot_models__pb2.ListAvailableModelsResponse.SerializeToString,
             ),
             'DescribeModel': grpc.unary_unary_rpc_method_handler(
                     servicer.DescribeModel,
@@ -162,6 +199,60 @@ class ModelService:
             '/sambridge.v1.ModelService/LoadModel',
             sambridge_dot_v1_dot_models__pb2.LoadModelRequest.SerializeToString,
             sambridge_dot_v1_dot_models__pb2.ModelInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PullModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/sambridge.v1.ModelService/PullModel',
+            sambridge_dot_v1_dot_models__pb2.LoadModelRequest.SerializeToString,
+            sambridge_dot_v1_dot_models__pb2.PullModelEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAvailableModels(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sambridge.v1.ModelService/ListAvailableModels',
+            sambridge_dot_v1_dot_models__pb2.ListAvailableModelsRequest.SerializeToString,
+            sambridge_dot_v1_dot_models__pb2.ListAvailableModelsResponse.FromString,
             options,
             channel_credentials,
             insecure,

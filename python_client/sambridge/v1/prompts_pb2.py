@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from sambridge.v1 import common_pb2 as sambridge_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1asambridge/v1/prompts.proto\x12\x0csambridge.v1\x1a\x19sambridge/v1/common.proto\"\xd5\x01\n\x0eSegmentRequest\x12\'\n\x03key\x18\x01 \x01(\x0b\x32\x1a.sambridge.v1.EmbeddingKey\x12\r\n\x05index\x18\x02 \x01(\x05\x12#\n\x06points\x18\x03 \x03(\x0b\x32\x13.sambridge.v1.Point\x12\x1e\n\x03\x62ox\x18\x04 \x01(\x0b\x32\x11.sambridge.v1.Box\x12 \n\x04mask\x18\x05 \x01(\x0b\x32\x12.sambridge.v1.Mask\x12\x11\n\tmultimask\x18\x06 \x01(\x08\x12\x11\n\tobject_id\x18\x07 \x01(\t\"W\n\x0fSegmentResponse\x12!\n\x05masks\x18\x01 \x03(\x0b\x32\x12.sambridge.v1.Mask\x12\x0e\n\x06scores\x18\x02 \x03(\x02\x12\x11\n\tobject_id\x18\x03 \x01(\t\"\xc4\x01\n\x15SegmentObjectsRequest\x12\'\n\x03key\x18\x01 \x01(\x0b\x32\x1a.sambridge.v1.EmbeddingKey\x12\r\n\x05index\x18\x02 \x01(\x05\x12#\n\x06points\x18\x03 \x03(\x0b\x32\x13.sambridge.v1.Point\x12 \n\x05\x62oxes\x18\x04 \x03(\x0b\x32\x11.sambridge.v1.Box\x12,\n\x0fnegative_points\x18\x05 \x03(\x0b\x32\x13.sambridge.v1.Point\"j\n\x16SegmentObjectsResponse\x12%\n\x06labels\x18\x01 \x01(\x0b\x32\x15.sambridge.v1.NDArray\x12)\n\x07objects\x18\x02 \x03(\x0b\x32\x18.sambridge.v1.ObjectInfo\"\x1e\n\tObjectRef\x12\x11\n\tobject_id\x18\x01 \x01(\t\")\n\x15ReleaseObjectResponse\x12\x10\n\x08released\x18\x01 \x01(\x08\x32\x83\x02\n\rPromptService\x12\x46\n\x07Segment\x12\x1c.sambridge.v1.SegmentRequest\x1a\x1d.sambridge.v1.SegmentResponse\x12[\n\x0eSegmentObjects\x12#.sambridge.v1.SegmentObjectsRequest\x1a$.sambridge.v1.SegmentObjectsResponse\x12M\n\rReleaseObject\x12\x17.sambridge.v1.ObjectRef\x1a#.sambridge.v1.ReleaseObjectResponseB\"\n\x10org.sambridge.v1B\x0cPromptsProtoP\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1asambridge/v1/prompts.proto\x12\x0csambridge.v1\x1a\x19sambridge/v1/common.proto\"\xd5\x01\n\x0eSegmentRequest\x12\'\n\x03key\x18\x01 \x01(\x0b\x32\x1a.sambridge.v1.EmbeddingKey\x12\r\n\x05index\x18\x02 \x01(\x05\x12#\n\x06points\x18\x03 \x03(\x0b\x32\x13.sambridge.v1.Point\x12\x1e\n\x03\x62ox\x18\x04 \x01(\x0b\x32\x11.sambridge.v1.Box\x12 \n\x04mask\x18\x05 \x01(\x0b\x32\x12.sambridge.v1.Mask\x12\x11\n\tmultimask\x18\x06 \x01(\x08\x12\x11\n\tobject_id\x18\x07 \x01(\t\"\x8e\x01\n\x0fSegmentResponse\x12!\n\x05masks\x18\x01 \x03(\x0b\x32\x12.sambridge.v1.Mask\x12\x0e\n\x06scores\x18\x02 \x03(\x02\x12\x11\n\tobject_id\x18\x03 \x01(\t\x12!\n\x06window\x18\x04 \x01(\x0b\x32\x11.sambridge.v1.Box\x12\x12\n\ntile_index\x18\x05 \x01(\x05\"Z\n\rObjectRequest\x12\'\n\x03key\x18\x01 \x01(\x0b\x32\x1a.sambridge.v1.EmbeddingKey\x12\r\n\x05index\x18\x02 \x01(\x05\x12\x11\n\tobject_id\x18\x03 \x01(\t\"\x15\n\x13ResetObjectResponse\"\xc4\x01\n\x15SegmentObjectsRequest\x12\'\n\x03key\x18\x01 \x01(\x0b\x32\x1a.sambridge.v1.EmbeddingKey\x12\r\n\x05index\x18\x02 \x01(\x05\x12#\n\x06points\x18\x03 \x03(\x0b\x32\x13.sambridge.v1.Point\x12 \n\x05\x62oxes\x18\x04 \x03(\x0b\x32\x11.sambridge.v1.Box\x12,\n\x0fnegative_points\x18\x05 \x03(\x0b\x32\x13.sambridge.v1.Point\"\x8d\x01\n\x16SegmentObjectsResponse\x12%\n\x06labels\x18\x01 \x01(\x0b\x32\x15.sambridge.v1.NDArray\x12)\n\x07objects\x18\x02 \x03(\x0b\x32\x18.sambridge.v1.ObjectInfo\x12!\n\x19objects_without_negatives\x18\x03 \x01(\x05\"\x1e\n\tObjectRef\x12\x11\n\tobject_id\x18\x01 \x01(\t\")\n\x15ReleaseObjectResponse\x12\x10\n\x08released\x18\x01 \x01(\x08\x32\x96\x03\n\rPromptService\x12\x46\n\x07Segment\x12\x1c.sambridge.v1.SegmentRequest\x1a\x1d.sambridge.v1.SegmentResponse\x12[\n\x0eSegmentObjects\x12#.sambridge.v1.SegmentObjectsRequest\x1a$.sambridge.v1.SegmentObjectsResponse\x12M\n\rReleaseObject\x12\x17.sambridge.v1.ObjectRef\x1a#.sambridge.v1.ReleaseObjectResponse\x12\x42\n\x04Undo\x12\x1b.sambridge.v1.ObjectRequest\x1a\x1d.sambridge.v1.SegmentResponse\x12M\n\x0bResetObject\x12\x1b.sambridge.v1.ObjectRequest\x1a!.sambridge.v1.ResetObjectResponseB\"\n\x10org.sambridge.v1B\x0cPromptsProtoP\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,16 +35,20 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._serialized_options = b'\n\020org.sambridge.v1B\014PromptsProtoP\001'
   _globals['_SEGMENTREQUEST']._serialized_start=72
   _globals['_SEGMENTREQUEST']._serialized_end=285
-  _globals['_SEGMENTRESPONSE']._serialized_start=287
-  _globals['_SEGMENTRESPONSE']._serialized_end=374
-  _globals['_SEGMENTOBJECTSREQUEST']._serialized_start=377
-  _globals['_SEGMENTOBJECTSREQUEST']._serialized_end=573
-  _globals['_SEGMENTOBJECTSRESPONSE']._serialized_start=575
-  _globals['_SEGMENTOBJECTSRESPONSE']._serialized_end=681
-  _globals['_OBJECTREF']._serialized_start=683
-  _globals['_OBJECTREF']._serialized_end=713
-  _globals['_RELEASEOBJECTRESPONSE']._serialized_start=715
-  _globals['_RELEASEOBJECTRESPONSE']._serialized_end=756
-  _globals['_PROMPTSERVICE']._serialized_start=759
-  _globals['_PROMPTSERVICE']._serialized_end=1018
+  _globals['_SEGMENTRESPONSE']._serialized_start=288
+  _globals['_SEGMENTRESPONSE']._serialized_end=430
+  _globals['_OBJECTREQUEST']._serialized_start=432
+  _globals['_OBJECTREQUEST']._serialized_end=522
+  _globals['_RESETOBJECTRESPONSE']._serialized_start=524
+  _globals['_RESETOBJECTRESPONSE']._serialized_end=545
+  _globals['_SEGMENTOBJECTSREQUEST']._serialized_start=548
+  _globals['_SEGMENTOBJECTSREQUEST']._serialized_end=744
+  _globals['_SEGMENTOBJECTSRESPONSE']._serialized_start=747
+  _globals['_SEGMENTOBJECTSRESPONSE']._serialized_end=888
+  _globals['_OBJECTREF']._serialized_start=890
+  _globals['_OBJECTREF']._serialized_end=920
+  _globals['_RELEASEOBJECTRESPONSE']._serialized_start=922
+  _globals['_RELEASEOBJECTRESPONSE']._serialized_end=963
+  _globals['_PROMPTSERVICE']._serialized_start=966
+  _globals['_PROMPTSERVICE']._serialized_end=1372
 # @@protoc_insertion_point(module_scope)

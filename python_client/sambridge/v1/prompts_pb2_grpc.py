@@ -49,6 +49,16 @@ class PromptServiceStub:
                 request_serializer=sambridge_dot_v1_dot_prompts__pb2.ObjectRef.SerializeToString,
                 response_deserializer=sambridge_dot_v1_dot_prompts__pb2.ReleaseObjectResponse.FromString,
                 _registered_method=True)
+        self.Undo = channel.unary_unary(
+                '/sambridge.v1.PromptService/Undo',
+                request_serializer=sambridge_dot_v1_dot_prompts__pb2.ObjectRequest.SerializeToString,
+                response_deserializer=sambridge_dot_v1_dot_prompts__pb2.SegmentResponse.FromString,
+                _registered_method=True)
+        self.ResetObject = channel.unary_unary(
+                '/sambridge.v1.PromptService/ResetObject',
+                request_serializer=sambridge_dot_v1_dot_prompts__pb2.ObjectRequest.SerializeToString,
+                response_deserializer=sambridge_dot_v1_dot_prompts__pb2.ResetObjectResponse.FromString,
+                _registered_method=True)
 
 
 class PromptServiceServicer:
@@ -76,6 +86,23 @@ class PromptServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Undo(self, request, context):
+        """Return an object handle to its state before its last Segment (or reset)
+        and answer that state's mask (empty before the first call).
+        NOT_FOUND for an unknown handle, FAILED_PRECONDITION when there is nothing
+        to undo, INVALID_ARGUMENT when the handle belongs to another image/slice.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResetObject(self, request, context):
+        """Clear an object handle's prompts and logits (undoable with Undo).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PromptServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -93,6 +120,16 @@ def add_PromptServiceServicer_to_server(servicer, server):
                     servicer.ReleaseObject,
                     request_deserializer=sambridge_dot_v1_dot_prompts__pb2.ObjectRef.FromString,
                     response_serializer=sambridge_dot_v1_dot_prompts__pb2.ReleaseObjectResponse.SerializeToString,
+            ),
+            'Undo': grpc.unary_unary_rpc_method_handler(
+                    servicer.Undo,
+                    request_deserializer=sambridge_dot_v1_dot_prompts__pb2.ObjectRequest.FromString,
+                    response_serializer=sambridge_dot_v1_dot_prompts__pb2.SegmentResponse.SerializeToString,
+            ),
+            'ResetObject': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResetObject,
+                    request_deserializer=sambridge_dot_v1_dot_prompts__pb2.ObjectRequest.FromString,
+                    response_serializer=sambridge_dot_v1_dot_prompts__pb2.ResetObjectResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -176,6 +213,60 @@ class PromptService:
             '/sambridge.v1.PromptService/ReleaseObject',
             sambridge_dot_v1_dot_prompts__pb2.ObjectRef.SerializeToString,
             sambridge_dot_v1_dot_prompts__pb2.ReleaseObjectResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Undo(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sambridge.v1.PromptService/Undo',
+            sambridge_dot_v1_dot_prompts__pb2.ObjectRequest.SerializeToString,
+            sambridge_dot_v1_dot_prompts__pb2.SegmentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResetObject(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sambridge.v1.PromptService/ResetObject',
+            sambridge_dot_v1_dot_prompts__pb2.ObjectRequest.SerializeToString,
+            sambridge_dot_v1_dot_prompts__pb2.ResetObjectResponse.FromString,
             options,
             channel_credentials,
             insecure,

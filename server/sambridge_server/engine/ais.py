@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 from scipy import ndimage
@@ -21,6 +21,8 @@ from skimage.segmentation import watershed
 from .ais_decoder import AISDecoder, predict_ais_maps
 from .embeddings import ImageEmbeddings
 from .tiling import Tile
+
+TileProgress = Callable[[int, int], None]  # (tiles done, tiles in total)
 
 # vigra / bioimage_cpp Gaussian (which micro_sam uses): kernel radius ceil(3 sigma), mirrored border.
 _GAUSSIAN_WINDOW = 3.0
@@ -90,24 +92,37 @@ def tiled_ais_maps(
     tile_input_sizes: Sequence[tuple[int, int]],
     tiles: Sequence[Tile],
     shape: tuple[int, int],
+    progress: TileProgress | None = None,
 ) -> AISMaps:
     """Decoder maps of a tiled image: one decoder pass per tile (outer block), stitched to full size.
 
     Each tile is decoded on its own (batch of one, as micro_sam's default), so the BatchNorm input
-    statistics match the reference.
+    statistics match the reference. Only the inner block of a tile is kept, so the decoder's last
+    stage runs only where that block needs it (same values there). ``progress(done, total)`` is
+    called after every tile.
     """
     tile_maps = []
-    for features, input_size, tile in zip(tile_features, tile_input_sizes, tiles, strict=True):
-        tile_maps.append(ais_maps(decoder, features, input_size, tile.shape))
+    for done, (features, input_size, tile) in enumerate(zip(tile_features, tile_input_sizes, tiles, strict=True)):
+        tile_maps.append(AISMaps(*predict_ais_maps(decoder, features, input_size, tile.shape, inner_region(tile))))
+        if progress is not None:
+            progress(done + 1, len(tiles))
     return stitch_tile_maps(tile_maps, tiles, shape)
 
 
-def embeddings_ais_maps(decoder: AISDecoder, embeddings: ImageEmbeddings) -> AISMaps:
-    """Decoder maps for engine ``ImageEmbeddings`` (tiled or not)."""
+def inner_region(tile: Tile) -> tuple[int, int, int, int]:
+    """The tile's inner block in the coordinates of its outer block, (y0, x0, y1, x1)."""
+    oy, ox = tile.offset
+    iy0, ix0, iy1, ix1 = tile.inner
+    return iy0 - oy, ix0 - ox, iy1 - oy, ix1 - ox
+
+
+def embeddings_ais_maps(decoder: AISDecoder, embeddings: ImageEmbeddings,
+                        progress: TileProgress | None = None) -> AISMaps:
+    """Decoder maps for engine ``ImageEmbeddings`` (tiled or not); ``progress`` as in ``tiled_ais_maps``."""
     n_tiles = embeddings.n_tiles
     return tiled_ais_maps(
         decoder, [embeddings.tile_features(i) for i in range(n_tiles)], embeddings.input_sizes,
-        embeddings.grid.tiles, embeddings.image_shape,
+        embeddings.grid.tiles, embeddings.image_shape, progress,
     )
 
 

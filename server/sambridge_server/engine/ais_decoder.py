@@ -208,6 +208,9 @@ def build_ais_decoder(decoder_state: Mapping[str, torch.Tensor]) -> AISDecoder:
     return decoder.eval()
 
 
+Window = tuple[int, int, int, int]  # (y0, x0, y1, x1) half-open, in decoder-output (1024-px) pixels
+
+
 def resize_to_original(
     maps: torch.Tensor, input_size: tuple[int, int], original_size: tuple[int, int]
 ) -> torch.Tensor:
@@ -218,22 +221,118 @@ def resize_to_original(
     return F.interpolate(maps, tuple(original_size), mode="bilinear", align_corners=False)
 
 
+def decoder_window(
+    region: Window | None, input_size: tuple[int, int], original_size: tuple[int, int], margin: int = 2
+) -> Window:
+    """The decoder-output pixels that ``resize_to_original`` reads for ``region`` of its result.
+
+    ``region`` is (y0, x0, y1, x1) in original-size pixels (None: all of them). Bilinear resizing
+    without align_corners reads, for output pixel ``i``, input pixels ``floor(s (i + 0.5) - 0.5)``
+    and the next one (``s`` = input / output size, clamped at 0); ``margin`` pixels more on each
+    side absorb rounding. Never reaches beyond ``input_size`` (the rest is padding that is cropped).
+    """
+    y0, x0, y1, x1 = region if region is not None else (0, 0, original_size[0], original_size[1])
+    window = []
+    for lo, hi, n_in, n_out in ((y0, y1, input_size[0], original_size[0]), (x0, x1, input_size[1], original_size[1])):
+        scale = n_in / n_out
+        first = int(np.floor(max(scale * (lo + 0.5) - 0.5, 0.0))) - margin
+        last = int(np.floor(max(scale * (hi - 0.5) - 0.5, 0.0))) + 1 + margin
+        window.append((max(first, 0), min(last + 1, n_in)))
+    (wy0, wy1), (wx0, wx1) = window
+    return wy0, wx0, wy1, wx1
+
+
+def _pointwise(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
+    """A 1x1 conv as one matrix product per image (CPU conv2d takes a slow path for 1x1 kernels)."""
+    batch, channels, height, width = x.shape
+    weight = conv.weight.reshape(conv.out_channels, channels)
+    flat = x.reshape(batch, channels, height * width)
+    if conv.bias is None:
+        return torch.matmul(weight, flat).reshape(batch, -1, height, width)
+    out = torch.baddbmm(conv.bias[None, :, None], weight.expand(batch, -1, -1), flat)
+    return out.reshape(batch, -1, height, width)
+
+
+def _upsample(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``module(x)`` for an upsampler; the interpolating one projects at the lower resolution when
+    that is cheaper: bilinear weights sum to one, so the 1x1 conv (bias included) commutes with it."""
+    if not isinstance(module, _InterpolatingUpsampler):
+        return module(x)
+    conv = module.conv
+    if conv.out_channels <= conv.in_channels:
+        return F.interpolate(_pointwise(conv, x), scale_factor=2, mode="bilinear", align_corners=False)
+    return _pointwise(conv, F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False))
+
+
+def _up_block(block: _UpBlock, x: torch.Tensor) -> torch.Tensor:
+    """``block(x)`` with the cheaper upsampling order."""
+    upsampler, conv, norm, _ = block.block
+    return norm(conv(_upsample(upsampler, x))).relu_()
+
+
+def _windowed_norm_conv(norm: nn.InstanceNorm2d, conv: nn.Conv2d, x: torch.Tensor, window: Window) -> torch.Tensor:
+    """``conv(norm(x))`` restricted to ``window``: statistics over all of ``x``, the 3x3 conv only
+    where the window needs it (zero padding where the window meets the border of ``x``)."""
+    mean = x.mean(dim=(2, 3), keepdim=True)  # two passes: as exact as var_mean and twice as fast on CPU
+    var = (x - mean).square_().mean(dim=(2, 3), keepdim=True)
+    y0, x0, y1, x1 = window
+    height, width = x.shape[-2:]
+    a0, b0, a1, b1 = max(y0 - 1, 0), max(x0 - 1, 0), min(y1 + 1, height), min(x1 + 1, width)
+    part = (x[..., a0:a1, b0:b1] - mean) * torch.rsqrt(var + norm.eps)
+    part = F.pad(part, (b0 - (x0 - 1), x1 + 1 - b1, a0 - (y0 - 1), y1 + 1 - a1))
+    return F.conv2d(part, conv.weight, conv.bias)
+
+
+def predict_window(decoder: AISDecoder, embeddings: torch.Tensor, window: Window | None = None) -> torch.Tensor:
+    """``decoder(embeddings)`` for inference, exact inside ``window`` (zeros elsewhere).
+
+    Same weights and results as ``AISDecoder.forward`` (to float rounding), reordered for speed:
+    1x1 convs run before the bilinear upsampling they commute with, and the last 3x3 conv and the
+    output head run only on ``window`` (the decoder-output pixels a caller keeps, e.g. a tile's
+    inner block). Every normalisation still sees the full 1024-px maps, so nothing before the
+    last normalisation can be cropped without changing the result.
+    """
+    z9 = _up_block(decoder.deconv1, embeddings)
+    z6 = _up_block(decoder.deconv2, z9)
+    z3 = _up_block(decoder.deconv3, z6)
+    z0 = _up_block(decoder.deconv4, z3)
+    x = decoder.base(embeddings)
+    for block, sampler, skip in zip(decoder.decoder.blocks, decoder.decoder.samplers, (z9, z6, z3)):
+        x = _upsample(sampler, x)
+        x = block(torch.cat([x, _center_crop_channels(skip, x.shape[1])], dim=1))
+    del z9, z6, z3
+    x = torch.cat([_upsample(decoder.deconv_out, x), z0], dim=1)
+    del z0
+    norm1, conv1, _, norm2, conv2, _ = decoder.decoder_head.block
+    x = conv1(norm1(x)).relu_()
+    height, width = x.shape[-2:]
+    window = window or (0, 0, height, width)
+    head = _windowed_norm_conv(norm2, conv2, x, window).relu_()
+    out = x.new_zeros((x.shape[0], OUT_CHANNELS, height, width))
+    out[..., window[0] : window[2], window[1] : window[3]] = torch.sigmoid(_pointwise(decoder.out_conv, head))
+    return out
+
+
 @torch.inference_mode()
 def predict_ais_maps(
     decoder: AISDecoder,
     features: np.ndarray,
     input_size: tuple[int, int],
     original_size: tuple[int, int],
+    region: Window | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Run the decoder on one image's embeddings (1, 256, 64, 64).
 
     Returns (foreground, center_distances, boundary_distances), float32 arrays of ``original_size``.
+    With ``region`` (y0, x0, y1, x1) in original-size pixels only that part is computed exactly
+    (the rest is unspecified); a tile's caller keeps only its inner block.
     """
     features = np.asarray(features, dtype=np.float32)
     if features.shape != (1, EMBED_DIM, 64, 64):
         raise InvalidInput(f"features must have shape (1, {EMBED_DIM}, 64, 64), got {features.shape}")
     device = next(decoder.parameters()).device
-    output = decoder(torch.from_numpy(features).to(device))
+    window = decoder_window(region, tuple(input_size), tuple(original_size))
+    output = predict_window(decoder, torch.from_numpy(features).to(device), window)
     output = resize_to_original(output, tuple(input_size), tuple(original_size))
     maps = output[0].float().cpu().numpy()
     return maps[0], maps[1], maps[2]

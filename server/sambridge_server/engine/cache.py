@@ -33,7 +33,7 @@ from .tiling import make_grid
 
 _LOG = logging.getLogger(__name__)
 _COMPLETE_MARKER = "COMPLETE"
-_FORMAT_VERSION = 1
+_FORMAT_VERSION = 2  # 2: features checksum
 _STALE_TMP_SECONDS = 3600
 
 
@@ -45,6 +45,13 @@ def image_hash(array: np.ndarray) -> str:
     digest.update(str(tuple(array.shape)).encode())
     digest.update(array.tobytes())
     return digest.hexdigest()
+
+
+def features_checksum(features: np.ndarray) -> str:
+    """xxh3-64 of the float32 feature bytes, written with every disk entry and verified on read."""
+    import xxhash
+
+    return xxhash.xxh3_64_hexdigest(np.ascontiguousarray(features, dtype=np.float32).tobytes())
 
 
 @dataclass(frozen=True)
@@ -113,6 +120,7 @@ class DiskStore:
         group.attrs.update(
             {
                 "format_version": _FORMAT_VERSION,
+                "features_xxh3": features_checksum(embeddings.features),
                 "key": asdict(key),
                 "image_shape": list(embeddings.image_shape),
                 "input_sizes": [list(size) for size in embeddings.input_sizes],
@@ -153,8 +161,15 @@ class DiskStore:
         features = group["features"]
         if tuple(features.shape) != expected or len(attrs["input_sizes"]) != expected[0]:
             raise ValueError(f"features shape {features.shape} != {expected}")
+        values = np.asarray(features[:], dtype=np.float32)
+        # A deleted chunk reads back as zeros and an overwritten one as anything: only the checksum
+        # written with the entry tells.
+        if attrs.get("features_xxh3") != features_checksum(values):
+            raise ValueError("features checksum mismatch (damaged or missing chunks)")
+        if not np.isfinite(values).all():
+            raise ValueError("features contain NaN or infinite values")
         return ImageEmbeddings(
-            features=np.asarray(features[:], dtype=np.float32),
+            features=values,
             input_sizes=tuple(tuple(size) for size in attrs["input_sizes"]),
             original_sizes=tuple(tuple(size) for size in attrs["original_sizes"]),
             grid=grid,

@@ -30,6 +30,7 @@ Precision = Literal["fp32", "bf16"]
 ProgressFn = Callable[[int, int], None]
 CancelledFn = Callable[[], bool]
 PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
+TILE_FEATURE_BYTES = 256 * 64 * 64 * 4  # one tile's float32 (256, 64, 64) feature map
 
 
 @dataclass
@@ -71,7 +72,8 @@ def _sam_of(model: LoadedModel | Sam) -> Sam:
     return model.sam if isinstance(model, LoadedModel) else model
 
 
-def _check_options(precision: str, tile_shape: Sequence[int] | None, halo: Sequence[int] | None) -> None:
+def check_options(precision: str, tile_shape: Sequence[int] | None, halo: Sequence[int] | None) -> None:
+    """InvalidInput unless precision, tile shape and halo are a valid embedding setting."""
     if precision not in PRECISIONS:
         raise InvalidInput(f"precision must be one of {PRECISIONS}, got '{precision}'")
     if tile_shape is not None and (len(tile_shape) != 2 or min(tile_shape) <= 0):
@@ -80,6 +82,10 @@ def _check_options(precision: str, tile_shape: Sequence[int] | None, halo: Seque
         raise InvalidInput(f"halo must be two non-negative integers, got {tuple(halo)}")
     if tile_shape is None and halo is not None and any(halo):
         raise InvalidInput("halo given without tile_shape")
+    # A halo beyond the tile makes neighbouring tiles overlap more than they own: with small
+    # tiles every tile would cover most of the image.
+    if tile_shape is not None and halo is not None and any(h > t for h, t in zip(halo, tile_shape)):
+        raise InvalidInput(f"halo {tuple(halo)} is larger than the tile {tuple(tile_shape)}: use halo <= tile_shape")
 
 
 def prepare_tile(sam: Sam, tile_image: np.ndarray) -> tuple[torch.Tensor, tuple[int, int]]:
@@ -126,7 +132,7 @@ def compute_embeddings(
     before every batch and a True answer raises ``Cancelled``.
     """
     image2d = validate_image(image2d)
-    _check_options(precision, tile_shape, halo)
+    check_options(precision, tile_shape, halo)
     sam = _sam_of(model)
     grid = make_grid(image2d.shape[:2], tile_shape, halo)
     features = np.empty((len(grid.tiles), 256, 64, 64), dtype=np.float32)
@@ -183,7 +189,7 @@ def compute_volume_embeddings(
     volume = np.asarray(volume)
     if volume.ndim not in (3, 4) or volume.shape[0] == 0:
         raise InvalidInput(f"volume must be (z, y, x) or (z, y, x, c) with z >= 1, got shape {volume.shape}")
-    _check_options(precision, tile_shape, halo)
+    check_options(precision, tile_shape, halo)
     if cache is not None and not isinstance(model, LoadedModel):
         raise InvalidInput("caching volume embeddings needs a LoadedModel (for its model hash)")
     sam = _sam_of(model)

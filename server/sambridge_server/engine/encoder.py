@@ -75,9 +75,13 @@ def block_forward(block: Block, x: torch.Tensor, tables: RelPosTables = model_ta
     return x + block.mlp(block.norm2(x))
 
 
-def encode(encoder: ImageEncoderViT, x: torch.Tensor, attention: AttentionKind = "sdpa") -> torch.Tensor:
-    """Run the image encoder on preprocessed (B, 3, 1024, 1024) input -> (B, 256, 64, 64)."""
-    if attention == "reference":
+def encode(encoder: torch.nn.Module, x: torch.Tensor, attention: AttentionKind = "sdpa") -> torch.Tensor:
+    """Run the image encoder on preprocessed (B, 3, 1024, 1024) input -> (B, 256, 64, 64).
+
+    Encoders other than segment_anything's ViT (MobileSAM's TinyViT: small windowed attention
+    with a learned bias) run their own forward.
+    """
+    if attention == "reference" or not isinstance(encoder, ImageEncoderViT):
         return encoder(x)
     x = encoder.patch_embed(x)
     if encoder.pos_embed is not None:

@@ -21,6 +21,7 @@ import numpy as np
 
 from .errors import InvalidInput, NotFound, ResourceExhausted
 
+MAX_CHANNELS = 16
 SUPPORTED_DTYPES = ("uint8", "uint16", "uint32", "int8", "int16", "int32", "float32", "float64")
 LABEL_DTYPES = ("uint8", "uint16", "uint32", "int32", "int64", "uint64")
 # The only ids Upload ever hands out; anything else is unknown without touching the disk
@@ -75,8 +76,10 @@ def validate_image(array: np.ndarray, axes: str, max_pixels: int) -> None:
     spatial = [s for a, s in zip(axes, array.shape) if a in "yx"]
     if min(spatial) < 2:
         raise InvalidInput(f"image of shape {array.shape} ({axes}) is too small")
-    if "c" in axes and array.shape[-1] > 16:
-        raise InvalidInput(f"{array.shape[-1]} channels is too many (axes {axes}); at most 16")
+    if "c" in axes and array.shape[-1] > MAX_CHANNELS:
+        raise InvalidInput(f"image of shape {array.shape} with axes {axes!r} has {array.shape[-1]} channels, "
+                           f"more than {MAX_CHANNELS}: select channels or give the right axes "
+                           f"(czyx, zcyx, tzyx, tczyx are accepted too)")
     if array.size > max_pixels:
         raise ResourceExhausted(f"image has {array.size} elements, over the server limit of {max_pixels}")
     if array.dtype.kind == "f" and not np.isfinite(array).all():

@@ -29,7 +29,7 @@ from .ais_decoder import AISDecoder, build_ais_decoder
 from .errors import Cancelled, InvalidInput, NotFound
 from .models import build_sam
 from .tiling import NativeTiling
-from .training import Progress, TrainConfig, make_config, train
+from .training import Progress, TrainConfig, check_trainable, make_config, train
 from .training_data import check_pair, split_validation, to_sam_tiles
 from .training_lora import merged_state_dict
 
@@ -193,7 +193,7 @@ class JobManager:
             r.spec.output_model == spec.output_model and r.state not in (FAILED, CANCELLED) for r in self.list()
         ):
             raise InvalidInput(f"a model or job named {spec.output_model!r} already exists")
-        self.workspace.models.get(spec.base_model or None)  # NotFound lists the known models
+        check_trainable(self.workspace.models.get(spec.base_model or None).sam)  # NotFound lists the known models
         make_config(spec.preset or "auto", **_config_values(spec))  # unknown preset, bad patch size -> InvalidInput
         if not math.isfinite(spec.lr) or spec.lr < 0:
             raise InvalidInput(f"lr must be a finite number > 0 (0: the preset's), got {spec.lr}")

@@ -7,6 +7,9 @@ Two on-disk formats are understood:
 * Meta SAM: a plain state dict of ``segment_anything.modeling.Sam``.
 * micro_sam: ``{"model_state": <Sam state dict>, "decoder_state": <AIS decoder state dict>}``;
   keys may carry the ``sam.`` prefix of torch_em training checkpoints.
+
+Either may hold a ViT encoder (SAM's ``vit_b/l/h`` and our small presets) or MobileSAM's TinyViT
+(micro_sam's ``vit_t*`` models, see ``tinyvit.py``).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from segment_anything.modeling import (
 from .errors import InvalidInput, NotFound
 from .compact_weights import expand_payload, is_compact
 from .tiling import NativeTiling
+from .tinyvit import build_tinyvit_encoder, is_tinyvit_state, randomize_tinyvit
 
 PATCH_SIZE = 16
 PROMPT_EMBED_DIM = 256
@@ -40,7 +44,12 @@ _ENCODER_KEY = "image_encoder.patch_embed.proj.weight"
 
 @dataclass(frozen=True)
 class SamConfig:
-    """Architecture of a SAM ViT image encoder (prompt encoder and mask decoder are standard)."""
+    """Architecture of a SAM image encoder (prompt encoder and mask decoder are standard).
+
+    ``encoder`` is ``"vit"`` (segment_anything's ViT, described by the other fields) or
+    ``"tinyvit"`` (MobileSAM's fixed TinyViT; the fields then give its last stage's width,
+    heads and window, and its total number of blocks).
+    """
 
     embed_dim: int
     depth: int
@@ -48,6 +57,7 @@ class SamConfig:
     global_attn_indexes: tuple[int, ...]
     window_size: int = 14
     image_size: int = 1024
+    encoder: Literal["vit", "tinyvit"] = "vit"
 
 
 PRESETS: dict[str, SamConfig] = {
@@ -60,33 +70,43 @@ PRESETS: dict[str, SamConfig] = {
     # The shipped default model's encoder (trained from scratch on CPU, see
     # bench/train_default_model.py): small enough to train in half an hour on 2 cores.
     "vit_small": SamConfig(128, 4, 4, (3,)),
+    # micro_sam's vit_t: MobileSAM's TinyViT encoder (mobile_sam.build_sam_vit_t).
+    "vit_t": SamConfig(320, 12, 10, (), window_size=7, encoder="tinyvit"),
 }
+
+
+def build_image_encoder(config: SamConfig) -> torch.nn.Module:
+    """The image encoder of ``config``: segment_anything's ViT or MobileSAM's TinyViT."""
+    if config.encoder == "tinyvit":
+        return build_tinyvit_encoder()
+    return ImageEncoderViT(
+        depth=config.depth,
+        embed_dim=config.embed_dim,
+        img_size=config.image_size,
+        mlp_ratio=4,
+        norm_layer=partial(torch.nn.LayerNorm, eps=1e-6),
+        num_heads=config.num_heads,
+        patch_size=PATCH_SIZE,
+        qkv_bias=True,
+        use_rel_pos=True,
+        global_attn_indexes=list(config.global_attn_indexes),
+        window_size=config.window_size,
+        out_chans=PROMPT_EMBED_DIM,
+    )
 
 
 def build_sam(config: SamConfig, seed: int | None = None) -> Sam:
     """Build a ``segment_anything`` Sam in eval mode, exactly as ``build_sam_vit_*`` does.
 
     With ``seed`` the weights are random but reproducible, including the positional
-    embeddings that segment_anything zero-initialises (so tests exercise them).
+    embeddings that segment_anything zero-initialises (so tests exercise them). A ``tinyvit``
+    config builds ``mobile_sam.build_sam_vit_t``'s model (with micro_sam's attention biases).
     """
     if seed is not None:
         torch.manual_seed(seed)
     grid = config.image_size // PATCH_SIZE
     sam = Sam(
-        image_encoder=ImageEncoderViT(
-            depth=config.depth,
-            embed_dim=config.embed_dim,
-            img_size=config.image_size,
-            mlp_ratio=4,
-            norm_layer=partial(torch.nn.LayerNorm, eps=1e-6),
-            num_heads=config.num_heads,
-            patch_size=PATCH_SIZE,
-            qkv_bias=True,
-            use_rel_pos=True,
-            global_attn_indexes=list(config.global_attn_indexes),
-            window_size=config.window_size,
-            out_chans=PROMPT_EMBED_DIM,
-        ),
+        image_encoder=build_image_encoder(config),
         prompt_encoder=PromptEncoder(
             embed_dim=PROMPT_EMBED_DIM,
             image_embedding_size=(grid, grid),
@@ -111,7 +131,10 @@ def build_sam(config: SamConfig, seed: int | None = None) -> Sam:
 
 
 def _randomize_zero_initialised(sam: Sam) -> None:
-    """Give the zero-initialised position embeddings small random values."""
+    """Give the zero-initialised position embeddings (TinyViT: biases, BatchNorms) random values."""
+    if not isinstance(sam.image_encoder, ImageEncoderViT):
+        randomize_tinyvit(sam.image_encoder)
+        return
     with torch.no_grad():
         for name, param in sam.image_encoder.named_parameters():
             if name == "pos_embed" or "rel_pos" in name:
@@ -131,13 +154,12 @@ def infer_config(state_dict: Mapping[str, Any]) -> SamConfig:
 
     embed_dim comes from the patch embedding, depth from the number of blocks, the head
     dimension from ``rel_pos_h`` (shape ``(2*size-1, head_dim)``), and global-attention blocks
-    are those whose relative-position table spans the full token grid.
+    are those whose relative-position table spans the full token grid. A MobileSAM TinyViT
+    encoder has one architecture (``vit_t``); the strict weight load checks its shapes.
     """
     if _ENCODER_KEY not in state_dict:
-        if any(key.startswith("image_encoder.layers.") for key in state_dict):
-            raise InvalidInput(
-                "checkpoint holds a MobileSAM (vit_t, TinyViT) encoder, which is not supported"
-            )
+        if is_tinyvit_state(state_dict):
+            return PRESETS["vit_t"]
         raise InvalidInput(f"not a SAM checkpoint: key '{_ENCODER_KEY}' is missing")
     embed_dim = int(state_dict[_ENCODER_KEY].shape[0])
     grid = int(state_dict["image_encoder.pos_embed"].shape[1]) if (
@@ -236,8 +258,6 @@ def _architecture_of(model_type: str) -> str:
     for name in sorted(PRESETS, key=len, reverse=True):
         if model_type == name or model_type.startswith(name + "_"):
             return name
-    if model_type.startswith("vit_t"):
-        raise InvalidInput("model_type 'vit_t' (MobileSAM) is not supported")
     raise InvalidInput(f"unknown model_type '{model_type}'; known: {', '.join(PRESETS)}")
 
 
@@ -246,17 +266,22 @@ def load_checkpoint(
     model_type: str | None = None,
     name: str | None = None,
     device: str = "cpu",
+    decoder_path: str | Path | None = None,
 ) -> LoadedModel:
     """Load a Meta SAM or micro_sam checkpoint into a ready-to-use model.
 
     The architecture is inferred from the weights; a given ``model_type`` (``vit_b``,
     ``vit_b_lm``, ...) must agree with it, otherwise ``InvalidInput`` is raised.
+    ``decoder_path`` is a separate AIS decoder file (micro_sam's ``<model>_decoder``); like
+    micro_sam's ``get_sam_model(decoder_path=...)`` it replaces the checkpoint's decoder state.
     """
     path = Path(path)
     if not path.is_file():
         raise NotFound(f"checkpoint '{path}' does not exist")
     payload = _read_checkpoint(path)
     model_state, decoder_state = split_checkpoint(payload, f"checkpoint '{path}'")
+    if decoder_path is not None:
+        decoder_state = read_decoder_state(decoder_path)
     native_tiling = native_tiling_of(payload, f"checkpoint '{path}'")
     config = infer_config(model_state)
     inferred_type = config_to_model_type(config)
@@ -281,6 +306,19 @@ def load_checkpoint(
         device=device,
         native_tiling=native_tiling,
     )
+
+
+def read_decoder_state(path: str | Path) -> dict[str, torch.Tensor]:
+    """The AIS decoder state of a separate decoder file (a plain state dict, or ``{"decoder_state": ...}``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise NotFound(f"decoder file '{path}' does not exist")
+    state = _read_checkpoint(path)
+    if isinstance(state, Mapping) and isinstance(state.get("decoder_state"), Mapping):
+        state = state["decoder_state"]
+    if not isinstance(state, Mapping) or not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise InvalidInput(f"decoder file '{path}' is not a state dict of tensors")
+    return dict(state)
 
 
 def native_tiling_of(payload: Any, source: str = "checkpoint") -> NativeTiling | None:

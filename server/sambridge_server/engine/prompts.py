@@ -8,10 +8,13 @@ original image (micro_sam mixes (y, x) and (x, y)). Results match micro_sam's
 * a lone positive point is decoded multimask and the best-scoring mask is kept (micro_sam's
   ``use_best_multimask``); every other prompt is decoded single-mask unless ``multimask``;
 * boxes are clipped to the image (tile) and rounded to whole pixels, as micro_sam does;
-* tiled embeddings: the prompt goes to the tile whose inner block holds its centre (micro_sam);
-  ours: if that tile's halo cannot hold the whole prompt, a tile that can is preferred, and the
-  tile is chosen from the positive prompts only (negatives just refine). Points outside the
-  chosen tile are dropped, as micro_sam does. Masks come back in full-image coordinates.
+* tiled embeddings: the prompt goes to the tile whose inner block holds its centre (micro_sam)
+  when that tile holds every point and the box; otherwise to the tile nearest that centre that
+  holds them all (``windows.choose_tile``). ``decode`` never drops a point: prompts that no tile
+  holds raise InvalidInput naming them (the Workspace then decodes them in a window centred on
+  them). ``drop_outside=True`` restores micro_sam's rule (points outside the tile are dropped);
+  ``decode_objects`` applies it to the negatives shared by all objects. Masks come back in
+  full-image coordinates.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from .shared_decoder import (
 )
 from .tiling import Tile
 from .upsampling import threshold_low_res
+from .windows import ObjectPrompt, choose_tile, describe, holds, outside
 
 _LOG = logging.getLogger(__name__)
 LOW_RES = 256
@@ -55,6 +59,7 @@ class DecodeResult:
     scores: np.ndarray
     logits: np.ndarray
     tile_index: int = 0
+    dropped_points: int = 0  # shared negatives outside the object's tile (decode_objects)
 
 
 @dataclass
@@ -73,7 +78,8 @@ def _sam_of(model: LoadedModel | Sam) -> Sam:
 # ---------------------------------------------------------------- validation
 
 
-def _as_points(points: np.ndarray | None, name: str, shape: tuple[int, int]) -> np.ndarray:
+def as_points(points: np.ndarray | None, name: str, shape: tuple[int, int]) -> np.ndarray:
+    """(N, 2) float (x, y) points inside an image of ``shape``; InvalidInput names the bad one."""
     if points is None:
         return np.zeros((0, 2), dtype=np.float64)
     array = np.asarray(points, dtype=np.float64)
@@ -94,7 +100,8 @@ def _as_points(points: np.ndarray | None, name: str, shape: tuple[int, int]) -> 
     return array
 
 
-def _as_labels(labels: np.ndarray | None, n_points: int) -> np.ndarray:
+def as_labels(labels: np.ndarray | None, n_points: int) -> np.ndarray:
+    """(N,) int64 point labels, 1 positive / 0 negative (default: all positive)."""
     if labels is None:
         return np.ones(n_points, dtype=np.int64)
     array = np.asarray(labels).reshape(-1)
@@ -105,7 +112,8 @@ def _as_labels(labels: np.ndarray | None, n_points: int) -> np.ndarray:
     return array.astype(np.int64)
 
 
-def _as_box(box: np.ndarray, name: str, shape: tuple[int, int]) -> np.ndarray:
+def as_box(box: np.ndarray, name: str, shape: tuple[int, int]) -> np.ndarray:
+    """A finite, non-empty (x0, y0, x1, y1) box overlapping the image, clipped to it."""
     array = np.asarray(box, dtype=np.float64).reshape(-1)
     if array.shape[0] != 4 or not np.isfinite(array).all():
         raise InvalidInput(f"{name} must be 4 finite numbers (x0, y0, x1, y1), got {np.asarray(box).tolist()}")
@@ -140,7 +148,7 @@ def _points_in_tile(coords: np.ndarray, labels: np.ndarray, tile: Tile) -> tuple
     local = coords - np.array([ox, oy], dtype=np.float64)
     inside = (local >= 0).all(axis=1) & (local[:, 0] < width) & (local[:, 1] < height)
     if not inside.all():
-        _LOG.warning("%d prompt point(s) outside tile %d were dropped", int((~inside).sum()), tile.index)
+        _LOG.debug("%d prompt point(s) outside tile %d were dropped", int((~inside).sum()), tile.index)
     return local[inside], labels[inside]
 
 
@@ -151,18 +159,6 @@ def _box_in_tile(box: np.ndarray, tile: Tile) -> np.ndarray:
     local = box - np.array([ox, oy, ox, oy], dtype=np.float64)
     local = np.array([max(local[0], 0), max(local[1], 0), min(local[2], width), min(local[3], height)])
     return np.round(local).astype(np.int64)
-
-
-def _extent_yx(coords: np.ndarray, labels: np.ndarray, box: np.ndarray | None) -> np.ndarray:
-    """(y, x) points that define where a prompt is, for tile selection."""
-    parts = []
-    if box is not None:
-        parts.append(np.array([[box[1], box[0]], [box[3], box[2]]]))
-    # Negatives only locate a prompt that has nothing else (points-only, all negative).
-    positives = coords[labels == 1] if (labels == 1).any() or box is not None else coords
-    if len(positives):
-        parts.append(positives[:, ::-1])
-    return np.concatenate(parts) if parts else np.zeros((0, 2))
 
 
 # ---------------------------------------------------------------- decoder
@@ -264,22 +260,29 @@ def decode(
     mask_logits: np.ndarray | None = None,
     multimask: bool = False,
     tile_index: int | None = None,
+    drop_outside: bool = False,
 ) -> DecodeResult:
     """Segment one object from points (N, 2) (x, y) with labels, a box (x0, y0, x1, y1) and/or
     previous low-res mask logits (256, 256).
 
     Returns K=1 mask (K=3 with ``multimask``; then the best is ``scores.argmax()``). On tiled
-    embeddings ``tile_index`` forces the tile (needed when only ``mask_logits`` is given).
+    embeddings ``tile_index`` forces the tile (needed when only ``mask_logits`` is given). Points
+    or a box outside the tile raise InvalidInput naming them, unless ``drop_outside`` (micro_sam's
+    rule: such points are dropped, the box clipped).
     """
     sam = _sam_of(model)
     shape = embeddings.image_shape
-    coords = _as_points(points, "points", shape)
-    labels = _as_labels(point_labels, len(coords))
-    clipped_box = None if box is None else _as_box(box, "box", shape)
+    coords = as_points(points, "points", shape)
+    labels = as_labels(point_labels, len(coords))
+    clipped_box = None if box is None else as_box(box, "box", shape)
     logits_in = None if mask_logits is None else _as_mask_logits(mask_logits)
     if len(coords) == 0 and clipped_box is None and logits_in is None:
         raise InvalidInput("no prompt given: pass points, a box or mask_logits")
-    tile = _choose_tile(embeddings, coords, labels, clipped_box, tile_index)
+    whole = ObjectPrompt(coords, labels, clipped_box)
+    tile = _choose_tile(embeddings, whole, tile_index, drop_outside)
+    if not drop_outside and not holds(tile.outer, whole):
+        raise InvalidInput(f"prompts outside the decoding window (tile {tile.index}, y0 x0 y1 x1 = "
+                           f"{tile.outer}): {outside(tile.outer, whole)}")
     local_coords, local_labels = _points_in_tile(coords, labels, tile)
     if len(local_coords) == 0 and clipped_box is None and logits_in is None:
         raise InvalidInput(f"all points lie outside tile {tile.index}; nothing left to decode")
@@ -295,24 +298,74 @@ def decode(
     return _to_results(embeddings, tile, masks, scores, low_res)[0]
 
 
-def _choose_tile(
-    embeddings: ImageEmbeddings,
-    coords: np.ndarray,
-    labels: np.ndarray,
-    box: np.ndarray | None,
-    tile_index: int | None,
-) -> Tile:
+def _choose_tile(embeddings: ImageEmbeddings, prompt: ObjectPrompt, tile_index: int | None,
+                 drop_outside: bool) -> Tile:
     grid = embeddings.grid
     if tile_index is not None:
         if not 0 <= tile_index < len(grid.tiles):
             raise InvalidInput(f"tile_index {tile_index} out of range (0..{len(grid.tiles) - 1})")
         return grid.tiles[tile_index]
-    extent = _extent_yx(coords, labels, box)
-    if len(extent) == 0:
+    if prompt.is_empty:
         if grid.is_tiled:
             raise InvalidInput("a mask-only prompt on tiled embeddings needs tile_index")
         return grid.tiles[0]
-    return grid.best_tile(extent)
+    if drop_outside:
+        return grid.best_tile(prompt.locating_yx())
+    tile = choose_tile(grid, prompt)
+    if tile is None:
+        raise InvalidInput(f"no tile holds all prompts of the object: {describe(prompt)}")
+    return tile
+
+
+def _plan_objects(embeddings: ImageEmbeddings, points, boxes, negative_points):
+    """Validate many-object prompts and group them by (tile, prompt structure).
+
+    Returns (groups {(tile index, structure): [(object index, tile prompt)]}, shared negatives each
+    object's tile does not hold, number of objects). Order: point objects first, then boxes.
+    """
+    shape = embeddings.image_shape
+    positives = as_points(points, "points", shape)
+    negatives = as_points(negative_points, "negative_points", shape)
+    box_list = [] if boxes is None else list(np.asarray(boxes, dtype=np.float64).reshape(-1, 4))
+    box_list = [as_box(b, f"boxes[{i}]", shape) for i, b in enumerate(box_list)]
+    objects: list[tuple[np.ndarray | None, np.ndarray | None]] = [(p[None], None) for p in positives]
+    objects += [(None, b) for b in box_list]
+    groups: dict[tuple[int, str], list[tuple[int, _TilePrompt]]] = {}
+    dropped = [0] * len(objects)
+    for index, (pos, obj_box) in enumerate(objects):
+        pos = np.zeros((0, 2)) if pos is None else pos
+        tile = embeddings.grid.best_tile(ObjectPrompt(pos, np.ones(len(pos)), obj_box).locating_yx())
+        local_pos, _ = _points_in_tile(pos, np.ones(len(pos), dtype=np.int64), tile)
+        local_neg, _ = _points_in_tile(negatives, np.zeros(len(negatives), dtype=np.int64), tile)
+        dropped[index] = len(negatives) - len(local_neg)
+        coords = np.concatenate([local_pos, local_neg])
+        labels = np.concatenate([np.ones(len(local_pos)), np.zeros(len(local_neg))]).astype(np.int64)
+        prompt = _TilePrompt(
+            coords=coords if len(coords) else None,
+            labels=labels if len(coords) else None,
+            box=None if obj_box is None else _box_in_tile(obj_box, tile),
+        )
+        # Objects in one decoder call must share prompt structure (point count, box or not).
+        structure = f"{0 if prompt.coords is None else len(prompt.coords)}-{prompt.box is not None}"
+        groups.setdefault((tile.index, structure), []).append((index, prompt))
+    return groups, dropped, len(objects)
+
+
+def _decoded_chunks(sam: Sam, embeddings: ImageEmbeddings, groups, batch_size: int):
+    """Decode planned objects chunk by chunk: yields (object indices, tile, tile-local masks
+    (B, K, h, w), scores (B, K), low-res logits (B, K, 256, 256)); one chunk in memory at a time."""
+    shared: dict[int, SharedImage | None] = {}  # image-side decoder work, once per tile
+    for (tile_index, _), members in groups.items():
+        tile = embeddings.grid.tiles[tile_index]
+        if tile_index not in shared:
+            shared[tile_index] = shared_image(sam, embeddings.tile_features(tile_index))
+        for start in range(0, len(members), batch_size):
+            chunk = members[start : start + batch_size]
+            prompts = [prompt for _, prompt in chunk]
+            use_best = _is_lone_positive_point(prompts[0], False)
+            masks, scores, low_res = _run_decoder(sam, embeddings, tile, prompts, None, use_best, keep_best=use_best,
+                                                  shared=shared[tile_index])
+            yield [index for index, _ in chunk], tile, masks, scores, low_res
 
 
 def decode_objects(
@@ -329,49 +382,51 @@ def decode_objects(
     Objects are batched through the decoder per tile (default batch: 64 on a GPU, 1 on CPU) and
     share the tile's image-side decoder work;
     result i is the same as ``decode(points=[p_i] + negatives, ...)`` / ``decode(box=b_i, points=negatives, ...)``.
-    Order: point objects first, then box objects.
+    Order: point objects first, then box objects. Every result holds full-image masks: for many
+    objects on a large image use ``paint_objects``.
     """
     sam = _sam_of(model)
-    if batch_size is None:
-        batch_size = default_batch_size(sam)
-    shape = embeddings.image_shape
-    positives = _as_points(points, "points", shape)
-    negatives = _as_points(negative_points, "negative_points", shape)
-    box_list = [] if boxes is None else list(np.asarray(boxes, dtype=np.float64).reshape(-1, 4))
-    box_list = [_as_box(b, f"boxes[{i}]", shape) for i, b in enumerate(box_list)]
-    objects: list[tuple[np.ndarray | None, np.ndarray | None]] = [(p[None], None) for p in positives]
-    objects += [(None, b) for b in box_list]
-    groups: dict[tuple[int, str], list[tuple[int, _TilePrompt]]] = {}
-    for index, (pos, obj_box) in enumerate(objects):
-        pos = np.zeros((0, 2)) if pos is None else pos
-        tile = embeddings.grid.best_tile(_extent_yx(pos, np.ones(len(pos), dtype=np.int64), obj_box))
-        local_pos, _ = _points_in_tile(pos, np.ones(len(pos), dtype=np.int64), tile)
-        local_neg, _ = _points_in_tile(negatives, np.zeros(len(negatives), dtype=np.int64), tile)
-        coords = np.concatenate([local_pos, local_neg])
-        labels = np.concatenate([np.ones(len(local_pos)), np.zeros(len(local_neg))]).astype(np.int64)
-        prompt = _TilePrompt(
-            coords=coords if len(coords) else None,
-            labels=labels if len(coords) else None,
-            box=None if obj_box is None else _box_in_tile(obj_box, tile),
-        )
-        # Objects in one decoder call must share prompt structure (point count, box or not).
-        structure = f"{0 if prompt.coords is None else len(prompt.coords)}-{prompt.box is not None}"
-        groups.setdefault((tile.index, structure), []).append((index, prompt))
-    results: list[DecodeResult | None] = [None] * len(objects)
-    shared: dict[int, SharedImage | None] = {}  # image-side decoder work, once per tile
-    for (tile_index, _), members in groups.items():
-        tile = embeddings.grid.tiles[tile_index]
-        if tile_index not in shared:
-            shared[tile_index] = shared_image(sam, embeddings.tile_features(tile_index))
-        for start in range(0, len(members), batch_size):
-            chunk = members[start : start + batch_size]
-            prompts = [prompt for _, prompt in chunk]
-            use_best = _is_lone_positive_point(prompts[0], False)
-            masks, scores, low_res = _run_decoder(sam, embeddings, tile, prompts, None, use_best, keep_best=use_best,
-                                                  shared=shared[tile_index])
-            for (index, _), result in zip(chunk, _to_results(embeddings, tile, masks, scores, low_res)):
-                results[index] = result
+    groups, dropped, n_objects = _plan_objects(embeddings, points, boxes, negative_points)
+    results: list[DecodeResult | None] = [None] * n_objects
+    for indices, tile, masks, scores, low_res in _decoded_chunks(sam, embeddings, groups,
+                                                                   batch_size or default_batch_size(sam)):
+        for index, result in zip(indices, _to_results(embeddings, tile, masks, scores, low_res)):
+            result.dropped_points = dropped[index]
+            results[index] = result
     return [result for result in results if result is not None]
+
+
+def paint_objects(
+    model: LoadedModel | Sam,
+    embeddings: ImageEmbeddings,
+    points: np.ndarray | None = None,
+    boxes: np.ndarray | None = None,
+    negative_points: np.ndarray | None = None,
+    batch_size: int | None = None,
+) -> tuple[np.ndarray, dict[int, float], int]:
+    """``paint_labels(decode_objects(...))`` in O(image + batch) memory: each chunk's best masks
+    are painted as they are decoded (higher score wins overlaps; ties: the later object).
+
+    Returns the uint32 labels, {label: best score} and how many objects missed a shared negative.
+    """
+    sam = _sam_of(model)
+    groups, dropped, _ = _plan_objects(embeddings, points, boxes, negative_points)
+    labels = np.zeros(embeddings.image_shape, dtype=np.uint32)
+    best = np.full(embeddings.image_shape, -np.inf, dtype=np.float32)
+    scores_of: dict[int, float] = {}
+    for indices, tile, masks, scores, _ in _decoded_chunks(sam, embeddings, groups,
+                                                           batch_size or default_batch_size(sam)):
+        region = tile.outer_slices()
+        tile_labels, tile_best = labels[region], best[region]  # views: painting writes through
+        scores_np = scores.float().cpu().numpy()
+        for row, index in enumerate(indices):
+            k = int(scores_np[row].argmax())
+            score = np.float32(scores_np[row, k])
+            mask = masks[row, k].cpu().numpy()
+            wins = mask & ((score > tile_best) | ((score == tile_best) & (tile_labels < index + 1)))
+            tile_labels[wins], tile_best[wins] = index + 1, score
+            scores_of[index + 1] = float(score)
+    return labels, scores_of, sum(1 for count in dropped if count)
 
 
 def paint_labels(results: list[DecodeResult], image_shape: tuple[int, int]) -> np.ndarray:

@@ -111,7 +111,7 @@ class TileGrid:
         holding = [tile for tile in self.tiles if _contains(tile.outer, points_yx)]
         if not holding:
             return candidate
-        return min(holding, key=lambda tile: _distance_to_inner_center(tile, center))
+        return min(holding, key=lambda tile: distance_to_inner_center(tile, center))
 
     def paste(self, tile_masks: np.ndarray, tile: Tile) -> np.ndarray:
         """(K, h, w) masks in the tile's outer block -> (K, H, W) masks in the full image."""
@@ -125,7 +125,8 @@ def _contains(box: Box, points_yx: np.ndarray) -> bool:
     return bool(((y >= box[0]) & (y <= box[2]) & (x >= box[1]) & (x <= box[3])).all())
 
 
-def _distance_to_inner_center(tile: Tile, center: np.ndarray) -> float:
+def distance_to_inner_center(tile: Tile, center: np.ndarray) -> float:
+    """L1 distance from a (y, x) point to the centre of the tile's inner block."""
     inner_center = np.array([(tile.inner[0] + tile.inner[2]) / 2, (tile.inner[1] + tile.inner[3]) / 2])
     return float(np.abs(inner_center - center).sum())
 

@@ -3,9 +3,12 @@
 One step = for each patch of the batch: encode the patch; sample ``n_objects_per_batch`` objects;
 prompt each with a box or a positive point, then ``n_sub_iterations - 1`` times add two correction
 points (positive in the false negatives, negative in the false positives; micro_sam's generator),
-feeding the previous logits back as a mask prompt with probability ``mask_prompt_prob``; loss =
-Dice (min over multimask outputs) + MSE of the predicted IoU, averaged over sub-iterations; plus
-the AIS decoder's Dice-based distance loss on foreground / center / boundary distance targets.
+feeding the previous logits back as a mask prompt with probability ``mask_prompt_prob``, then
+``mask_only_iterations`` rounds that add nothing but the previous logits (SAM's refinement rounds);
+loss = Dice (min over multimask outputs) + MSE of the predicted IoU, averaged over sub-iterations;
+plus the AIS decoder's Dice-based distance loss on foreground / center / boundary distance targets.
+Boxes are the objects' bounding boxes with ``engine.prompt_noise`` noise (micro_sam's small
+jitter by default; ``SAM_PROMPT_NOISE`` asks for SAM's jittered and loose boxes).
 
 To make CPU training affordable everything runs on token-aligned *patches* of SAM space: the
 encoder sees a patch with the position embeddings of its place in a full image (global-attention
@@ -26,13 +29,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from segment_anything.modeling import Sam
-from segment_anything.modeling.image_encoder import Attention
+from segment_anything.modeling.image_encoder import Attention, ImageEncoderViT
 
 from .ais import AISMaps, AISParams, ais_segment
 from .ais_decoder import AISDecoder
 from .encoder import block_forward
 from .errors import Cancelled, InvalidInput
 from .metrics import mean_segmentation_accuracy
+from .prompt_noise import BoxNoise, noisy_boxes
 from .tiling import NativeTiling
 from .training_curves import append_row, plot_curves, truncate_rows
 from .training_frozen import FrozenEmbeddings, validate_ais, validate_box_prompts
@@ -72,15 +76,32 @@ class TrainConfig:
     n_objects_per_batch: int = 5
     n_sub_iterations: int = 4
     mask_prompt_prob: float = 0.5
-    box_distortion: float = 0.025
+    box_distortion: float = 0.025  # box corner jitter: std as a fraction of the box side
+    box_jitter_max_px: float = 0.0  # clip the jitter to this many SAM-space pixels (0: unclipped)
+    loose_box_prob: float = 0.0  # fraction of boxes grown by a margin instead of jittered
+    loose_box_max_px: float = 20.0  # a loose box's per-side margin is uniform in [0, this]
+    mask_only_iterations: int = 0  # final rounds adding no prompt, only the previous logits
     lora_rank: int = 0
     train_decoder: bool = True
     freeze_encoder: bool = False  # micro_sam's freeze=["image_encoder"]: train prompt encoder + decoders only
     ais_weight: float = 1.0
     validation_patches: int = 4
+    validate_boxes: bool = False  # joint training: validate on whole images with box prompts + AIS (as frozen)
     early_stopping: int = 10  # epochs without val improvement
     seed: int = 0
     native_tiling: NativeTiling | None = None  # the tiling the images were cut with; checkpoints carry it
+
+
+# SAM's prompt noise (paper, appendix A): boxes jittered by N(0, 0.1 x side) up to 20 px (half of
+# them loose by 0-20 px instead), a first box or uniform point, 8 correction rounds, then 2 rounds
+# with only the previous mask. Training presets that want it pass ``**SAM_PROMPT_NOISE``.
+SAM_PROMPT_NOISE: dict = dict(box_distortion=0.1, box_jitter_max_px=20.0, loose_box_prob=0.5,
+                              loose_box_max_px=20.0, n_sub_iterations=9, mask_only_iterations=2)
+
+
+def box_noise(config: TrainConfig) -> BoxNoise:
+    """The box noise a config asks for."""
+    return BoxNoise(config.box_distortion, config.box_jitter_max_px, config.loose_box_prob, config.loose_box_max_px)
 
 
 HARDWARE_PRESETS: dict[str, dict] = {
@@ -240,15 +261,15 @@ def _uniform_pixels(regions: torch.Tensor, rng: np.random.Generator) -> torch.Te
     return torch.stack([index // width, index % width], 1)
 
 
-def _first_prompts(masks: torch.Tensor, offset, rng: np.random.Generator, use_box: bool, distortion: float):
-    """Initial prompts for (N, H, W) object masks: boxes xyxy or one positive point each (SAM-space)."""
+def _first_prompts(masks: torch.Tensor, offset, rng: np.random.Generator, use_box: bool, noise: BoxNoise):
+    """Initial prompts for (N, H, W) object masks: noisy boxes xyxy clipped to the patch, or one
+    positive point each, uniform inside the object (SAM-space)."""
     oy, ox = offset
     if use_box:
         y0, x0, y1, x1 = _bounding_boxes(masks).float().unbind(1)
         boxes = torch.stack([x0 + ox, y0 + oy, x1 + ox, y1 + oy], 1)
-        jitter = rng.normal(0, distortion, (len(masks), 4)).astype(np.float32)
-        sides = torch.stack([x1 - x0, y1 - y0, x1 - x0, y1 - y0], 1)
-        return None, boxes + torch.as_tensor(jitter, device=masks.device) * sides
+        bounds = (ox, oy, ox + masks.shape[2], oy + masks.shape[1])
+        return None, noisy_boxes(boxes, rng, noise, bounds)
     coords = _uniform_pixels(masks, rng)[:, None]  # (N, 1, 2) as (y, x)
     return _to_sam_points(coords, offset, torch.ones(len(masks), 1, device=masks.device)), None
 
@@ -286,7 +307,8 @@ def _correction_points(pred: torch.Tensor, target: torch.Tensor, rng: np.random.
 # -- losses of one patch ----------------------------------------------------------------------
 def prompt_loss(sam: Sam, embeddings: torch.Tensor, patch: Patch, rng: np.random.Generator,
                 config: TrainConfig) -> tuple[torch.Tensor, torch.Tensor]:
-    """Iterative-prompting loss of one patch: (mean Dice, mean IoU MSE) over sub-iterations."""
+    """Iterative-prompting loss of one patch: (mean Dice, mean IoU MSE) over all rounds
+    (``n_sub_iterations`` prompting rounds, then ``mask_only_iterations`` mask-only rounds)."""
     ids = object_ids(patch.labels)
     device = embeddings.device
     if len(ids) == 0:
@@ -296,25 +318,28 @@ def prompt_loss(sam: Sam, embeddings: torch.Tensor, patch: Patch, rng: np.random
     targets = torch.as_tensor(patch.labels[None] == chosen[:, None, None], device=device)
     pe = _dense_pe(sam, patch.offset, tuple(embeddings.shape[-2:]))
     use_box = bool(rng.random() < 0.5)
-    points, box = _first_prompts(targets, patch.offset, rng, use_box, config.box_distortion)
+    points, box = _first_prompts(targets, patch.offset, rng, use_box, box_noise(config))
     mask_logits = None
     dice_total = iou_total = embeddings.sum() * 0.0
-    for iteration in range(config.n_sub_iterations):
+    n = config.n_sub_iterations + config.mask_only_iterations
+    for iteration in range(n):
         multimask = iteration == 0 and not use_box  # one point is ambiguous: 3 outputs, min loss
         low_res, iou_pred = _decode(sam, embeddings, pe, points, box, mask_logits, multimask)
         logits = F.interpolate(low_res, size=patch.labels.shape, mode="bilinear", align_corners=False)
         dice, iou_mse, best = mask_losses(logits, iou_pred, targets)
         dice_total, iou_total = dice_total + dice, iou_total + iou_mse
-        if iteration == config.n_sub_iterations - 1:
+        if iteration == n - 1:
             break
         chosen_low = low_res[torch.arange(len(best)), best][:, None].detach()
+        if iteration + 1 >= config.n_sub_iterations:  # next: a refinement round, nothing new but the mask
+            mask_logits = chosen_low
+            continue
         pred = logits[torch.arange(len(best)), best].detach() > 0
         new_coords, new_labels = _correction_points(pred, targets, rng)
         new_points = _to_sam_points(new_coords, patch.offset, new_labels)
         points = new_points if points is None else (
             torch.cat([points[0], new_points[0]], 1), torch.cat([points[1], new_points[1]], 1))
         mask_logits = chosen_low if rng.random() < config.mask_prompt_prob else None
-    n = config.n_sub_iterations
     return dice_total / n, iou_total / n
 
 
@@ -358,8 +383,9 @@ def validate(sam: Sam, decoder: AISDecoder, patches: Sequence[Patch] | FrozenEmb
 
 
 def _validation_set(sam: Sam, images: Sequence[TrainingImage], config: TrainConfig):
-    """AIS validation patches, or whole-image validation on cached embeddings under a frozen encoder."""
-    if config.freeze_encoder:
+    """AIS validation patches, or whole-image validation (box prompts + AIS) on cached embeddings under
+    a frozen encoder or with ``validate_boxes`` (then re-encoded at every validation)."""
+    if config.freeze_encoder or config.validate_boxes:
         return FrozenEmbeddings(sam, images) if images else []
     return validation_patches(images, config)
 
@@ -470,6 +496,15 @@ def _check(cancelled: CancelledFn | None) -> None:
         raise Cancelled("training was cancelled")
 
 
+def check_trainable(sam: Sam) -> None:
+    """Raise InvalidInput unless ``sam`` has a ViT encoder (the loop encodes patches ViT-wise)."""
+    if not isinstance(sam.image_encoder, ImageEncoderViT):
+        raise InvalidInput(
+            "training supports SAM ViT encoders (vit_b/l/h and the small presets); "
+            "vit_t models (MobileSAM TinyViT encoder) cannot be finetuned here"
+        )
+
+
 def train(
     sam: Sam,
     decoder: AISDecoder,
@@ -487,6 +522,7 @@ def train(
     ``best.pt`` on validation improvement (micro_sam format). ``cancelled()`` is polled between
     model passes; a True answer saves nothing more and raises ``Cancelled``.
     """
+    check_trainable(sam)
     if not train_images:
         raise InvalidInput("no training images")
     out_dir = Path(out_dir)
@@ -556,6 +592,8 @@ def _end_of_epoch(sam, decoder, val_patches, scheduler, counters: dict, out_dir:
     val_msa = None
     if val_patches:
         sam.eval()
+        if isinstance(val_patches, FrozenEmbeddings) and not config.freeze_encoder:
+            val_patches.clear()  # the encoder trained since the last validation
         val_msa = validate(sam, decoder, val_patches, config.train_decoder)
         sam.train()
         scheduler.step(val_msa)

@@ -54,6 +54,10 @@ class FrozenEmbeddings:
     def __len__(self) -> int:
         return len(self.images)
 
+    def clear(self) -> None:
+        """Forget the cached embeddings (after the encoder changed)."""
+        self._cache.clear()
+
     def embeddings(self, index: int, flip: Flip = (False, False)) -> torch.Tensor:
         """Embeddings of image ``index`` flipped by ``flip`` (computed on first use)."""
         key = (index, flip)

@@ -15,17 +15,20 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from . import prompts
+from . import interactive, prompts
 from .ais import AISParams, ais_segment, default_ais_params, embeddings_ais_maps, prepare_smoothing
 from .ais_decoder import AISDecoder, build_ais_decoder
 from .amg import AMGParams, amg_segment, default_amg_params, embeddings_amg_candidates
 from .cache import CacheKey, EmbeddingCache
-from .embeddings import ImageEmbeddings, compute_embeddings
-from .errors import Cancelled, FailedPrecondition, InvalidInput
+from .embeddings import TILE_FEATURE_BYTES, ImageEmbeddings, check_options, compute_embeddings
+from .errors import Cancelled, FailedPrecondition, InvalidInput, ResourceExhausted
 from .images import ImageStore, StoredImage
 from .labels import ObjectSummary, summarize_labels
+from .model_zoo import ModelZoo, StageProgress, default_model_dir, load_registry
 from .models import LoadedModel, ModelRegistry, load_checkpoint
-from .objects import ObjectStore
+from .objects import ObjectState, ObjectStore
+from .tiling import Box, make_grid
+from .windows import in_window
 
 ProgressFn = Callable[[int, int], None]
 CancelledFn = Callable[[], bool]
@@ -99,8 +102,14 @@ class Workspace:
         self._decoders: dict[str, AISDecoder] = {}
         # Decoder maps / AMG candidates of recent planes: re-running with other thresholds is cheap.
         self._automatic_cache = _SmallLRU(capacity=8)
+        self.zoo = ModelZoo(load_registry(config.model_registry),
+                            Path(config.model_dir) if config.model_dir else default_model_dir())
+        self._pull_lock = threading.Lock()
         for source in config.models:
-            self.load_model(source.path, source.model_type, source.name)
+            if source.from_registry:
+                self.pull_model(source.name)
+            else:
+                self.load_model(source.path, source.model_type, source.name, decoder_path=source.decoder_path)
         # After the models: restoring jobs re-registers finished models and resumes unfinished runs.
         from .jobs import JobManager  # local import: training pulls in heavier modules
 
@@ -108,15 +117,37 @@ class Workspace:
 
     # -- models -------------------------------------------------------------------
     def load_model(self, path: Path, model_type: str | None = None, name: str | None = None,
-                   default: bool = False) -> LoadedModel:
-        """Load a checkpoint and serve it under ``name`` (default: the file stem)."""
+                   default: bool = False, decoder_path: Path | None = None) -> LoadedModel:
+        """Load a checkpoint (plus a separate AIS decoder file) and serve it under ``name`` (default: the file stem)."""
         name = name or Path(path).stem
         if any(m.name == name for m in self.models.list()):
             raise InvalidInput(f"a model named {name!r} is already loaded")
-        model = load_checkpoint(path, model_type, name, device=self.device)
+        model = load_checkpoint(path, model_type, name, device=self.device, decoder_path=decoder_path)
         self._encoder_locks[model.name] = threading.Lock()
         self.models.add(model, default=default)
         return model
+
+    def pull_model(self, name: str, progress: StageProgress | None = None) -> LoadedModel:
+        """Serve the registry model ``name``, downloading and verifying its files first if needed.
+
+        Idempotent: a model already served under ``name`` is returned as is. ``progress``
+        receives ``(done, total, stage)`` (stages ``download <file>``, ``verify <file>``, ``load``).
+        """
+        for model in self.models.list():
+            if model.name == name:
+                return model
+        files = self.zoo.fetch(name, progress)
+        with self._pull_lock:
+            for model in self.models.list():
+                if model.name == name:
+                    return model
+            if progress is not None:
+                progress(0, 1, "load")
+            model = self.load_model(files.checkpoint, self.zoo.entry(name).model_type, name,
+                                    decoder_path=files.decoder)
+            if progress is not None:
+                progress(1, 1, "load")
+            return model
 
     def capabilities(self) -> list[str]:
         """Names of the capabilities this server implements."""
@@ -152,6 +183,7 @@ class Workspace:
         """Embeddings of one plane (computed once, then from the cache)."""
         image, model, precision, request = self._resolve(request)
         plane = image.plane(index)
+        self._check_embedding_size(image.spatial_shape, request)
         key = self._cache_key(image, index, model, request, precision)
 
         def compute() -> ImageEmbeddings:
@@ -164,6 +196,20 @@ class Workspace:
                 lock.release()
 
         return self.cache.get_or_compute(key, compute, cancelled), model, image
+
+    def _check_embedding_size(self, shape: tuple[int, int], request: EmbeddingRequest) -> None:
+        """Refuse embeddings that could never stay in the cache (they would be recomputed on every call)."""
+        if request.tile_shape is None:
+            return
+        check_options("fp32", request.tile_shape, request.halo)
+        n_tiles = len(make_grid(shape, request.tile_shape, request.halo).tiles)
+        needed = n_tiles * TILE_FEATURE_BYTES
+        if needed > self.cache.memory_budget_bytes:
+            raise ResourceExhausted(
+                f"the embeddings of this {shape[0]} x {shape[1]} image in tiles of {tuple(request.tile_shape)} "
+                f"are {n_tiles} tiles = {needed / 2**20:.0f} MiB, more than the embedding cache budget "
+                f"({self.cache.memory_budget_bytes / 2**20:.0f} MiB): use larger tiles or raise --cache-mb"
+            )
 
     def embed(self, request: EmbeddingRequest, indices: Sequence[int] = (), progress: ProgressFn | None = None,
               cancelled: CancelledFn | None = None) -> EmbedSummary:
@@ -190,47 +236,60 @@ class Workspace:
     # -- prompts ----------------------------------------------------------------------
     def segment(self, request: EmbeddingRequest, index: int = 0, points=None, point_labels=None, box=None,
                 mask=None, multimask: bool = False, object_id: str | None = None, owner: str = "",
-                cancelled: CancelledFn | None = None) -> prompts.DecodeResult:
-        """Decode one object; with ``object_id`` reuse and update ``owner``'s previous logits of it."""
+                cancelled: CancelledFn | None = None) -> interactive.SegmentResult:
+        """Decode one object; with ``object_id`` continue ``owner``'s object with all its prompts so far."""
         embeddings, model, image = self.embeddings_for(request, index, cancelled=cancelled)
         context = (request, index)
-        previous = self.objects.previous_logits(object_id, context, owner) if object_id else None
-        if points is None and box is None and mask is None and previous is None:
-            raise InvalidInput("no prompt given: send points, a box or a mask")
-        logits, tile_index = previous if previous is not None else (None, None)
-        if mask is not None:
-            logits, tile_index = self._mask_prompt(embeddings, mask, image.spatial_shape)
-        result = prompts.decode(model, embeddings, points=points, point_labels=point_labels, box=box,
-                                mask_logits=logits, multimask=multimask,
-                                tile_index=tile_index if logits is not None else None)
+        previous = self.objects.current(object_id, context, owner) if object_id else None
+        new = interactive.object_prompt(points, point_labels, box, image.spatial_shape)
+        result, state = interactive.segment_object(
+            model, embeddings, lambda window: self._window_embeddings(request, index, window, cancelled),
+            new, mask=mask, multimask=multimask, previous=previous,
+        )
         if object_id:
-            best = int(np.argmax(result.scores))
-            self.objects.update(object_id, context, (result.logits[best], result.tile_index), owner)
+            self.objects.push(object_id, context, state, owner)
         return result
 
-    @staticmethod
-    def _mask_prompt(embeddings: ImageEmbeddings, mask: np.ndarray,
-                     shape: tuple[int, int]) -> tuple[np.ndarray, int]:
-        """Low-res logits of a full-image mask prompt, in the frame of the tile holding it."""
-        if mask.shape != shape:
-            raise InvalidInput(f"mask prompt has shape {mask.shape} but the image plane is {shape}")
-        ys, xs = np.nonzero(mask)
-        if ys.size == 0:
-            raise InvalidInput("mask prompt is empty")
-        extent = np.array([[ys.min(), xs.min()], [ys.max(), xs.max()]], dtype=np.float64)
-        tile = embeddings.grid.best_tile(extent)
-        return prompts.logits_from_mask(mask[tile.outer_slices()]), tile.index
+    def undo(self, request: EmbeddingRequest, index: int, object_id: str, owner: str = "") -> ObjectState:
+        """Return ``owner``'s object to its state before its last call; that state (its mask: ``.mask(shape)``)."""
+        return self.objects.undo(object_id, (request, index), owner)
+
+    def reset_object(self, request: EmbeddingRequest, index: int, object_id: str, owner: str = "") -> None:
+        """Clear the prompts and logits of ``owner``'s object (undoable)."""
+        self.objects.reset(object_id, (request, index), owner)
+
+    def image_shape(self, image_id: str) -> tuple[int, int]:
+        """(H, W) of an uploaded image's planes."""
+        return self.images.get(image_id).spatial_shape
+
+    def _window_embeddings(self, request: EmbeddingRequest, index: int, window: Box,
+                           cancelled: CancelledFn | None) -> ImageEmbeddings:
+        """Embeddings of one window of a plane at the request's zoom, cached by its pixels."""
+        image, model, precision, _ = self._resolve(request)
+        y0, x0, y1, x1 = window
+        crop = image.plane(index)[y0:y1, x0:x1]
+        key = self.cache.key_for(crop, model.model_hash, None, None, precision)
+
+        def compute() -> ImageEmbeddings:
+            lock = self._encoder_locks.setdefault(model.name, threading.Lock())
+            _acquire(lock, cancelled)
+            try:
+                return compute_embeddings(model, crop, None, None, precision, None, cancelled)
+            finally:
+                lock.release()
+
+        return in_window(self.cache.get_or_compute(key, compute, cancelled), window, image.spatial_shape)
 
     def segment_objects(self, request: EmbeddingRequest, index: int = 0, points=None, boxes=None,
                         negative_points=None, cancelled: CancelledFn | None = None
-                        ) -> tuple[np.ndarray, list[ObjectSummary]]:
-        """Decode many objects at once into a uint32 label image (higher score wins overlaps)."""
-        embeddings, model, image = self.embeddings_for(request, index, cancelled=cancelled)
-        results = prompts.decode_objects(model, embeddings, points=points, boxes=boxes,
-                                         negative_points=negative_points)
-        labels = prompts.paint_labels(results, image.spatial_shape)
-        scores = {i + 1: float(r.scores.max()) for i, r in enumerate(results)}
-        return labels, summarize_labels(labels, scores, index)
+                        ) -> tuple[np.ndarray, list[ObjectSummary], int]:
+        """Decode many objects at once into a uint32 label image (higher score wins overlaps).
+
+        Also returns how many objects did not see every negative point (outside their tile)."""
+        embeddings, model, _ = self.embeddings_for(request, index, cancelled=cancelled)
+        labels, scores, missed = prompts.paint_objects(model, embeddings, points=points, boxes=boxes,
+                                                       negative_points=negative_points)
+        return labels, summarize_labels(labels, scores, index), missed
 
     def release_object(self, object_id: str, owner: str = "") -> bool:
         """Forget an object handle of ``owner``."""
@@ -253,6 +312,9 @@ class Workspace:
         """AIS or AMG on a 2D image or on every requested plane of a stack.
 
         Stacks are segmented plane by plane; ids are made unique across planes by offsetting.
+        ``progress(done, total, stage)`` counts tiles over all planes, per stage: "embedding"
+        (encoder tiles, cached ones included), then "decoding" (AIS decoder tiles) or
+        "segmenting" (AMG, one step per plane).
         """
         image, model, _, _ = self._resolve(request)
         if method == "auto":
@@ -268,28 +330,37 @@ class Workspace:
         labels = np.zeros((len(planes),) + image.spatial_shape, dtype=np.uint32)
         objects: list[ObjectSummary] = []
         offset = 0
+        report = progress or (lambda done, total, stage: None)
         for done, index in enumerate(planes):
             if cancelled is not None and cancelled():
                 raise Cancelled("automatic segmentation was cancelled")
-            embeddings, _, _ = self.embeddings_for(request, index, cancelled=cancelled)
-            if progress is not None:
-                progress(done, len(planes), "embedding" if done == 0 else "segmenting")
-            plane, scores = self._segment_plane(request, index, model, embeddings, method, params)
+
+            def in_stack(stage: str, plane: int = done) -> Callable[[int, int], None]:
+                # per-plane tile counts -> counts over all planes of the call
+                return lambda tiles_done, n_tiles: report(plane * n_tiles + tiles_done, len(planes) * n_tiles, stage)
+
+            embeddings, _, _ = self.embeddings_for(request, index, progress=in_stack("embedding"), cancelled=cancelled)
+            in_stack("embedding")(embeddings.n_tiles, embeddings.n_tiles)  # also when it came from the cache
+            plane, scores = self._segment_plane(request, index, model, embeddings, method, params,
+                                                in_stack("decoding"))
             plane[plane > 0] += offset
             objects += summarize_labels(plane, {k + offset: v for k, v in scores.items()}, index)
             offset = max(offset, int(plane.max()))
             labels[done] = plane
-            if progress is not None:
-                progress(done + 1, len(planes), "segmenting")
+            if method == "ais":
+                in_stack("decoding")(embeddings.n_tiles, embeddings.n_tiles)
+            else:
+                report(done + 1, len(planes), "segmenting")
         axes = image.axes.replace("c", "")
         return LabelResult(labels if image.is_stack else labels[0], axes, objects, method)
 
-    def _segment_plane(self, request, index, model, embeddings, method, params) -> tuple[np.ndarray, dict]:
+    def _segment_plane(self, request, index, model, embeddings, method, params,
+                       tile_progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, dict]:
         key = (self._cache_key(self.images.get(request.image_id), index, model, request,
                                request.precision or self.precision), method)
         if method == "ais":
             maps = self._automatic_cache.get(key, lambda: prepare_smoothing(
-                embeddings_ais_maps(self._decoder(model), embeddings), params))
+                embeddings_ais_maps(self._decoder(model), embeddings, tile_progress), params))
             labels = ais_segment(maps, params)
             return labels, _mean_per_label(maps.foreground, labels)
         amg_key = key + (params.points_per_side, params.points_per_batch, params.pred_iou_thresh)

@@ -22,8 +22,8 @@ def _info(image: StoredImage, already_present: bool = False) -> images_pb2.Image
     )
 
 
-def _read_upload(chunks, max_bytes: int) -> tuple[np.ndarray, str, str]:
-    """Assemble the uploaded chunks into (array, axes, expected id), validating the header."""
+def _read_upload(chunks, max_bytes: int) -> tuple[np.ndarray, str, images_pb2.UploadHeader]:
+    """Assemble the uploaded chunks into (array, axes, header), validating the header."""
     iterator = iter(chunks)
     first = next(iterator, None)
     if first is None or not first.HasField("header"):
@@ -33,7 +33,7 @@ def _read_upload(chunks, max_bytes: int) -> tuple[np.ndarray, str, str]:
     shape = tuple(int(s) for s in header.shape)
     if not shape or any(s <= 0 for s in shape):
         raise InvalidInput(f"invalid shape {shape}: every dimension must be positive")
-    wire.check_axes(header.axes, len(shape))
+    wire.check_axes(header.axes, len(shape), wire.UPLOAD_AXES, shape)
     expected = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
     if expected > max_bytes:
         raise ResourceExhausted(f"image of shape {shape} ({expected} bytes) is over the server limit of {max_bytes} bytes")
@@ -47,7 +47,7 @@ def _read_upload(chunks, max_bytes: int) -> tuple[np.ndarray, str, str]:
     if len(buffer) != expected:
         raise InvalidInput(f"upload is truncated: got {len(buffer)} of {expected} bytes for shape {shape}")
     array = np.frombuffer(bytes(buffer), dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))
-    return array, header.axes, header.expected_image_id
+    return array, header.axes, header
 
 
 class ImageServicer(images_pb2_grpc.ImageServiceServicer):
@@ -60,8 +60,10 @@ class ImageServicer(images_pb2_grpc.ImageServiceServicer):
     def Upload(self, request_iterator, context: grpc.ServicerContext) -> images_pb2.ImageInfo:
         """Receive a chunked upload; free if the content id is already known."""
         limit = self.workspace.config.max_image_pixels * 8
-        array, axes, expected_id = _read_upload(request_iterator, limit)
-        image_id = wire.image_id(array, axes)
+        array, axes, header = _read_upload(request_iterator, limit)
+        timepoint = header.timepoint if header.HasField("timepoint") else None
+        array, axes = wire.normalize(array, axes, list(header.channels), timepoint)
+        image_id, expected_id = wire.image_id(array, axes), header.expected_image_id
         if expected_id and expected_id != image_id:
             raise InvalidInput(f"content id mismatch: client computed {expected_id}, data hashes to {image_id}")
         if image_id in self.workspace.images:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import grpc
+
 from sambridge.v1 import common_pb2, models_pb2, models_pb2_grpc
 from sambridge_server import __version__
 from sambridge_server.engine.errors import InvalidInput
 from sambridge_server.engine.models import LoadedModel
 from sambridge_server.engine.workspace import Workspace
 from sambridge_server.paths import confine
-from sambridge_server.servicers.rpc import unary
+from sambridge_server.servicers.rpc import stream, unary
 
 
 def model_info(model: LoadedModel, workspace: Workspace) -> models_pb2.ModelInfo:
@@ -41,12 +43,37 @@ class ModelServicer(models_pb2_grpc.ModelServiceServicer):
 
     @unary
     def LoadModel(self, request, context) -> models_pb2.ModelInfo:
-        """Load a checkpoint from inside a configured model root."""
+        """Load a checkpoint from inside a configured model root, or a registry model by name."""
         if not request.name:
             raise InvalidInput("a model name is required")
+        if not request.checkpoint_path:
+            return model_info(self.workspace.pull_model(request.name), self.workspace)
         path = confine(request.checkpoint_path, self.workspace.config.model_roots, "checkpoint path")
         model = self.workspace.load_model(path, request.model_type or None, request.name)
         return model_info(model, self.workspace)
+
+    def PullModel(self, request, context):
+        """Stream the download/verify/load progress of a registry model, then its ModelInfo."""
+        if not request.name or request.checkpoint_path:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                          "PullModel takes the name of a registry model and no checkpoint_path")
+        return stream(
+            context, lambda control: self.workspace.pull_model(request.name, progress=control.progress),
+            lambda p: models_pb2.PullModelEvent(progress=p),
+            lambda m: models_pb2.PullModelEvent(model=model_info(m, self.workspace)),
+        )
+
+    @unary
+    def ListAvailableModels(self, request, context) -> models_pb2.ListAvailableModelsResponse:
+        """The registry's models, with whether each is downloaded and loaded."""
+        zoo, loaded = self.workspace.zoo, {m.name for m in self.workspace.models.list()}
+        return models_pb2.ListAvailableModelsResponse(models=[
+            models_pb2.AvailableModel(
+                name=e.name, model_type=e.model_type, has_decoder=e.decoder is not None,
+                downloaded=zoo.is_downloaded(e.name), loaded=e.name in loaded, description=e.description,
+                url=e.checkpoint.url)
+            for e in sorted(zoo.registry.values(), key=lambda e: e.name)
+        ])
 
     @unary
     def GetServerInfo(self, request, context) -> models_pb2.ServerInfo:

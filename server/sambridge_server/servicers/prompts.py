@@ -36,7 +36,7 @@ class PromptServicer(prompts_pb2_grpc.PromptServiceServicer):
         order = np.argsort(-result.scores, kind="stable")  # the protocol promises best first
         return prompts_pb2.SegmentResponse(
             masks=[wire.to_mask(result.masks[i]) for i in order], scores=[float(result.scores[i]) for i in order],
-            object_id=request.object_id,
+            object_id=request.object_id, window=window_box(result.window), tile_index=result.tile_index,
         )
 
     @unary
@@ -50,14 +50,34 @@ class PromptServicer(prompts_pb2_grpc.PromptServiceServicer):
         points, _ = points_xy(request.points)
         negatives, _ = points_xy(request.negative_points)
         boxes = [box_xyxy(b) for b in request.boxes] or None
-        labels, objects = self.workspace.segment_objects(
+        labels, objects, missed = self.workspace.segment_objects(
             embedding_request(request.key), request.index, points=points, boxes=boxes, negative_points=negatives,
             cancelled=call_cancelled(context),
         )
         return prompts_pb2.SegmentObjectsResponse(
             labels=wire.to_ndarray(labels, "yx"),
             objects=[object_info(o) for o in objects],
+            objects_without_negatives=missed,
         )
+
+    @unary
+    def Undo(self, request, context) -> prompts_pb2.SegmentResponse:
+        """Step one of the caller's object handles back; answer the restored mask."""
+        key = embedding_request(request.key)
+        state = self.workspace.undo(key, request.index, _object_id(request), caller_id(context))
+        mask = state.mask(self.workspace.image_shape(key.image_id))
+        response = prompts_pb2.SegmentResponse(masks=[wire.to_mask(mask)], scores=[state.score],
+                                               object_id=request.object_id, tile_index=state.tile_index)
+        if state.window is not None:
+            response.window.CopyFrom(window_box(state.window))
+        return response
+
+    @unary
+    def ResetObject(self, request, context) -> prompts_pb2.ResetObjectResponse:
+        """Clear one of the caller's object handles (undoable)."""
+        self.workspace.reset_object(embedding_request(request.key), request.index, _object_id(request),
+                                    caller_id(context))
+        return prompts_pb2.ResetObjectResponse()
 
     @unary
     def ReleaseObject(self, request, context) -> prompts_pb2.ReleaseObjectResponse:
@@ -73,3 +93,15 @@ def object_info(obj) -> common_pb2.ObjectInfo:
         label=int(obj.label), score=float(obj.score), area=int(obj.area), index=int(obj.index),
         bbox=common_pb2.Box(x0=x0, y0=y0, x1=x1, y1=y1),
     )
+
+
+def window_box(window) -> common_pb2.Box:
+    """Wire box (x0, y0, x1, y1) of an engine (y0, x0, y1, x1) window."""
+    y0, x0, y1, x1 = window
+    return common_pb2.Box(x0=x0, y0=y0, x1=x1, y1=y1)
+
+
+def _object_id(request) -> str:
+    if not request.object_id:
+        raise InvalidInput("object_id is required")
+    return request.object_id

@@ -6,6 +6,7 @@ import functools
 import logging
 import queue
 import threading
+import time
 from typing import Any, Callable, Iterator
 
 import grpc
@@ -68,6 +69,74 @@ def unary(method: Callable) -> Callable:
             _abort(context, exc)
 
     return wrapper
+
+
+# Health checks and reflection are probes, not work: they are not logged.
+_UNLOGGED = ("/grpc.",)
+
+
+def _request_image(message: Any) -> str:
+    """The image id a request or response names (``image_id`` or ``key.image_id``), else ""."""
+    fields = getattr(getattr(message, "DESCRIPTOR", None), "fields_by_name", {})
+    if "image_id" in fields:
+        return message.image_id
+    if "key" in fields and message.HasField("key"):
+        return message.key.image_id
+    return ""
+
+
+def _log_call(method: str, image: str, start: float, context: grpc.ServicerContext) -> None:
+    """One INFO line per call: method, image id, milliseconds, status (never metadata or tokens)."""
+    code = context.code()
+    if code is None:
+        code = grpc.StatusCode.OK if context.is_active() else grpc.StatusCode.CANCELLED
+    status = code.name if isinstance(code, grpc.StatusCode) else str(code)
+    log.info("%s image=%s %.0f ms %s", method, image or "-", (time.monotonic() - start) * 1000, status)
+
+
+def _logged_unary(behavior: Callable, method: str, streaming_request: bool) -> Callable:
+    def wrapper(request, context):
+        start, image = time.monotonic(), "" if streaming_request else _request_image(request)
+        try:
+            response = behavior(request, context)
+            image = image or _request_image(response)
+            return response
+        finally:
+            _log_call(method, image, start, context)
+
+    return wrapper
+
+
+def _logged_stream(behavior: Callable, method: str, streaming_request: bool) -> Callable:
+    def wrapper(request, context):
+        start, image = time.monotonic(), "" if streaming_request else _request_image(request)
+        try:
+            yield from behavior(request, context)
+        finally:
+            _log_call(method, image, start, context)
+
+    return wrapper
+
+
+class CallLogInterceptor(grpc.ServerInterceptor):
+    """Logs one line per finished call at INFO on ``sambridge.server``:
+    ``<Service>/<Method> image=<id or -> <ms> ms <STATUS>``."""
+
+    def intercept_service(self, continuation, handler_call_details):
+        """Wrap the call's handler so that its end is logged."""
+        handler = continuation(handler_call_details)
+        if handler is None or handler_call_details.method.startswith(_UNLOGGED):
+            return handler
+        method = handler_call_details.method.rsplit(".", 1)[-1]  # "PromptService/Segment"
+        if handler.unary_unary:
+            return handler._replace(unary_unary=_logged_unary(handler.unary_unary, method, False))
+        if handler.stream_unary:
+            return handler._replace(stream_unary=_logged_unary(handler.stream_unary, method, True))
+        if handler.unary_stream:
+            return handler._replace(unary_stream=_logged_stream(handler.unary_stream, method, False))
+        if handler.stream_stream:
+            return handler._replace(stream_stream=_logged_stream(handler.stream_stream, method, True))
+        return handler
 
 
 SESSION_METADATA = "sambridge-session"

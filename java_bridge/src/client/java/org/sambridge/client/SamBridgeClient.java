@@ -12,6 +12,7 @@ import java.util.concurrent.TimeUnit;
 import org.sambridge.v1.AutoMethod;
 import org.sambridge.v1.AutoSegmentRequest;
 import org.sambridge.v1.AutoSegmentResult;
+import org.sambridge.v1.AvailableModel;
 import org.sambridge.v1.AutomaticServiceGrpc;
 import org.sambridge.v1.Box;
 import org.sambridge.v1.EmbedRequest;
@@ -21,10 +22,13 @@ import org.sambridge.v1.EmbeddingServiceGrpc;
 import org.sambridge.v1.ImageInfo;
 import org.sambridge.v1.ImageRef;
 import org.sambridge.v1.ImageServiceGrpc;
+import org.sambridge.v1.ListAvailableModelsRequest;
 import org.sambridge.v1.ListModelsRequest;
+import org.sambridge.v1.LoadModelRequest;
 import org.sambridge.v1.Mask;
 import org.sambridge.v1.ModelInfo;
 import org.sambridge.v1.ModelServiceGrpc;
+import org.sambridge.v1.ObjectRequest;
 import org.sambridge.v1.Point;
 import org.sambridge.v1.PromptServiceGrpc;
 import org.sambridge.v1.PropagateObjectsRequest;
@@ -188,6 +192,30 @@ public final class SamBridgeClient implements AutoCloseable {
         }
     }
 
+    /** @return the models the server can serve by name (its registry), downloaded or not */
+    public List<AvailableModel> listAvailableModels() {
+        try {
+            return models.withDeadlineAfter(timeoutMs, TimeUnit.MILLISECONDS)
+                    .listAvailableModels(ListAvailableModelsRequest.getDefaultInstance()).getModelsList();
+        } catch (StatusRuntimeException e) {
+            throw SamBridgeException.from("ListAvailableModels", e);
+        }
+    }
+
+    /**
+     * Has the server serve a registry model by name, downloading it first if needed.
+     *
+     * @param name registry name, e.g. "vit_b_lm" (see {@link #listAvailableModels})
+     * @param listener download progress in bytes (may be null)
+     * @return the served model
+     */
+    public ModelInfo pullModel(String name, ProgressListener listener) {
+        LoadModelRequest request = LoadModelRequest.newBuilder().setName(name).build();
+        return StreamingCall.run("PullModel", () -> models.withDeadlineAfter(longTimeoutMs, TimeUnit.MILLISECONDS)
+                .pullModel(request), e -> e.hasProgress() ? e.getProgress() : null,
+                e -> e.hasModel() ? e.getModel() : null, listener);
+    }
+
     /**
      * Uploads pixels unless the server already has them (same content id).
      *
@@ -298,6 +326,62 @@ public final class SamBridgeClient implements AutoCloseable {
                     .segment(request));
         } catch (StatusRuntimeException e) {
             throw SamBridgeException.from("Segment", e);
+        }
+    }
+
+    /**
+     * Corrects one object through its server-side handle: the points are added to the object's
+     * earlier points (a box replaces its box) and the object is decoded with all of them plus its
+     * previous logits, as micro_sam's iterative prompting does.
+     *
+     * @param imageId content id
+     * @param index slice/frame for stacks
+     * @param objectId the object's handle (created on first use; private to this client)
+     * @param points this call's clicks (may be empty)
+     * @param box a new box, or null to keep the object's box
+     * @return the object's mask, score and the window it was decoded in
+     */
+    public SegmentResult segmentObject(String imageId, int index, String objectId, List<Point> points, Box box) {
+        SegmentRequest.Builder request = SegmentRequest.newBuilder().setKey(key(imageId)).setIndex(index)
+                .addAllPoints(orEmpty(points)).setObjectId(objectId);
+        if (box != null) {
+            request.setBox(box);
+        }
+        return segment(request.build());
+    }
+
+    /**
+     * Returns an object to its state before its last call.
+     *
+     * @param imageId content id the handle was used with
+     * @param index slice/frame the handle was used with
+     * @param objectId the object's handle
+     * @return the restored mask (empty before the object's first call)
+     */
+    public SegmentResult undo(String imageId, int index, String objectId) {
+        ObjectRequest request = ObjectRequest.newBuilder().setKey(key(imageId)).setIndex(index)
+                .setObjectId(objectId).build();
+        try {
+            return new SegmentResult(prompts.withDeadlineAfter(longTimeoutMs, TimeUnit.MILLISECONDS).undo(request));
+        } catch (StatusRuntimeException e) {
+            throw SamBridgeException.from("Undo", e);
+        }
+    }
+
+    /**
+     * Clears an object's prompts and logits on the server ({@link #undo} restores them).
+     *
+     * @param imageId content id the handle was used with
+     * @param index slice/frame the handle was used with
+     * @param objectId the object's handle
+     */
+    public void resetObject(String imageId, int index, String objectId) {
+        ObjectRequest request = ObjectRequest.newBuilder().setKey(key(imageId)).setIndex(index)
+                .setObjectId(objectId).build();
+        try {
+            prompts.withDeadlineAfter(longTimeoutMs, TimeUnit.MILLISECONDS).resetObject(request);
+        } catch (StatusRuntimeException e) {
+            throw SamBridgeException.from("ResetObject", e);
         }
     }
 

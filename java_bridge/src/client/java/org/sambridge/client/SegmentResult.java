@@ -43,6 +43,16 @@ public final class SegmentResult {
         return response.getScoresCount() > 0 ? response.getScores(0) : Float.NaN;
     }
 
+    /** @return the window the object was decoded in, (x0, y0, x1, y1) image pixels */
+    public org.sambridge.v1.Box window() {
+        return response.getWindow();
+    }
+
+    /** @return the embeddings' tile the object was decoded on, -1 for a window centred on the prompts */
+    public int tileIndex() {
+        return response.getTileIndex();
+    }
+
     /** @return the server-side object handle ("" if none) */
     public String objectId() {
         return response.getObjectId();

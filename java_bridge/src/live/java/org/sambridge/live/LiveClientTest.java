@@ -24,6 +24,7 @@ import org.sambridge.client.SamBridgeClient;
 import org.sambridge.client.SamBridgeException;
 import org.sambridge.client.SegmentResult;
 import org.sambridge.v1.AutoMethod;
+import org.sambridge.v1.AvailableModel;
 import org.sambridge.v1.EmbedResult;
 import org.sambridge.v1.ImageInfo;
 import org.sambridge.v1.ModelInfo;
@@ -86,6 +87,24 @@ public class LiveClientTest {
     }
 
     @Test
+    public void correctionsThroughAHandleCanBeUndone() {
+        SegmentResult first = client.segmentObject(imageId, 0, "java-cell", Collections.emptyList(),
+                Prompts.box(136, 193, 177, 234));
+        SegmentResult corrected = client.segmentObject(imageId, 0, "java-cell",
+                Collections.singletonList(Prompts.point(140, 197, false)), null);
+        assertTrue(corrected.window().getX1() > corrected.window().getX0());
+        assertTrue(Arrays.deepEquals(first.bestMask(), client.undo(imageId, 0, "java-cell").bestMask()));
+        client.resetObject(imageId, 0, "java-cell");
+        assertTrue(Arrays.deepEquals(first.bestMask(), client.undo(imageId, 0, "java-cell").bestMask()));
+        try {
+            client.undo(imageId, 0, "never-used");
+            fail("undo of an unknown handle must fail");
+        } catch (SamBridgeException e) {
+            assertEquals(Status.Code.NOT_FOUND, e.code());
+        }
+    }
+
+    @Test
     public void segmentObjectsFromPointsAndBoxes() {
         LabelResult result = client.segmentObjects(imageId, 0,
                 Arrays.asList(Prompts.point(156, 213, true), Prompts.point(311, 338, true)),
@@ -108,6 +127,21 @@ public class LiveClientTest {
         LabelResult result = client.autoSegment(imageId, AutoMethod.AIS, null);
         assertEquals(image.getHeight(), result.labels().height());
         System.out.println("autoSegment: " + result.objects().size() + " objects");
+    }
+
+    @Test
+    public void registryModelsAreListedAndUnknownNamesRefused() {
+        List<AvailableModel> available = client.listAvailableModels();
+        assertTrue(available.stream().anyMatch(m -> m.getName().equals("vit_b_lm") && m.getHasDecoder()
+                && m.getModelType().equals("vit_b")));
+        try {
+            client.pullModel("no_such_model", null);
+            fail("an unknown registry name was accepted");
+        } catch (SamBridgeException e) {
+            assertEquals(Status.Code.NOT_FOUND, e.code());
+            assertTrue(e.getMessage(), e.getMessage().contains("vit_b_lm"));
+        }
+        System.out.println("available models: " + available.size());
     }
 
     @Test
