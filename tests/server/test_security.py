@@ -32,6 +32,28 @@ def test_right_token_works_wrong_or_missing_token_rejected(guarded):
         assert ("invalid token" if token else "missing token") in err.value.details
 
 
+def test_a_stream_without_token_is_refused_before_its_first_message(guarded):
+    import threading
+    import time
+
+    from sambridge.v1 import images_pb2_grpc
+
+    never = threading.Event()
+
+    def stalled_upload():
+        never.wait(20)  # sends nothing: the server must not wait for a first chunk
+        return
+        yield
+
+    with grpc.insecure_channel(guarded) as channel:
+        start = time.monotonic()
+        with pytest.raises(grpc.RpcError) as err:
+            images_pb2_grpc.ImageServiceStub(channel).Upload(stalled_upload(), timeout=15)
+        never.set()
+    assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert time.monotonic() - start < 5
+
+
 def test_health_is_open_without_token(guarded):
     with grpc.insecure_channel(guarded) as channel:
         stub = health_pb2_grpc.HealthStub(channel)

@@ -20,6 +20,7 @@ from skimage.measure import regionprops
 from skimage.segmentation import find_boundaries
 
 from .errors import InvalidInput
+from .files import open_confined
 from .preprocess import to_uint8_rgb, validate_image
 from .tiling import NativeTiling, make_grid
 
@@ -244,9 +245,9 @@ def split_validation(samples: Sequence[TrainingImage], fraction: float) -> tuple
 
 
 def load_data_dir(directory: str | Path) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
-    """(name, image, labels) for every ``images/<name>`` with a ``labels/<name>`` (tif/npy)."""
-    import tifffile
+    """(name, image, labels) for every ``images/<name>`` with a ``labels/<name>`` (tif/npy).
 
+    Only regular files inside ``directory`` are read (no FIFOs, devices or symlinks leading out)."""
     directory = Path(directory)
     images_dir, labels_dir = directory / "images", directory / "labels"
     if not images_dir.is_dir() or not labels_dir.is_dir():
@@ -256,11 +257,26 @@ def load_data_dir(directory: str | Path) -> Iterator[tuple[str, np.ndarray, np.n
         label_path = labels_dir / path.name
         if not label_path.exists():
             continue
-        read = np.load if path.suffix == ".npy" else tifffile.imread
         found = True
-        yield path.stem, read(path), read(label_path)
+        # Every file is opened once and checked as opened: regular, and inside the data folder.
+        with open_confined(path, directory) as image_file, open_confined(label_path, directory) as label_file:
+            yield path.stem, _read_array(image_file, path.name), _read_array(label_file, label_path.name)
     if not found:
         raise InvalidInput(f"data_dir '{directory.name}' has no image with a same-named label file")
+
+
+def _read_array(handle, name: str) -> np.ndarray:
+    """A .npy (no pickles) or TIFF array from an open file; InvalidInput names an unreadable one."""
+    import io
+
+    import tifffile
+
+    try:
+        if name.endswith(".npy"):
+            return np.load(handle, allow_pickle=False)
+        return tifffile.imread(io.BytesIO(handle.read()))  # tifffile wants a name, fdopen has none
+    except Exception as err:  # noqa: BLE001 - any parse failure is the user's file, not our bug
+        raise InvalidInput(f"cannot read {name!r} as a TIFF or .npy array: {err}") from None
 
 
 def synthetic_nuclei(shape: tuple[int, int], n_objects: int, rng: np.random.Generator,

@@ -1,0 +1,44 @@
+"""Opening files a client named, without races: open once, then check what was opened.
+
+A path checked and then opened can be swapped in between (a symlink put in place of a file or
+folder). Here the file is opened first, without blocking (a FIFO or device never stalls the
+server), and then the open descriptor is checked: a regular file, lying inside ``root`` by the
+kernel's own account of it (``/proc/self/fd``). Everything after works on that descriptor.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+from typing import BinaryIO
+
+from .errors import InvalidInput
+
+
+def open_confined(path: str | Path, root: str | Path) -> BinaryIO:
+    """Open ``path`` for reading if it is a regular file inside ``root`` (symlinks may not leave it)."""
+    path, root = Path(path), Path(root).resolve()
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as err:
+        raise InvalidInput(f"cannot open {path.name!r}: {err.strerror}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise InvalidInput(f"{path.name!r} is not a regular file (a FIFO, device or folder is refused)")
+        opened = _opened_path(fd, path)
+        if opened != root and root not in opened.parents:
+            raise InvalidInput(f"{path.name!r} leads outside its folder (a symlink to {opened.name!r} is refused)")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _opened_path(fd: int, path: Path) -> Path:
+    """Where the descriptor really points (Linux: /proc; elsewhere the resolved path)."""
+    proc = Path(f"/proc/self/fd/{fd}")
+    if proc.exists():
+        return Path(os.readlink(proc))
+    return path.resolve()
