@@ -237,6 +237,10 @@ class Client:
         """Version, device, limits and capabilities of the server."""
         return self._call(self._models.GetServerInfo, models_pb2.ServerInfoRequest())
 
+    def unload_model(self, name: str) -> None:
+        """Have the server stop serving a model (not its default one)."""
+        self._call(self._models.UnloadModel, models_pb2.ModelRef(name=name))
+
     def load_model(self, name: str, checkpoint_path: str = "", model_type: str = "",
                    progress: ProgressCallback | None = None, timeout: float | None = None) -> dict:
         """Ask the server to serve a model: a checkpoint from one of its model roots, or without

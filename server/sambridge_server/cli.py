@@ -63,6 +63,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-image-mpixels", type=float, default=500,
                         help="largest accepted upload, in millions of elements (pixels x channels x planes)")
     parser.add_argument("--workers", type=int, default=8, help="RPC worker threads")
+    parser.add_argument("--max-models", type=int, default=16, help="most models served at once (LoadModel beyond: "
+                                                                   "RESOURCE_EXHAUSTED; UnloadModel frees one)")
     parser.add_argument("--log-level", default="INFO")
     return parser.parse_args(argv)
 
@@ -101,7 +103,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         models=_model_sources(args), model_roots=args.model_root, data_roots=args.data_root,
         cache_dir=args.cache_dir, model_dir=args.model_dir, model_registry=args.model_registry,
         device=args.device, precision=args.precision,
-        max_message_mb=args.max_message_mb, cache_mb=args.cache_mb, workers=args.workers,
+        max_message_mb=args.max_message_mb, cache_mb=args.cache_mb, workers=args.workers, max_models=args.max_models,
         image_mb=args.image_mb, max_image_pixels=int(args.max_image_mpixels * 1_000_000),
     )
 

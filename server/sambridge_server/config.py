@@ -46,6 +46,7 @@ class ServerConfig:
     image_mb: int = 4096
     max_image_pixels: int = 2_000_000_000 // 4
     workers: int = 8
+    max_models: int = 16
     compile: bool = False
 
     @property

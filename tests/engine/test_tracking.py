@@ -296,3 +296,17 @@ def test_motion_model_ignores_empty_masks_and_bad_motion() -> None:
     np.testing.assert_array_equal(shift_mask(a, (0, 3)), b)
     with pytest.raises(InvalidInput):
         shift_mask(a, (1, 2, 3))
+
+
+def test_candidate_links_are_capped_per_object_whatever_the_radius():
+    from sambridge_server.engine.tracking_graph import MAX_NEIGHBOURS, build_candidate_graph
+
+    # 2 frames of 100 one-pixel objects on a grid; a radius of 1e6 reaches all of them.
+    frame = np.zeros((200, 200), np.int32)
+    frame[5::20, 5::20] = np.arange(1, 101).reshape(10, 10)
+    graph = build_candidate_graph(np.stack([frame, frame]), max_distance=1e6)
+    assert graph.number_of_edges() == 100 * MAX_NEIGHBOURS
+    # Each object keeps its nearest candidates: itself (distance 0) first.
+    assert all(graph.has_edge(node, node + 100) for node in range(100))
+    # A radius below the grid spacing links each object to itself only.
+    assert build_candidate_graph(np.stack([frame, frame]), max_distance=19.9).number_of_edges() == 100

@@ -180,6 +180,25 @@ def test_frozen_encoder_trains_only_the_prompt_path_on_serving_embeddings(images
     np.testing.assert_allclose(encode_image(sam, sample).numpy(), np.asarray(served.features, dtype=np.float32), atol=1e-4, rtol=1e-4)
 
 
+def test_joint_training_can_validate_box_prompts_on_fresh_embeddings(images, tmp_path, monkeypatch):
+    """validate_boxes: whole-image box + AIS validation while the encoder trains, re-encoded every time."""
+    from sambridge_server.engine import training_frozen
+
+    validated = []
+    real_validate = training_frozen.validate_box_prompts
+
+    def spy(sam, frozen):
+        validated.append(frozen.embeddings(0).clone())
+        return real_validate(sam, frozen)
+
+    monkeypatch.setattr("sambridge_server.engine.training.validate_box_prompts", spy)
+    sam, decoder = _model()
+    config = make_config("cpu", epochs=2, validate_boxes=True, **TINY)
+    result = train(sam, decoder, images[:1], images[1:], config, tmp_path)
+    assert result.best_val_msa is not None and len(validated) == 2
+    assert not torch.allclose(validated[0], validated[1])  # the second validation saw the trained encoder
+
+
 def test_resume_drops_curve_rows_logged_after_the_checkpoint(tmp_path):
     from sambridge_server.engine.training_curves import append_row, read_rows, truncate_rows
 

@@ -75,6 +75,15 @@ def test_nan_image_rejected(client):
     assert err.value.code == grpc.StatusCode.INVALID_ARGUMENT and "NaN" in err.value.details
 
 
+def test_float_range_beyond_scaling_rejected_and_ordinary_floats_accepted(client):
+    image = np.zeros((64, 64), np.float64)
+    image[0, 0], image[0, 1] = -3e38, 3e38  # finite, but max - min overflows float32
+    with pytest.raises(SamBridgeError) as err:
+        client.upload(image)
+    assert err.value.code == grpc.StatusCode.INVALID_ARGUMENT and "rescale" in err.value.details
+    assert client.upload(np.linspace(-1e6, 1e6, 64 * 64).reshape(64, 64))  # a wide but scalable range
+
+
 def test_content_id_mismatch_rejected(live):
     array = np.ones((8, 8), np.uint8)
     chunks = list(wire.upload_chunks(array, "yx"))

@@ -111,3 +111,32 @@ def test_ipv6_loopback_binds_and_serves(start_server, tiny_checkpoint):
     port = address.rsplit(":", 1)[1]
     with Client(f"[::1]:{port}", timeout=30) as client:
         assert client.models()[0]["name"] == "tiny"
+
+
+def test_model_names_are_checked_models_capped_and_unloadable(start_server, tiny_checkpoint, tmp_path):
+    root = tmp_path / "models"
+    root.mkdir()
+    (root / "m.pth").write_bytes(open(tiny_checkpoint, "rb").read())
+    config = ServerConfig(port=0, models=[ModelSource(path=tiny_checkpoint, name="tiny")], model_roots=[root],
+                          max_models=2)
+    _, _, address = start_server(config)
+    with Client(address, timeout=60) as client:
+        for bad in ("../x", "a/b", "x" * 100_000, "", " spaced"):
+            with pytest.raises(SamBridgeError) as err:
+                client.load_model(bad, "m.pth")
+            assert err.value.code == grpc.StatusCode.INVALID_ARGUMENT, bad[:20]
+            assert "model name" in err.value.details and len(err.value.details) < 300
+        client.load_model("second", "m.pth")
+        with pytest.raises(SamBridgeError) as err:
+            client.load_model("third", "m.pth")
+        assert err.value.code == grpc.StatusCode.RESOURCE_EXHAUSTED and "--max-models 2" in err.value.details
+        with pytest.raises(SamBridgeError) as err:
+            client.unload_model("tiny")
+        assert err.value.code == grpc.StatusCode.FAILED_PRECONDITION and "default" in err.value.details
+        with pytest.raises(SamBridgeError) as err:
+            client.unload_model("nope")
+        assert err.value.code == grpc.StatusCode.NOT_FOUND
+        client.unload_model("second")
+        assert [m["name"] for m in client.models()] == ["tiny"]
+        client.load_model("third", "m.pth")  # room again
+        assert sorted(m["name"] for m in client.models()) == ["third", "tiny"]

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from sambridge.v1 import common_pb2 as sambridge_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19sambridge/v1/models.proto\x12\x0csambridge.v1\x1a\x19sambridge/v1/common.proto\"\x13\n\x11ListModelsRequest\"=\n\x12ListModelsResponse\x12\'\n\x06models\x18\x01 \x03(\x0b\x32\x17.sambridge.v1.ModelInfo\"\x18\n\x08ModelRef\x12\x0c\n\x04name\x18\x01 \x01(\t\"M\n\x10LoadModelRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x17\n\x0f\x63heckpoint_path\x18\x02 \x01(\t\x12\x12\n\nmodel_type\x18\x03 \x01(\t\"o\n\x0ePullModelEvent\x12*\n\x08progress\x18\x01 \x01(\x0b\x32\x16.sambridge.v1.ProgressH\x00\x12(\n\x05model\x18\x02 \x01(\x0b\x32\x17.sambridge.v1.ModelInfoH\x00\x42\x07\n\x05\x65vent\"\x1c\n\x1aListAvailableModelsRequest\"\x8d\x01\n\x0e\x41vailableModel\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nmodel_type\x18\x02 \x01(\t\x12\x13\n\x0bhas_decoder\x18\x03 \x01(\x08\x12\x12\n\ndownloaded\x18\x04 \x01(\x08\x12\x0e\n\x06loaded\x18\x05 \x01(\x08\x12\x13\n\x0b\x64\x65scription\x18\x06 \x01(\t\x12\x0b\n\x03url\x18\x07 \x01(\t\"K\n\x1bListAvailableModelsResponse\x12,\n\x06models\x18\x01 \x03(\x0b\x32\x1c.sambridge.v1.AvailableModel\"\xec\x01\n\tModelInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nmodel_type\x18\x02 \x01(\t\x12\x12\n\nmodel_hash\x18\x03 \x01(\t\x12\x13\n\x0bhas_decoder\x18\x04 \x01(\x08\x12\x0e\n\x06\x64\x65vice\x18\x05 \x01(\t\x12\x11\n\tprecision\x18\x06 \x01(\t\x12\x12\n\nis_default\x18\x07 \x01(\x08\x12\x19\n\x11\x65ncoder_embed_dim\x18\x08 \x01(\x05\x12\x15\n\rencoder_depth\x18\t \x01(\x05\x12+\n\rnative_tiling\x18\n \x01(\x0b\x32\x14.sambridge.v1.Tiling\"\x13\n\x11ServerInfoRequest\"\xaa\x01\n\nServerInfo\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x0e\n\x06\x64\x65vice\x18\x02 \x01(\t\x12\x19\n\x11max_message_bytes\x18\x03 \x01(\x03\x12\x18\n\x10max_image_pixels\x18\x04 \x01(\x03\x12\x15\n\rdefault_model\x18\x05 \x01(\t\x12\x19\n\x11\x64\x65\x66\x61ult_precision\x18\x06 \x01(\t\x12\x14\n\x0c\x63\x61pabilities\x18\x07 \x03(\t2\xec\x03\n\x0cModelService\x12O\n\nListModels\x12\x1f.sambridge.v1.ListModelsRequest\x1a .sambridge.v1.ListModelsResponse\x12\x44\n\tLoadModel\x12\x1e.sambridge.v1.LoadModelRequest\x1a\x17.sambridge.v1.ModelInfo\x12K\n\tPullModel\x12\x1e.sambridge.v1.LoadModelRequest\x1a\x1c.sambridge.v1.PullModelEvent0\x01\x12j\n\x13ListAvailableModels\x12(.sambridge.v1.ListAvailableModelsRequest\x1a).sambridge.v1.ListAvailableModelsResponse\x12@\n\rDescribeModel\x12\x16.sambridge.v1.ModelRef\x1a\x17.sambridge.v1.ModelInfo\x12J\n\rGetServerInfo\x12\x1f.sambridge.v1.ServerInfoRequest\x1a\x18.sambridge.v1.ServerInfoB!\n\x10org.sambridge.v1B\x0bModelsProtoP\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19sambridge/v1/models.proto\x12\x0csambridge.v1\x1a\x19sambridge/v1/common.proto\"\x13\n\x11ListModelsRequest\"=\n\x12ListModelsResponse\x12\'\n\x06models\x18\x01 \x03(\x0b\x32\x17.sambridge.v1.ModelInfo\"\x18\n\x08ModelRef\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x15\n\x13UnloadModelResponse\"M\n\x10LoadModelRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x17\n\x0f\x63heckpoint_path\x18\x02 \x01(\t\x12\x12\n\nmodel_type\x18\x03 \x01(\t\"o\n\x0ePullModelEvent\x12*\n\x08progress\x18\x01 \x01(\x0b\x32\x16.sambridge.v1.ProgressH\x00\x12(\n\x05model\x18\x02 \x01(\x0b\x32\x17.sambridge.v1.ModelInfoH\x00\x42\x07\n\x05\x65vent\"\x1c\n\x1aListAvailableModelsRequest\"\x8d\x01\n\x0e\x41vailableModel\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nmodel_type\x18\x02 \x01(\t\x12\x13\n\x0bhas_decoder\x18\x03 \x01(\x08\x12\x12\n\ndownloaded\x18\x04 \x01(\x08\x12\x0e\n\x06loaded\x18\x05 \x01(\x08\x12\x13\n\x0b\x64\x65scription\x18\x06 \x01(\t\x12\x0b\n\x03url\x18\x07 \x01(\t\"K\n\x1bListAvailableModelsResponse\x12,\n\x06models\x18\x01 \x03(\x0b\x32\x1c.sambridge.v1.AvailableModel\"\xec\x01\n\tModelInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nmodel_type\x18\x02 \x01(\t\x12\x12\n\nmodel_hash\x18\x03 \x01(\t\x12\x13\n\x0bhas_decoder\x18\x04 \x01(\x08\x12\x0e\n\x06\x64\x65vice\x18\x05 \x01(\t\x12\x11\n\tprecision\x18\x06 \x01(\t\x12\x12\n\nis_default\x18\x07 \x01(\x08\x12\x19\n\x11\x65ncoder_embed_dim\x18\x08 \x01(\x05\x12\x15\n\rencoder_depth\x18\t \x01(\x05\x12+\n\rnative_tiling\x18\n \x01(\x0b\x32\x14.sambridge.v1.Tiling\"\x13\n\x11ServerInfoRequest\"\xaa\x01\n\nServerInfo\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x0e\n\x06\x64\x65vice\x18\x02 \x01(\t\x12\x19\n\x11max_message_bytes\x18\x03 \x01(\x03\x12\x18\n\x10max_image_pixels\x18\x04 \x01(\x03\x12\x15\n\rdefault_model\x18\x05 \x01(\t\x12\x19\n\x11\x64\x65\x66\x61ult_precision\x18\x06 \x01(\t\x12\x14\n\x0c\x63\x61pabilities\x18\x07 \x03(\t2\xb6\x04\n\x0cModelService\x12O\n\nListModels\x12\x1f.sambridge.v1.ListModelsRequest\x1a .sambridge.v1.ListModelsResponse\x12\x44\n\tLoadModel\x12\x1e.sambridge.v1.LoadModelRequest\x1a\x17.sambridge.v1.ModelInfo\x12K\n\tPullModel\x12\x1e.sambridge.v1.LoadModelRequest\x1a\x1c.sambridge.v1.PullModelEvent0\x01\x12j\n\x13ListAvailableModels\x12(.sambridge.v1.ListAvailableModelsRequest\x1a).sambridge.v1.ListAvailableModelsResponse\x12@\n\rDescribeModel\x12\x16.sambridge.v1.ModelRef\x1a\x17.sambridge.v1.ModelInfo\x12H\n\x0bUnloadModel\x12\x16.sambridge.v1.ModelRef\x1a!.sambridge.v1.UnloadModelResponse\x12J\n\rGetServerInfo\x12\x1f.sambridge.v1.ServerInfoRequest\x1a\x18.sambridge.v1.ServerInfoB!\n\x10org.sambridge.v1B\x0bModelsProtoP\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,22 +39,24 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTMODELSRESPONSE']._serialized_end=152
   _globals['_MODELREF']._serialized_start=154
   _globals['_MODELREF']._serialized_end=178
-  _globals['_LOADMODELREQUEST']._serialized_start=180
-  _globals['_LOADMODELREQUEST']._serialized_end=257
-  _globals['_PULLMODELEVENT']._serialized_start=259
-  _globals['_PULLMODELEVENT']._serialized_end=370
-  _globals['_LISTAVAILABLEMODELSREQUEST']._serialized_start=372
-  _globals['_LISTAVAILABLEMODELSREQUEST']._serialized_end=400
-  _globals['_AVAILABLEMODEL']._serialized_start=403
-  _globals['_AVAILABLEMODEL']._serialized_end=544
-  _globals['_LISTAVAILABLEMODELSRESPONSE']._serialized_start=546
-  _globals['_LISTAVAILABLEMODELSRESPONSE']._serialized_end=621
-  _globals['_MODELINFO']._serialized_start=624
-  _globals['_MODELINFO']._serialized_end=860
-  _globals['_SERVERINFOREQUEST']._serialized_start=862
-  _globals['_SERVERINFOREQUEST']._serialized_end=881
-  _globals['_SERVERINFO']._serialized_start=884
-  _globals['_SERVERINFO']._serialized_end=1054
-  _globals['_MODELSERVICE']._serialized_start=1057
-  _globals['_MODELSERVICE']._serialized_end=1549
+  _globals['_UNLOADMODELRESPONSE']._serialized_start=180
+  _globals['_UNLOADMODELRESPONSE']._serialized_end=201
+  _globals['_LOADMODELREQUEST']._serialized_start=203
+  _globals['_LOADMODELREQUEST']._serialized_end=280
+  _globals['_PULLMODELEVENT']._serialized_start=282
+  _globals['_PULLMODELEVENT']._serialized_end=393
+  _globals['_LISTAVAILABLEMODELSREQUEST']._serialized_start=395
+  _globals['_LISTAVAILABLEMODELSREQUEST']._serialized_end=423
+  _globals['_AVAILABLEMODEL']._serialized_start=426
+  _globals['_AVAILABLEMODEL']._serialized_end=567
+  _globals['_LISTAVAILABLEMODELSRESPONSE']._serialized_start=569
+  _globals['_LISTAVAILABLEMODELSRESPONSE']._serialized_end=644
+  _globals['_MODELINFO']._serialized_start=647
+  _globals['_MODELINFO']._serialized_end=883
+  _globals['_SERVERINFOREQUEST']._serialized_start=885
+  _globals['_SERVERINFOREQUEST']._serialized_end=904
+  _globals['_SERVERINFO']._serialized_start=907
+  _globals['_SERVERINFO']._serialized_end=1077
+  _globals['_MODELSERVICE']._serialized_start=1080
+  _globals['_MODELSERVICE']._serialized_end=1646
 # @@protoc_insertion_point(module_scope)

@@ -23,6 +23,10 @@ class ModelRef(_message.Message):
     name: str
     def __init__(self, name: _Optional[str] = ...) -> None: ...
 
+class UnloadModelResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
 class LoadModelRequest(_message.Message):
     __slots__ = ("name", "checkpoint_path", "model_type")
     NAME_FIELD_NUMBER: _ClassVar[int]

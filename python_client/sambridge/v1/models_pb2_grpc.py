@@ -59,6 +59,11 @@ class ModelServiceStub:
                 request_serializer=sambridge_dot_v1_dot_models__pb2.ModelRef.SerializeToString,
                 response_deserializer=sambridge_dot_v1_dot_models__pb2.ModelInfo.FromString,
                 _registered_method=True)
+        self.UnloadModel = channel.unary_unary(
+                '/sambridge.v1.ModelService/UnloadModel',
+                request_serializer=sambridge_dot_v1_dot_models__pb2.ModelRef.SerializeToString,
+                response_deserializer=sambridge_dot_v1_dot_models__pb2.UnloadModelResponse.FromString,
+                _registered_method=True)
         self.GetServerInfo = channel.unary_unary(
                 '/sambridge.v1.ModelService/GetServerInfo',
                 request_serializer=sambridge_dot_v1_dot_models__pb2.ServerInfoRequest.SerializeToString,
@@ -105,6 +110,13 @@ class ModelServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UnloadModel(self, request, context):
+        """Stop serving a model (not the default one); its cached embeddings stay on disk.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetServerInfo(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -138,6 +150,11 @@ def add_ModelServiceServicer_to_server(servicer, server):
                     servicer.DescribeModel,
                     request_deserializer=sambridge_dot_v1_dot_models__pb2.ModelRef.FromString,
                     response_serializer=sambridge_dot_v1_dot_models__pb2.ModelInfo.SerializeToString,
+            ),
+            'UnloadModel': grpc.unary_unary_rpc_method_handler(
+                    servicer.UnloadModel,
+                    request_deserializer=sambridge_dot_v1_dot_models__pb2.ModelRef.FromString,
+                    response_serializer=sambridge_dot_v1_dot_models__pb2.UnloadModelResponse.SerializeToString,
             ),
             'GetServerInfo': grpc.unary_unary_rpc_method_handler(
                     servicer.GetServerInfo,
@@ -280,6 +297,33 @@ class ModelService:
             '/sambridge.v1.ModelService/DescribeModel',
             sambridge_dot_v1_dot_models__pb2.ModelRef.SerializeToString,
             sambridge_dot_v1_dot_models__pb2.ModelInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UnloadModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sambridge.v1.ModelService/UnloadModel',
+            sambridge_dot_v1_dot_models__pb2.ModelRef.SerializeToString,
+            sambridge_dot_v1_dot_models__pb2.UnloadModelResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -67,6 +67,9 @@ class StoredImage:
         return self.array[index]
 
 
+_FLOAT_LIMIT = 1e30  # well inside float32 (3.4e38), so differences of values stay finite
+
+
 def validate_image(array: np.ndarray, axes: str, max_pixels: int) -> None:
     """Check dtype, shape, size and finiteness of an uploaded image (InvalidInput)."""
     if array.dtype.name not in SUPPORTED_DTYPES:
@@ -84,6 +87,12 @@ def validate_image(array: np.ndarray, axes: str, max_pixels: int) -> None:
         raise ResourceExhausted(f"image has {array.size} elements, over the server limit of {max_pixels}")
     if array.dtype.kind == "f" and not np.isfinite(array).all():
         raise InvalidInput("image contains NaN or infinite values")
+    if array.dtype.kind == "f":
+        # Min-max scaling subtracts the minimum: a range beyond float32 would scale to garbage.
+        low, high = float(array.min()), float(array.max())
+        if max(abs(low), abs(high)) > _FLOAT_LIMIT:
+            raise InvalidInput(f"image values span [{low:g}, {high:g}], beyond what can be scaled "
+                               f"(at most +-{_FLOAT_LIMIT:g}); rescale the data first")
 
 
 class ImageStore:

@@ -31,7 +31,7 @@ from segment_anything.modeling import (
     TwoWayTransformer,
 )
 
-from .errors import InvalidInput, NotFound
+from .errors import FailedPrecondition, InvalidInput, NotFound
 from .compact_weights import expand_payload, is_compact
 from .tiling import NativeTiling
 from .tinyvit import build_tinyvit_encoder, is_tinyvit_state, randomize_tinyvit
@@ -386,6 +386,15 @@ class ModelRegistry:
                 known = ", ".join(sorted(self._models)) or "none"
                 raise NotFound(f"unknown model '{name or ''}'; known models: {known}")
             return self._models[key]
+
+    def remove(self, name: str) -> LoadedModel:
+        """Stop serving ``name``; the default model cannot be removed (FailedPrecondition)."""
+        with self._lock:
+            if name not in self._models:
+                raise NotFound(f"unknown model '{name}'; known models: {', '.join(sorted(self._models)) or 'none'}")
+            if name == self._default:
+                raise FailedPrecondition(f"model '{name}' is the default model and cannot be unloaded")
+            return self._models.pop(name)
 
     def list(self) -> list[LoadedModel]:
         """All registered models, sorted by name."""

@@ -48,11 +48,6 @@ def is_tinyvit_state(state_dict: Mapping[str, object]) -> bool:
     return any(key.startswith(_STATE_PREFIX) for key in state_dict)
 
 
-def is_tinyvit(encoder: nn.Module) -> bool:
-    """Whether ``encoder`` is mobile_sam's TinyViT (without importing mobile_sam for ViTs)."""
-    return type(encoder).__name__ == "TinyViT" and type(encoder).__module__.startswith("mobile_sam.")
-
-
 def build_tinyvit_encoder(attention_bias: AttentionBias = "micro_sam") -> nn.Module:
     """TinyViT exactly as ``mobile_sam.build_sam_vit_t`` builds it, with the attention-bias mode set."""
     tiny_vit_sam = _tinyvit_module()

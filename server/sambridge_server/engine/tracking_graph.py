@@ -15,7 +15,7 @@ import networkx as nx
 import numpy as np
 from scipy.spatial import cKDTree
 
-from .errors import Cancelled, InvalidInput
+from .errors import Cancelled, InvalidInput, ResourceExhausted
 
 Progress = Callable[[int, int], None]
 IsCancelled = Callable[[], bool]
@@ -35,6 +35,10 @@ class FrameObjects:
     bboxes: np.ndarray  # (n, 4) int64 (y0, x0, y1, x1), half-open
     foreground: np.ndarray  # (m,) flat indices of the foreground pixels
     inverse: np.ndarray  # (m,) row of each foreground pixel
+
+
+MAX_NEIGHBOURS = 8  # candidate links by distance per object and frame pair (overlaps come on top)
+MAX_LINKS = 2_000_000  # candidate links in one graph (~1 GB of networkx edges)
 
 
 def frame_objects(frame: np.ndarray) -> FrameObjects:
@@ -69,16 +73,19 @@ def frame_links(
 
     Returns ``(pairs, distances, ious)``: ``pairs`` is ``(k, 2)`` rows into ``before`` and
     ``after``; a pair is a candidate when the objects overlap or their centroids are at most
-    ``max_distance`` apart (overlap catches large or fast-deforming cells the radius misses).
+    ``max_distance`` apart (overlap catches large or fast-deforming cells the radius misses); of
+    the latter only the ``MAX_NEIGHBOURS`` nearest per object.
     """
     overlap = _overlaps(before, after)
-    near = []
-    if len(after.labels):
-        near = cKDTree(after.centroids).query_ball_point(before.centroids, r=max_distance)
     candidates = dict(overlap)
-    for row, columns in enumerate(near):
-        for column in columns:
-            candidates.setdefault((row, column), 0)
+    if len(after.labels) and len(before.labels):
+        # The nearest few within reach, not all of them: a huge radius must not make the graph quadratic.
+        shape = (len(before.labels), min(MAX_NEIGHBOURS, len(after.labels)))
+        near, columns = cKDTree(after.centroids).query(before.centroids, k=shape[1],
+                                                       distance_upper_bound=max_distance * (1 + 1e-9) + 1e-9)
+        near, columns = np.reshape(near, shape), np.reshape(columns, shape)
+        for row, rank in zip(*np.nonzero(np.isfinite(near))):
+            candidates.setdefault((int(row), int(columns[row, rank])), 0)
     if not candidates:
         return np.zeros((0, 2), np.int64), np.zeros(0), np.zeros(0)
     pairs = np.array(sorted(candidates), dtype=np.int64)
@@ -137,6 +144,11 @@ def build_candidate_graph(
             graph.add_node(node, t=t, label=label, y=y, x=x, area=area, bbox=tuple(bbox), score=score)
         if previous is not None:
             pairs, distances, ious = frame_links(previous, objects, max_distance)
+            if graph.number_of_edges() + len(pairs) > MAX_LINKS:
+                raise ResourceExhausted(
+                    f"the candidate graph would exceed {MAX_LINKS} links at frame {t} "
+                    f"({graph.number_of_nodes()} objects so far): lower max_distance or track fewer objects"
+                )
             for (row, column), distance, iou in zip(pairs.tolist(), distances.tolist(), ious.tolist()):
                 graph.add_edge(int(previous_ids[row]), int(ids[column]), distance=distance, iou=iou)
         previous, previous_ids = objects, ids

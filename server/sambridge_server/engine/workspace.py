@@ -6,6 +6,7 @@ algorithm lives in the capability modules this class composes.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from dataclasses import dataclass, replace
@@ -120,8 +121,13 @@ class Workspace:
                    default: bool = False, decoder_path: Path | None = None) -> LoadedModel:
         """Load a checkpoint (plus a separate AIS decoder file) and serve it under ``name`` (default: the file stem)."""
         name = name or Path(path).stem
-        if any(m.name == name for m in self.models.list()):
+        check_model_name(name)
+        loaded = self.models.list()
+        if any(m.name == name for m in loaded):
             raise InvalidInput(f"a model named {name!r} is already loaded")
+        if len(loaded) >= self.config.max_models:
+            raise ResourceExhausted(f"{len(loaded)} models are loaded, the server's limit (--max-models "
+                                    f"{self.config.max_models}): unload one first")
         model = load_checkpoint(path, model_type, name, device=self.device, decoder_path=decoder_path)
         self._encoder_locks[model.name] = threading.Lock()
         self.models.add(model, default=default)
@@ -148,6 +154,12 @@ class Workspace:
             if progress is not None:
                 progress(1, 1, "load")
             return model
+
+    def unload_model(self, name: str) -> None:
+        """Stop serving a model (not the default) and free what it holds; its cache entries stay."""
+        model = self.models.remove(name)
+        self._encoder_locks.pop(model.name, None)
+        self._decoders.pop(model.name, None)
 
     def capabilities(self) -> list[str]:
         """Names of the capabilities this server implements."""
@@ -376,6 +388,15 @@ def _acquire(lock: threading.Lock, cancelled: CancelledFn | None) -> None:
     while not lock.acquire(timeout=0.1):
         if cancelled is not None and cancelled():
             raise Cancelled("the call was cancelled while waiting for the encoder")
+
+
+_MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,63}")
+
+
+def check_model_name(name: str) -> None:
+    """InvalidInput unless ``name`` is 1-64 letters, digits, '.', '_', '+' or '-' (no path parts)."""
+    if not _MODEL_NAME.fullmatch(name or "") or ".." in name:
+        raise InvalidInput(f"invalid model name {name[:80]!r}: use 1-64 letters, digits, '.', '_', '+' or '-'")
 
 
 def requested_planes(image: StoredImage, indices: Sequence[int]) -> list[int]:

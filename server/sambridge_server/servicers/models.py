@@ -42,6 +42,12 @@ class ModelServicer(models_pb2_grpc.ModelServiceServicer):
         return model_info(self.workspace.models.get(request.name), self.workspace)
 
     @unary
+    def UnloadModel(self, request, context) -> models_pb2.UnloadModelResponse:
+        """Stop serving a model (not the default)."""
+        self.workspace.unload_model(request.name)
+        return models_pb2.UnloadModelResponse()
+
+    @unary
     def LoadModel(self, request, context) -> models_pb2.ModelInfo:
         """Load a checkpoint from inside a configured model root, or a registry model by name."""
         if not request.name:
