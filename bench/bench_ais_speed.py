@@ -9,13 +9,14 @@ as served (bf16 encoder) and shared by both sides:
 Runs alternate old/new; medians over ``--runs``. Checks the two give the same maps (max abs
 difference) and the same labels. The last line is JSON.
 
-Run:  .venv/bin/python bench/bench_ais_speed.py [--runs 3] [--threads 2]
+Run:  .venv/bin/python bench/bench_ais_speed.py [--runs 3] [--threads 2] [--reuse-memory]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import resource
 import statistics
 import time
 
@@ -27,8 +28,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--reuse-memory", action="store_true",
+                        help="glibc keeps freed blocks for reuse (sambridge_server.allocator), both paths")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.reuse_memory:
+        from sambridge_server.allocator import reuse_freed_memory
+
+        print(f"reuse freed memory: {reuse_freed_memory()}")
 
     from sambridge_server.default_model import ensure_default_model
     from sambridge_server.demo import sample_image
@@ -63,14 +70,19 @@ def main() -> None:
         return embeddings_ais_maps(decoder, embeddings)
 
     times: dict[str, list[float]] = {"old": [], "new": []}
+    cpu: dict[str, list[float]] = {"old": [], "new": []}  # user + sys seconds: less sensitive to other load
     results: dict[str, AISMaps] = {}
     for run in range(args.runs):
         for name, fn in (("old", old_path), ("new", new_path)):
-            start = time.perf_counter()
+            start, usage = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
             results[name] = fn()
             times[name].append(time.perf_counter() - start)
-            print(f"run {run + 1}/{args.runs} {name}: {times[name][-1]:.1f} s", flush=True)
+            after = resource.getrusage(resource.RUSAGE_SELF)
+            cpu[name].append(after.ru_utime - usage.ru_utime + after.ru_stime - usage.ru_stime)
+            print(f"run {run + 1}/{args.runs} {name}: {times[name][-1]:.1f} s wall, {cpu[name][-1]:.1f} s CPU "
+                  f"(sys {after.ru_stime - usage.ru_stime:.1f} s)", flush=True)
     old, new = statistics.median(times["old"]), statistics.median(times["new"])
+    old_cpu, new_cpu = statistics.median(cpu["old"]), statistics.median(cpu["new"])
     diff = max(float(np.abs(getattr(results["old"], f) - getattr(results["new"], f)).max())
                for f in ("foreground", "center_distances", "boundary_distances"))
     params = default_ais_params("default")
@@ -80,10 +92,13 @@ def main() -> None:
     same = bool(np.array_equal(labels, ais_segment(results["old"], params)))
     print(f"AIS decoder, {len(tiles)} tiles: old {old:.1f} s | new {new:.1f} s (x{old / new:.2f}) | "
           f"max |old - new| {diff:.1e}, labels identical: {same}, {int(labels.max())} objects")
+    print(f"CPU time (user + sys): old {old_cpu:.1f} s | new {new_cpu:.1f} s (x{old_cpu / new_cpu:.2f})")
     print(f"AIS total: decoder + post-processing {new + t_post:.1f} s (embedding excluded), "
           f"{t_embed + new + t_post:.1f} s with the embedding")
-    print(json.dumps({"tiles": len(tiles), "threads": args.threads, "runs": args.runs, "embedding_s": round(t_embed, 2),
+    print(json.dumps({"tiles": len(tiles), "threads": args.threads, "reuse_memory": args.reuse_memory, "runs": args.runs, "embedding_s": round(t_embed, 2),
                       "old_decoder_s": round(old, 2), "new_decoder_s": round(new, 2), "ratio": round(old / new, 3),
+                      "old_decoder_cpu_s": round(old_cpu, 2), "new_decoder_cpu_s": round(new_cpu, 2),
+                      "cpu_ratio": round(old_cpu / new_cpu, 3),
                       "postprocess_s": round(t_post, 2), "max_abs_diff": diff, "labels_identical": same,
                       "objects": int(labels.max())}))
 

@@ -370,6 +370,25 @@ def markdown_table(results: dict) -> str:
     return "\n".join(lines)
 
 
+def acceptance(results: dict) -> dict:
+    """Issue 14's acceptance checks per set (None where a number is missing)."""
+    checks = {}
+    for set_name, by_tiling in results.items():
+        out = {}
+        for tiling, r in by_tiling.items():
+            out[f"{tiling}_ais_beats_otsu_ws_by_0.1"] = (None if "ais_msa" not in r
+                                                         else r["ais_msa"] >= r["otsu_ws_msa"] + 0.1)
+            out[f"{tiling}_box7_at_least_0.7"] = r[f"click{CLICKS}"] >= 0.7
+            out[f"{tiling}_box10_vs_tight_and_otsu"] = r["box10"] >= 0.9 * r["box0"] and r["box10"] > r["otsu_box10"]
+            out[f"{tiling}_mean_iou_never_falls"] = r["click_iou_never_falls"] and r["n_objects"] >= 50
+        if len(by_tiling) == 2:
+            shared = [k for k in ("ais_msa", "box0", "box10", "point", f"click{CLICKS}") if k in by_tiling["whole"]]
+            out["whole_vs_native_within_0.1"] = all(abs(by_tiling["whole"][k] - by_tiling["native"][k]) <= 0.1
+                                                    for k in shared)
+        checks[set_name] = out
+    return checks
+
+
 def start_server(checkpoint: Path, precision: str):
     """An in-process server serving ``checkpoint`` as its default model; (server, workspace, address)."""
     from sambridge_server.app import build_server
@@ -400,6 +419,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None, help="also write the numbers as JSON here")
     args = parser.parse_args()
     sets, tilings = args.sets.split(","), args.tilings.split(",")
+    if not args.checkpoint.is_file():
+        parser.error(f"no checkpoint file {args.checkpoint}")
     if unknown := (set(sets) - set(SETS)) | (set(tilings) - set(TILINGS)):
         parser.error(f"unknown set or tiling {sorted(unknown)}")
     torch.set_num_threads(args.threads)
@@ -437,7 +458,14 @@ def main() -> None:
         server.stop(grace=0)
     print()
     print(markdown_table(results))
-    summary = {"checkpoint": str(args.checkpoint), "quick": args.quick, "ais": not args.no_ais,
+    for name, by_tiling in results.items():
+        row = next(iter(by_tiling.values()))
+        if "tuned_on" in row:
+            print(f"- {name}: AIS and Otsu + watershed tuned on {row['tuned_on']}"
+                  + (f", scored on {args.ais_crop}-px crops centred on the objects" if args.ais_crop else ""))
+    checks = acceptance(results)
+    print("acceptance:", json.dumps(checks))
+    summary = {"checkpoint": str(args.checkpoint), "quick": args.quick, "ais": not args.no_ais, "acceptance": checks,
                "ais_crop": args.ais_crop, "wall_s": round(time.monotonic() - started, 1), "sets": results}
     if args.out:
         args.out.write_text(json.dumps(summary, indent=1))

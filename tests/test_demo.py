@@ -43,7 +43,7 @@ def test_demo_image_ships_in_the_package_and_is_small(hela_frame):
 def test_demo_segments_and_shows_a_bar_per_stage(tmp_path, monkeypatch, capsys, hela_frame):
     # a 300 x 300 crop: 4 native tiles of the default model keep the test short
     monkeypatch.setattr(demo, "sample_image", lambda: np.ascontiguousarray(hela_frame[200:500, 300:600]))
-    assert demo.main(["-o", str(tmp_path / "out")]) == 0
+    assert demo.run_demo(tmp_path / "out") == 0  # main() also tunes malloc for the whole process
     labels = tifffile.imread(tmp_path / "out" / "labels.tif")
     image = tifffile.imread(tmp_path / "out" / "image.tif")
     assert image.shape == labels.shape == (300, 300) and labels.dtype == np.uint32

@@ -165,6 +165,7 @@ class Client:
 
     def _stream(self, method, request, progress: ProgressCallback | None, timeout: float | None = None):
         """Consume a progress stream; return the result field of the last event."""
+        result = None
         try:
             for event in method(request, metadata=self._metadata, timeout=timeout or self.timeout):
                 kind = event.WhichOneof("event")
@@ -172,10 +173,12 @@ class Client:
                     if progress is not None:
                         progress(event.progress.stage, event.progress.done, event.progress.total)
                 else:
-                    return getattr(event, kind)
+                    result = getattr(event, kind)  # the last event: read on to the stream's end (status OK)
         except grpc.RpcError as err:
             raise self._error(err) from None
-        raise SamBridgeError(grpc.StatusCode.UNKNOWN, "the server closed the stream without a result")
+        if result is None:
+            raise SamBridgeError(grpc.StatusCode.UNKNOWN, "the server closed the stream without a result")
+        return result
 
     # -- images and models -------------------------------------------------
     def upload(self, array: np.ndarray, axes: str | None = None, channels: Sequence[int] | None = None,

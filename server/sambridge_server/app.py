@@ -30,6 +30,7 @@ from sambridge.v1 import (
 from sambridge_server.auth import TokenInterceptor
 from sambridge_server.config import ServerConfig
 from sambridge_server.engine.workspace import Workspace
+from sambridge_server.servicers.admission import PROBE_THREADS, AdmissionInterceptor
 from sambridge_server.servicers.automatic import AutomaticServicer
 from sambridge_server.servicers.embeddings import EmbeddingServicer
 from sambridge_server.servicers.images import ImageServicer
@@ -65,17 +66,20 @@ def _credentials(config: ServerConfig) -> grpc.ServerCredentials | None:
 def build_server(config: ServerConfig, workspace: Workspace) -> tuple[grpc.Server, int]:
     """Create (not start) the server for ``workspace``; return it and the bound port."""
     config.check_exposure()
-    # The call log comes first so that it also records calls the token check refuses.
-    interceptors = [CallLogInterceptor(), *([TokenInterceptor(config.token)] if config.token else [])]
+    # The call log comes first so that it also records calls the token check refuses; admission
+    # comes after the token check so that callers without a token never take a slot.
+    in_flight = config.workers * 8
+    interceptors = [CallLogInterceptor(), *([TokenInterceptor(config.token)] if config.token else []),
+                    AdmissionInterceptor(in_flight)]
     server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="sambridge-rpc"),
+        # One thread per admitted call (long and stalled calls cannot starve the others) plus a few
+        # that only health probes can reach.
+        futures.ThreadPoolExecutor(max_workers=in_flight + PROBE_THREADS, thread_name_prefix="sambridge-rpc"),
         interceptors=interceptors,
         options=[
             ("grpc.max_send_message_length", config.max_message_bytes),
             ("grpc.max_receive_message_length", config.max_message_bytes),
         ],
-        # Beyond this many calls in flight, new calls get RESOURCE_EXHAUSTED instead of piling up.
-        maximum_concurrent_rpcs=config.workers * 8,
     )
     names = []
     for module, service, add, servicer in _SERVICES:

@@ -43,7 +43,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--model-registry", type=Path, default=None,
                         help="JSON registry of models by name replacing the shipped one")
     parser.add_argument("--model-type", action="append", default=[],
-                        help="model type of the matching --checkpoint (vit_b, vit_l, vit_h, vit_tiny; default: inferred)")
+                        help="model type of the matching --checkpoint (vit_b, vit_l, vit_h, vit_t, vit_tiny or a "
+                             "micro_sam name such as vit_b_lm; default: inferred)")
     parser.add_argument("--model-name", action="append", default=[], help="name of the matching --checkpoint")
     parser.add_argument("--model-root", action="append", default=[], type=Path,
                         help="folder clients may load checkpoints from (LoadModel)")
@@ -63,6 +64,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-image-mpixels", type=float, default=500,
                         help="largest accepted upload, in millions of elements (pixels x channels x planes)")
     parser.add_argument("--workers", type=int, default=8, help="RPC worker threads")
+    parser.add_argument("--upload-mb", type=int, default=4096,
+                        help="bytes of uploads being received at once, server-wide (MiB; beyond: RESOURCE_EXHAUSTED)")
+    parser.add_argument("--idle-timeout", type=float, default=60.0,
+                        help="seconds a client stream (upload) may send nothing before it is ended")
     parser.add_argument("--max-models", type=int, default=16, help="most models served at once (LoadModel beyond: "
                                                                    "RESOURCE_EXHAUSTED; UnloadModel frees one)")
     parser.add_argument("--log-level", default="INFO")
@@ -104,6 +109,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         cache_dir=args.cache_dir, model_dir=args.model_dir, model_registry=args.model_registry,
         device=args.device, precision=args.precision,
         max_message_mb=args.max_message_mb, cache_mb=args.cache_mb, workers=args.workers, max_models=args.max_models,
+        upload_mb=args.upload_mb, idle_timeout_s=args.idle_timeout,
         image_mb=args.image_mb, max_image_pixels=int(args.max_image_mpixels * 1_000_000),
     )
 

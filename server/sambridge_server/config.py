@@ -47,6 +47,9 @@ class ServerConfig:
     max_image_pixels: int = 2_000_000_000 // 4
     workers: int = 8
     max_models: int = 16
+    # Bytes of uploads being received at once, and how long a client stream may send nothing.
+    upload_mb: int = 4096
+    idle_timeout_s: float = 60.0
     compile: bool = False
 
     @property

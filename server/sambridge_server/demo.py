@@ -32,23 +32,23 @@ def sample_image() -> np.ndarray:
 
 
 def stage_bars() -> Callable[[str, int, int], None]:
-    """A client progress callback (stage, done, total) drawing one tqdm bar per stage."""
+    """A client progress callback (stage, done, total) drawing one tqdm bar per stage, in turn."""
     from tqdm import tqdm
 
-    bars: dict[str, tqdm] = {}
+    bars: list[tuple[str, tqdm]] = []
 
     def update(stage: str, done: int, total: int) -> None:
-        if stage not in bars:
-            for bar in bars.values():  # a new stage starts: the previous ones are finished
-                bar.refresh()
-            bars[stage] = tqdm(desc=stage or "working", total=total or None, unit="tile", leave=True)
-        bar = bars[stage]
+        if not bars or bars[-1][0] != stage:
+            if bars:  # a new stage starts: the previous one is finished
+                bars[-1][1].close()
+            bars.append((stage, tqdm(desc=stage or "working", total=total or None, unit="tile", leave=True)))
+        bar = bars[-1][1]
         if total and bar.total != total:
             bar.total = total
         bar.n = done
         bar.refresh()
 
-    update.close = lambda: [bar.close() for bar in bars.values()]  # type: ignore[attr-defined]
+    update.close = lambda: bars and bars[-1][1].close()  # type: ignore[attr-defined]
     return update
 
 
@@ -94,6 +94,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("-o", "--output", type=Path, default=Path("sambridge_demo"), help="output folder")
     parser.add_argument("--method", default="auto", choices=["auto", "ais", "amg"])
     args = parser.parse_args(argv)
+    from sambridge_server.allocator import reuse_freed_memory
+
+    reuse_freed_memory()  # before the server's threads start
     return run_demo(args.output, method=args.method)
 
 

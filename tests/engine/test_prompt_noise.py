@@ -93,3 +93,21 @@ def test_refinement_rounds_add_no_prompt_but_feed_the_mask(seed):
     first = calls[0] or 0  # a box (no point) or one uniform point
     assert calls == [calls[0], first + 2, first + 4, first + 4, first + 4]  # 3 prompting + 2 mask-only rounds
     assert masks_fed == [4, 5]  # only the refinement rounds decode with the previous logits
+
+
+def test_first_prompts_points_are_uniform_inside_and_boxes_inside_the_patch():
+    from sambridge_server.engine.training import _first_prompts
+
+    masks = torch.zeros(400, 40, 60, dtype=torch.bool)
+    masks[:, 10:30, 0:20] = True  # an object touching the patch's left border
+    offset = (32, 48)
+    (points, labels), box = _first_prompts(masks, offset, np.random.default_rng(9), False, SAM_BOX_NOISE)
+    assert box is None and points.shape == (400, 1, 2) and (labels == 1).all()
+    x, y = points[:, 0, 0] - offset[1], points[:, 0, 1] - offset[0]
+    assert (x >= 0).all() and (x < 20).all() and (y >= 10).all() and (y < 30).all()
+    assert x.mean().item() == pytest.approx(10.0, abs=0.8) and y.mean().item() == pytest.approx(20.0, abs=0.8)
+    assert len({(int(a), int(b)) for a, b in zip(x, y)}) > 250  # spread over the object's 400 pixels
+    _, boxes = _first_prompts(masks, offset, np.random.default_rng(9), True, SAM_BOX_NOISE)
+    assert boxes[:, 0].min().item() >= offset[1] and boxes[:, 2].max().item() <= offset[1] + 60
+    assert boxes[:, 1].min().item() >= offset[0] and boxes[:, 3].max().item() <= offset[0] + 40
+    assert (boxes[:, 0] == offset[1]).float().mean().item() > 0.5  # pushed past the border, clipped to it

@@ -30,7 +30,8 @@ def _touching_pairs(labels: np.ndarray) -> set[tuple[int, int]]:
 
 def _inner_objects(labels: np.ndarray) -> list:
     height, width = labels.shape
-    return [p for p in regionprops(labels) if p.bbox[0] > 0 and p.bbox[1] > 0 and p.bbox[2] < height and p.bbox[3] < width]
+    return [p for p in regionprops(labels)
+            if p.bbox[0] > 0 and p.bbox[1] > 0 and p.bbox[2] < height and p.bbox[3] < width]
 
 
 @pytest.mark.parametrize("kind", ["nuclei", "cells"])

@@ -11,7 +11,8 @@ from sambridge import wire
 from sambridge.v1 import images_pb2, images_pb2_grpc
 from sambridge_server.engine.errors import InvalidInput, ResourceExhausted
 from sambridge_server.engine.images import StoredImage, validate_image
-from sambridge_server.servicers.rpc import unary
+from sambridge_server.servicers.admission import ByteBudget
+from sambridge_server.servicers.rpc import idle_limited, unary
 from sambridge_server.engine.workspace import Workspace
 
 
@@ -22,9 +23,13 @@ def _info(image: StoredImage, already_present: bool = False) -> images_pb2.Image
     )
 
 
-def _read_upload(chunks, max_bytes: int) -> tuple[np.ndarray, str, images_pb2.UploadHeader]:
-    """Assemble the uploaded chunks into (array, axes, header), validating the header."""
-    iterator = iter(chunks)
+def _read_upload(chunks, max_bytes: int, budget: ByteBudget, idle_s: float
+                 ) -> tuple[np.ndarray, str, images_pb2.UploadHeader]:
+    """Assemble the uploaded chunks into (array, axes, header), validating the header.
+
+    The data goes straight into one buffer of the announced size, reserved in the server's budget
+    for uploads in progress; a client that stops sending for ``idle_s`` is cut off."""
+    iterator = idle_limited(iter(chunks), idle_s)
     first = next(iterator, None)
     if first is None or not first.HasField("header"):
         raise InvalidInput("the first upload chunk must carry a header (dtype, shape, axes)")
@@ -37,16 +42,21 @@ def _read_upload(chunks, max_bytes: int) -> tuple[np.ndarray, str, images_pb2.Up
     expected = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
     if expected > max_bytes:
         raise ResourceExhausted(f"image of shape {shape} ({expected} bytes) is over the server limit of {max_bytes} bytes")
-    buffer = bytearray()
-    for chunk in itertools.chain([first], iterator):
-        if chunk is not first and chunk.HasField("header"):
-            raise InvalidInput("only the first upload chunk may carry a header")
-        if len(buffer) + len(chunk.data) > expected:
-            raise InvalidInput(f"upload has more data than shape {shape} of {dtype.name} holds ({expected} bytes)")
-        buffer += chunk.data
-    if len(buffer) != expected:
-        raise InvalidInput(f"upload is truncated: got {len(buffer)} of {expected} bytes for shape {shape}")
-    array = np.frombuffer(bytes(buffer), dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))
+    with budget.reserve(expected, f"an upload of shape {shape}"):
+        buffer = np.empty(expected, dtype=np.uint8)
+        filled = 0
+        for chunk in itertools.chain([first], iterator):
+            if chunk is not first and chunk.HasField("header"):
+                raise InvalidInput("only the first upload chunk may carry a header")
+            if filled + len(chunk.data) > expected:
+                raise InvalidInput(f"upload has more data than shape {shape} of {dtype.name} holds ({expected} bytes)")
+            buffer[filled:filled + len(chunk.data)] = np.frombuffer(chunk.data, dtype=np.uint8)
+            filled += len(chunk.data)
+        if filled != expected:
+            raise InvalidInput(f"upload is truncated: got {filled} of {expected} bytes for shape {shape}")
+    array = buffer.view(dtype).reshape(shape)
+    if not dtype.isnative:
+        array = array.byteswap(inplace=True).view(dtype.newbyteorder("="))
     return array, header.axes, header
 
 
@@ -55,12 +65,13 @@ class ImageServicer(images_pb2_grpc.ImageServiceServicer):
 
     def __init__(self, workspace: Workspace) -> None:
         self.workspace = workspace
+        self.uploads = ByteBudget(workspace.config.upload_mb * 2**20)
 
     @unary
     def Upload(self, request_iterator, context: grpc.ServicerContext) -> images_pb2.ImageInfo:
         """Receive a chunked upload; free if the content id is already known."""
         limit = self.workspace.config.max_image_pixels * 8
-        array, axes, header = _read_upload(request_iterator, limit)
+        array, axes, header = _read_upload(request_iterator, limit, self.uploads, self.workspace.config.idle_timeout_s)
         timepoint = header.timepoint if header.HasField("timepoint") else None
         array, axes = wire.normalize(array, axes, list(header.channels), timepoint)
         image_id, expected_id = wire.image_id(array, axes), header.expected_image_id

@@ -23,6 +23,10 @@ from sambridge.v1 import common_pb2
 
 log = logging.getLogger("sambridge.server")
 
+class StreamIdle(Exception):
+    """A client stream sent nothing for longer than the server's idle limit."""
+
+
 # Engine exception -> gRPC status. Order matters: NotFound is a KeyError and
 # InvalidInput a ValueError, so the specific types come before the generic ones.
 _STATUS = (
@@ -34,6 +38,7 @@ _STATUS = (
     (MemoryError, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (Cancelled, grpc.StatusCode.CANCELLED),
     (NotImplementedError, grpc.StatusCode.UNIMPLEMENTED),
+    (StreamIdle, grpc.StatusCode.DEADLINE_EXCEEDED),
 )
 
 
@@ -85,11 +90,13 @@ def _request_image(message: Any) -> str:
     return ""
 
 
-def _log_call(method: str, image: str, start: float, context: grpc.ServicerContext) -> None:
-    """One INFO line per call: method, image id, milliseconds, status (never metadata or tokens)."""
+def _log_call(method: str, image: str, start: float, context: grpc.ServicerContext, finished: bool = False) -> None:
+    """One INFO line per call: method, image id, milliseconds, status (never metadata or tokens).
+
+    ``finished``: the handler ran to its end (a client may hang up after the last message)."""
     code = context.code()
     if code is None:
-        code = grpc.StatusCode.OK if context.is_active() else grpc.StatusCode.CANCELLED
+        code = grpc.StatusCode.OK if finished or context.is_active() else grpc.StatusCode.CANCELLED
     status = code.name if isinstance(code, grpc.StatusCode) else str(code)
     log.info("%s image=%s %.0f ms %s", method, image or "-", (time.monotonic() - start) * 1000, status)
 
@@ -110,10 +117,12 @@ def _logged_unary(behavior: Callable, method: str, streaming_request: bool) -> C
 def _logged_stream(behavior: Callable, method: str, streaming_request: bool) -> Callable:
     def wrapper(request, context):
         start, image = time.monotonic(), "" if streaming_request else _request_image(request)
+        finished = False
         try:
             yield from behavior(request, context)
+            finished = True
         finally:
-            _log_call(method, image, start, context)
+            _log_call(method, image, start, context, finished)
 
     return wrapper
 
@@ -225,3 +234,46 @@ def stream(
     except Exception as exc:  # noqa: BLE001 - a failing conversion must still end with a clear status
         _abort(context, exc)
     yield final
+
+
+def idle_limited(messages: Iterator[Any], idle_s: float) -> Iterator[Any]:
+    """The messages of a client stream; StreamIdle when none arrives for ``idle_s`` seconds.
+
+    A reader thread waits on the stream so that this thread can give up: a stalled client then
+    gets DEADLINE_EXCEEDED and frees its worker, and the reader ends with the call.
+    """
+    arrived: queue.Queue = queue.Queue(maxsize=1)  # one message ahead: the client waits, not our memory
+    done, abandoned = object(), threading.Event()
+
+    def hand_over(item: Any) -> None:
+        while not abandoned.is_set():
+            try:
+                arrived.put(item, timeout=0.5)
+                return
+            except queue.Full:
+                continue
+
+    def read() -> None:
+        try:
+            for message in messages:
+                hand_over(message)
+                if abandoned.is_set():
+                    return
+            hand_over(done)
+        except BaseException as exc:  # noqa: BLE001 - the call ended (cancelled, aborted)
+            hand_over(exc)
+
+    threading.Thread(target=read, name="sambridge-stream-reader", daemon=True).start()
+    try:
+        while True:
+            try:
+                item = arrived.get(timeout=idle_s)
+            except queue.Empty:
+                raise StreamIdle(f"the client sent nothing for {idle_s:g} s; the stream was ended") from None
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        abandoned.set()
