@@ -68,3 +68,17 @@ def test_training_folder_with_escaping_symlinks_special_files_or_junk_is_refused
     (junk / "images" / "c.tif").write_bytes(b"not a tiff"), (junk / "labels" / "c.tif").write_bytes(b"no")
     with pytest.raises(InvalidInput, match="cannot read 'c.tif'"):
         list(load_data_dir(junk))
+
+
+def test_checkpoint_is_hashed_and_loaded_from_one_open_file_inside_its_root(tmp_path):
+    from sambridge_server.engine.models import PRESETS, build_sam, file_hash, load_checkpoint, save_checkpoint
+
+    root, outside = tmp_path / "models", tmp_path / "elsewhere"
+    root.mkdir(), outside.mkdir()
+    save_checkpoint(build_sam(PRESETS["vit_tiny"], seed=3), root / "m.pth", fmt="meta")
+    model = load_checkpoint(root / "m.pth", root=root)
+    assert model.model_hash == file_hash(root / "m.pth")
+    (outside / "m.pth").write_bytes((root / "m.pth").read_bytes())
+    (root / "swapped.pth").symlink_to(outside / "m.pth")  # what a swap after the path check leaves
+    with pytest.raises(InvalidInput, match="outside its folder"):
+        load_checkpoint(root / "swapped.pth", root=root)

@@ -45,13 +45,36 @@ def test_ais_equals_engine_on_same_weights(ais_server, hela_crop):
 
 def test_rerun_with_other_thresholds_reuses_decoder_maps(ais_server, hela_crop):
     workspace, address, _ = ais_server
+    crop = np.ascontiguousarray(hela_crop[:, ::-1])  # an image no other test decodes
     with Client(address, timeout=300) as client:
-        client.auto_segment(hela_crop, method="ais", model="ais")
-        computes = workspace.cache.computes
-        loose = client.auto_segment(hela_crop, method="ais", model="ais", foreground_threshold=0.3)
-        strict = client.auto_segment(hela_crop, method="ais", model="ais", foreground_threshold=0.9)
-    assert workspace.cache.computes == computes
-    assert (loose > 0).sum() >= (strict > 0).sum()
+        client.auto_segment(crop, method="ais", model="ais")
+        computes, maps = workspace.cache.computes, workspace._automatic_cache.computations
+        loose = client.auto_segment(crop, method="ais", model="ais", foreground_threshold=0.3)
+        strict = client.auto_segment(crop, method="ais", model="ais", foreground_threshold=0.9)
+    assert workspace.cache.computes == computes  # no new embeddings
+    assert workspace._automatic_cache.computations == maps  # and no new decoder maps
+    assert (loose > 0).sum() > (strict > 0).sum()
+
+
+def test_identical_concurrent_ais_calls_compute_the_maps_once(ais_server, hela_crop):
+    import threading
+
+    workspace, address, _ = ais_server
+    crop = np.ascontiguousarray(hela_crop[::-1])
+    before = workspace._automatic_cache.computations
+    results = {}
+
+    def run(name):
+        with Client(address, timeout=300) as client:
+            results[name] = client.auto_segment(crop, method="ais", model="ais")
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(300)
+    assert workspace._automatic_cache.computations == before + 1
+    assert all(np.array_equal(results[0], results[i]) for i in (1, 2))
 
 
 def test_stack_segments_every_slice_with_unique_ids_and_progress(ais_server, hela_movie):

@@ -33,7 +33,7 @@ def _slow_planes(monkeypatch, workspace) -> list[float]:
     """AIS per plane takes 0.2 s (stubbed) and ignores cancellation itself; returns call times."""
     calls: list[float] = []
 
-    def segment_plane(request, index, model, embeddings, method, params):
+    def segment_plane(request, index, model, embeddings, method, params, *progress_and_cancel):
         calls.append(time.monotonic())
         time.sleep(0.2)
         return np.zeros(embeddings.image_shape, np.uint32), {}

@@ -19,7 +19,7 @@ import threading
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, BinaryIO, Literal, Mapping
 
 import torch
 import xxhash
@@ -32,6 +32,7 @@ from segment_anything.modeling import (
 )
 
 from .errors import FailedPrecondition, InvalidInput, NotFound
+from .files import open_confined
 from .compact_weights import expand_payload, is_compact
 from .tiling import NativeTiling
 from .tinyvit import build_tinyvit_encoder, is_tinyvit_state, randomize_tinyvit
@@ -209,16 +210,23 @@ class LoadedModel:
 
 def file_hash(path: str | Path, chunk_size: int = 1 << 20) -> str:
     """xxh128 of a file in micro_sam's format ``"xxh128:<hex>"``."""
-    digest = xxhash.xxh128()
     with open(path, "rb") as handle:
-        while chunk := handle.read(chunk_size):
-            digest.update(chunk)
+        return handle_hash(handle, chunk_size)
+
+
+def handle_hash(handle: BinaryIO, chunk_size: int = 1 << 20) -> str:
+    """xxh128 of an open file from its start, micro_sam's format; the handle is rewound after."""
+    digest = xxhash.xxh128()
+    handle.seek(0)
+    while chunk := handle.read(chunk_size):
+        digest.update(chunk)
+    handle.seek(0)
     return f"xxh128:{digest.hexdigest()}"
 
 
-def _read_checkpoint(path: Path) -> Any:
+def _read_checkpoint(path: Path, handle: BinaryIO | None = None) -> Any:
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(handle if handle is not None else path, map_location="cpu", weights_only=True)
     except Exception as error:  # noqa: BLE001 - torch raises many types for bad files
         raise InvalidInput(
             f"checkpoint '{path}' is not a readable PyTorch weights file ({type(error).__name__}: "
@@ -267,8 +275,12 @@ def load_checkpoint(
     name: str | None = None,
     device: str = "cpu",
     decoder_path: str | Path | None = None,
+    root: str | Path | None = None,
 ) -> LoadedModel:
     """Load a Meta SAM or micro_sam checkpoint into a ready-to-use model.
+
+    The file is opened once; its hash and its weights come from that one open file. With
+    ``root`` it must be a regular file inside ``root`` as opened (``files.open_confined``).
 
     The architecture is inferred from the weights; a given ``model_type`` (``vit_b``,
     ``vit_b_lm``, ...) must agree with it, otherwise ``InvalidInput`` is raised.
@@ -278,7 +290,9 @@ def load_checkpoint(
     path = Path(path)
     if not path.is_file():
         raise NotFound(f"checkpoint '{path}' does not exist")
-    payload = _read_checkpoint(path)
+    with (open_confined(path, root) if root is not None else open(path, "rb")) as handle:
+        model_hash = handle_hash(handle)
+        payload = _read_checkpoint(path, handle)
     model_state, decoder_state = split_checkpoint(payload, f"checkpoint '{path}'")
     if decoder_path is not None:
         decoder_state = read_decoder_state(decoder_path)
@@ -302,7 +316,7 @@ def load_checkpoint(
         config=config,
         sam=sam,
         decoder_state=decoder_state,
-        model_hash=file_hash(path),
+        model_hash=model_hash,
         device=device,
         native_tiling=native_tiling,
     )

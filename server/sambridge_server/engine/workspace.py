@@ -28,6 +28,7 @@ from .labels import ObjectSummary, summarize_labels
 from .model_zoo import ModelZoo, StageProgress, default_model_dir, load_registry
 from .models import LoadedModel, ModelRegistry, load_checkpoint
 from .objects import ObjectState, ObjectStore
+from .shared_work import SharedLRU, progress_while_wanted
 from .tiling import Box, make_grid
 from .windows import in_window
 
@@ -102,7 +103,7 @@ class Workspace:
         self._keys: dict[tuple, CacheKey] = {}
         self._decoders: dict[str, AISDecoder] = {}
         # Decoder maps / AMG candidates of recent planes: re-running with other thresholds is cheap.
-        self._automatic_cache = _SmallLRU(capacity=8)
+        self._automatic_cache: SharedLRU = SharedLRU(capacity=8)
         self.zoo = ModelZoo(load_registry(config.model_registry),
                             Path(config.model_dir) if config.model_dir else default_model_dir())
         self._pull_lock = threading.Lock()
@@ -118,8 +119,10 @@ class Workspace:
 
     # -- models -------------------------------------------------------------------
     def load_model(self, path: Path, model_type: str | None = None, name: str | None = None,
-                   default: bool = False, decoder_path: Path | None = None) -> LoadedModel:
-        """Load a checkpoint (plus a separate AIS decoder file) and serve it under ``name`` (default: the file stem)."""
+                   default: bool = False, decoder_path: Path | None = None,
+                   root: Path | None = None) -> LoadedModel:
+        """Load a checkpoint (plus a separate AIS decoder file) and serve it under ``name`` (default: the
+        file stem); with ``root`` the file must be a regular file inside it as opened."""
         name = name or Path(path).stem
         check_model_name(name)
         loaded = self.models.list()
@@ -128,7 +131,7 @@ class Workspace:
         if len(loaded) >= self.config.max_models:
             raise ResourceExhausted(f"{len(loaded)} models are loaded, the server's limit (--max-models "
                                     f"{self.config.max_models}): unload one first")
-        model = load_checkpoint(path, model_type, name, device=self.device, decoder_path=decoder_path)
+        model = load_checkpoint(path, model_type, name, device=self.device, decoder_path=decoder_path, root=root)
         self._encoder_locks[model.name] = threading.Lock()
         self.models.add(model, default=default)
         return model
@@ -354,7 +357,7 @@ class Workspace:
             embeddings, _, _ = self.embeddings_for(request, index, progress=in_stack("embedding"), cancelled=cancelled)
             in_stack("embedding")(embeddings.n_tiles, embeddings.n_tiles)  # also when it came from the cache
             plane, scores = self._segment_plane(request, index, model, embeddings, method, params,
-                                                in_stack("decoding"))
+                                                in_stack("decoding"), cancelled)
             plane[plane > 0] += offset
             objects += summarize_labels(plane, {k + offset: v for k, v in scores.items()}, index)
             offset = max(offset, int(plane.max()))
@@ -367,17 +370,21 @@ class Workspace:
         return LabelResult(labels if image.is_stack else labels[0], axes, objects, method)
 
     def _segment_plane(self, request, index, model, embeddings, method, params,
-                       tile_progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, dict]:
+                       tile_progress: Callable[[int, int], None] | None = None,
+                       cancelled: CancelledFn | None = None) -> tuple[np.ndarray, dict]:
+        # Identical concurrent calls share one computation of the maps / candidates; it stops
+        # once every caller waiting for it has cancelled.
         key = (self._cache_key(self.images.get(request.image_id), index, model, request,
                                request.precision or self.precision), method)
         if method == "ais":
-            maps = self._automatic_cache.get(key, lambda: prepare_smoothing(
-                embeddings_ais_maps(self._decoder(model), embeddings, tile_progress), params))
+            maps = self._automatic_cache.get(key, lambda abandoned: prepare_smoothing(embeddings_ais_maps(
+                self._decoder(model), embeddings, progress_while_wanted(tile_progress, abandoned)), params), cancelled)
             labels = ais_segment(maps, params)
             return labels, _mean_per_label(maps.foreground, labels)
         amg_key = key + (params.points_per_side, params.points_per_batch, params.pred_iou_thresh)
-        candidates = self._automatic_cache.get(amg_key, lambda: embeddings_amg_candidates(
-            model.sam, embeddings, params.points_per_side, params.points_per_batch, params.pred_iou_thresh))
+        candidates = self._automatic_cache.get(amg_key, lambda abandoned: embeddings_amg_candidates(
+            model.sam, embeddings, params.points_per_side, params.points_per_batch, params.pred_iou_thresh),
+            cancelled)
         result = amg_segment(candidates, params.filter)
         return result.labels, {i + 1: float(s) for i, s in enumerate(result.pred_iou)}
 
@@ -411,28 +418,6 @@ def requested_planes(image: StoredImage, indices: Sequence[int]) -> list[int]:
     if bad:
         raise InvalidInput(f"indices {bad[:5]} out of range for image {image.image_id} with {image.n_slices} planes")
     return planes
-
-
-class _SmallLRU:
-    """A tiny thread-safe LRU of computed values keyed by hashable keys."""
-
-    def __init__(self, capacity: int) -> None:
-        self._capacity = capacity
-        self._values: dict = {}
-        self._lock = threading.Lock()
-
-    def get(self, key, compute: Callable):
-        """The cached value for ``key`` or ``compute()`` (then cached)."""
-        with self._lock:
-            if key in self._values:
-                self._values[key] = self._values.pop(key)
-                return self._values[key]
-        value = compute()
-        with self._lock:
-            self._values[key] = value
-            while len(self._values) > self._capacity:
-                self._values.pop(next(iter(self._values)))
-        return value
 
 
 def _mean_per_label(values: np.ndarray, labels: np.ndarray) -> dict[int, float]:
