@@ -6,29 +6,10 @@ import hmac
 
 import grpc
 
+from sambridge_server.servicers.admission import refusing_handler
+
 # Health checks stay open so that load balancers and probes work without the token.
 _OPEN_METHODS = ("/grpc.health.v1.Health/",)
-
-
-def _deny(handler: grpc.RpcMethodHandler | None, message: str) -> grpc.RpcMethodHandler | None:
-    """A handler of the same kind as ``handler`` that refuses at once.
-
-    For a streaming request it never reads the stream: a caller without the token cannot make the
-    server wait for (or buffer) its first message.
-    """
-    if handler is None:
-        return None
-
-    def abort(request_or_iterator, context):
-        context.abort(grpc.StatusCode.UNAUTHENTICATED, message)
-
-    kind = {
-        (False, False): grpc.unary_unary_rpc_method_handler,
-        (False, True): grpc.unary_stream_rpc_method_handler,
-        (True, False): grpc.stream_unary_rpc_method_handler,
-        (True, True): grpc.stream_stream_rpc_method_handler,
-    }[(handler.request_streaming, handler.response_streaming)]
-    return kind(abort)
 
 
 class TokenInterceptor(grpc.ServerInterceptor):
@@ -44,8 +25,9 @@ class TokenInterceptor(grpc.ServerInterceptor):
         metadata = dict(handler_call_details.invocation_metadata or ())
         given = metadata.get("authorization", "")
         if not given:
-            return _deny(continuation(handler_call_details),
-                         "missing token: send metadata 'authorization: Bearer <token>'")
+            return refusing_handler(continuation(handler_call_details), grpc.StatusCode.UNAUTHENTICATED,
+                                    "missing token: send metadata 'authorization: Bearer <token>'")
         if not hmac.compare_digest(given.encode(), self._expected):
-            return _deny(continuation(handler_call_details), "invalid token")
+            return refusing_handler(continuation(handler_call_details), grpc.StatusCode.UNAUTHENTICATED,
+                                    "invalid token")
         return continuation(handler_call_details)

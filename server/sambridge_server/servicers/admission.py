@@ -18,10 +18,18 @@ PROBE_METHODS = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 PROBE_THREADS = 4  # pool threads beyond the in-flight bound, kept for probes
 
 
-def _refusal(handler: grpc.RpcMethodHandler, limit: int) -> grpc.RpcMethodHandler:
+def refusing_handler(handler: grpc.RpcMethodHandler | None, code: grpc.StatusCode,
+                     message: str) -> grpc.RpcMethodHandler | None:
+    """A handler of the same kind as ``handler`` that answers ``code`` at once.
+
+    For a streaming request it never reads the stream: a refused caller cannot make the server
+    wait for (or buffer) its first message.
+    """
+    if handler is None:
+        return None
+
     def refuse(request_or_iterator, context):
-        context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
-                      f"the server is busy: {limit} calls are in flight; retry with back-off")
+        context.abort(code, message)
 
     kind = {
         (False, False): grpc.unary_unary_rpc_method_handler,
@@ -53,7 +61,8 @@ class AdmissionInterceptor(grpc.ServerInterceptor):
             return handler
         with self._lock:
             if self._in_flight >= self.limit:
-                return _refusal(handler, self.limit)
+                return refusing_handler(handler, grpc.StatusCode.RESOURCE_EXHAUSTED,
+                                        f"the server is busy: {self.limit} calls are in flight; retry with back-off")
             self._in_flight += 1
         for field in ("unary_unary", "stream_unary"):
             if getattr(handler, field):

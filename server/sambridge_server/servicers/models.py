@@ -56,7 +56,8 @@ class ModelServicer(models_pb2_grpc.ModelServiceServicer):
             return model_info(self.workspace.pull_model(request.name), self.workspace)
         path = confine(request.checkpoint_path, self.workspace.config.model_roots, "checkpoint path")
         # Confined again as opened: a path swapped for a symlink after the check is refused.
-        root = next(r.resolve() for r in self.workspace.config.model_roots if r.resolve() in path.parents)
+        roots = [r.resolve() for r in self.workspace.config.model_roots]
+        root = next((r for r in roots if r == path or r in path.parents), None)
         model = self.workspace.load_model(path, request.model_type or None, request.name, root=root)
         return model_info(model, self.workspace)
 
