@@ -20,7 +20,7 @@ from .embeddings import ImageEmbeddings
 from .errors import InvalidInput
 from .models import LoadedModel
 from .objects import ObjectState
-from .tiling import Box
+from .tiling import Box, Tile
 from .windows import ObjectPrompt, centred_window, choose_tile, describe, holds
 
 WindowEmbeddingsFn = Callable[[Box], ImageEmbeddings]
@@ -107,7 +107,7 @@ def _window(embeddings: ImageEmbeddings, window_embeddings: WindowEmbeddingsFn, 
     return window_embeddings(window), -1, window
 
 
-def _mask_prompt(view: ImageEmbeddings, tile, mask: np.ndarray | None, previous: ObjectState, window: Box,
+def _mask_prompt(view: ImageEmbeddings, tile: Tile, mask: np.ndarray | None, previous: ObjectState, window: Box,
                  image_shape: tuple[int, int]) -> np.ndarray | None:
     """The mask prompt: a given mask, else the previous logits (re-derived from the previous mask
     when the window moved), else none."""

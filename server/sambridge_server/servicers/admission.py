@@ -90,11 +90,10 @@ class AdmissionInterceptor(grpc.ServerInterceptor):
         def wrapper(request, context):
             # A stream the server never starts iterating would keep its slot: count it down
             # when the call ends, whichever way it ends.
-            released = threading.Event()
+            once = threading.Lock()  # the callback and the generator's end may race: release once
 
             def release() -> None:
-                if not released.is_set():
-                    released.set()
+                if once.acquire(blocking=False):
                     self._release()
 
             context.add_callback(release)
