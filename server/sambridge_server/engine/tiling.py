@@ -10,6 +10,7 @@ take the engine's public ``(x, y)`` convention and say so.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -108,10 +109,15 @@ class TileGrid:
         candidate = self.tile_at(center[0], center[1])
         if not self.is_tiled or _contains(candidate.outer, points_yx):
             return candidate
-        holding = [tile for tile in self.tiles if _contains(tile.outer, points_yx)]
+        return self.nearest_holding(center, lambda outer: _contains(outer, points_yx)) or candidate
+
+    def nearest_holding(self, center_yx: np.ndarray, holds: Callable[[Box], bool]) -> Tile | None:
+        """Of the tiles whose outer block ``holds`` says yes to, the one whose inner block's centre
+        is nearest ``center_yx``; None if there is none."""
+        holding = [tile for tile in self.tiles if holds(tile.outer)]
         if not holding:
-            return candidate
-        return min(holding, key=lambda tile: distance_to_inner_center(tile, center))
+            return None
+        return min(holding, key=lambda tile: _distance_to_inner_center(tile, center_yx))
 
     def paste(self, tile_masks: np.ndarray, tile: Tile) -> np.ndarray:
         """(K, h, w) masks in the tile's outer block -> (K, H, W) masks in the full image."""
@@ -125,8 +131,7 @@ def _contains(box: Box, points_yx: np.ndarray) -> bool:
     return bool(((y >= box[0]) & (y <= box[2]) & (x >= box[1]) & (x <= box[3])).all())
 
 
-def distance_to_inner_center(tile: Tile, center: np.ndarray) -> float:
-    """L1 distance from a (y, x) point to the centre of the tile's inner block."""
+def _distance_to_inner_center(tile: Tile, center: np.ndarray) -> float:
     inner_center = np.array([(tile.inner[0] + tile.inner[2]) / 2, (tile.inner[1] + tile.inner[3]) / 2])
     return float(np.abs(inner_center - center).sum())
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .errors import InvalidInput
-from .tiling import Box, Tile, TileGrid, distance_to_inner_center
+from .tiling import Box, Tile, TileGrid
 
 
 @dataclass(frozen=True)
@@ -74,11 +74,7 @@ def choose_tile(grid: TileGrid, prompt: ObjectPrompt) -> Tile | None:
     candidate = grid.best_tile(locating)
     if holds(candidate.outer, prompt):
         return candidate
-    center = np.round(locating.mean(axis=0))
-    holding = [tile for tile in grid.tiles if holds(tile.outer, prompt)]
-    if not holding:
-        return None
-    return min(holding, key=lambda tile: distance_to_inner_center(tile, center))
+    return grid.nearest_holding(np.round(locating.mean(axis=0)), lambda outer: holds(outer, prompt))
 
 
 def window_size(grid: TileGrid) -> tuple[int, int]:
