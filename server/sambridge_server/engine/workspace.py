@@ -6,6 +6,7 @@ algorithm lives in the capability modules this class composes.
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 import time
@@ -29,7 +30,7 @@ from .model_zoo import ModelZoo, StageProgress, default_model_dir, load_registry
 from .models import LoadedModel, ModelRegistry, load_checkpoint
 from .objects import ObjectState, ObjectStore
 from .shared_work import SharedLRU, progress_while_wanted
-from .tiling import Box, make_grid
+from .tiling import Box
 from .windows import in_window
 
 ProgressFn = Callable[[int, int], None]
@@ -217,7 +218,8 @@ class Workspace:
         if request.tile_shape is None:
             return
         check_options("fp32", request.tile_shape, request.halo)
-        n_tiles = len(make_grid(shape, request.tile_shape, request.halo).tiles)
+        # Counted, not built: this runs on every prompt call.
+        n_tiles = math.prod(-(-size // tile) for size, tile in zip(shape, request.tile_shape))
         needed = n_tiles * TILE_FEATURE_BYTES
         if needed > self.cache.memory_budget_bytes:
             raise ResourceExhausted(
