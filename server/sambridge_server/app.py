@@ -69,12 +69,14 @@ def build_server(config: ServerConfig, workspace: Workspace) -> tuple[grpc.Serve
     # The call log comes first so that it also records calls the token check refuses; admission
     # comes after the token check so that callers without a token never take a slot.
     in_flight = config.workers * 8
-    interceptors = [CallLogInterceptor(), *([TokenInterceptor(config.token)] if config.token else []),
-                    AdmissionInterceptor(in_flight)]
+    interceptors = [CallLogInterceptor(),
+                    *([TokenInterceptor(config.token, config.admin_token)] if config.token else []),
+                    AdmissionInterceptor(in_flight, config.max_watchers, config.watchers_per_caller)]
     server = grpc.server(
-        # One thread per admitted call (long and stalled calls cannot starve the others) plus a few
-        # that only health probes can reach.
-        futures.ThreadPoolExecutor(max_workers=in_flight + PROBE_THREADS, thread_name_prefix="sambridge-rpc"),
+        # One thread per admitted call (long and stalled calls cannot starve the others), one per
+        # admitted job watcher, plus a few that only health probes can reach.
+        futures.ThreadPoolExecutor(max_workers=in_flight + config.max_watchers + PROBE_THREADS,
+                                   thread_name_prefix="sambridge-rpc"),
         interceptors=interceptors,
         options=[
             ("grpc.max_send_message_length", config.max_message_bytes),

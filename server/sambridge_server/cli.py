@@ -55,6 +55,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
     parser.add_argument("--token", default=os.environ.get("SAMBRIDGE_TOKEN"),
                         help="bearer token clients must send (default: $SAMBRIDGE_TOKEN)")
+    parser.add_argument("--admin-token", default=os.environ.get("SAMBRIDGE_ADMIN_TOKEN"),
+                        help="token whose holder sees and cancels every caller's training jobs "
+                             "(default: $SAMBRIDGE_ADMIN_TOKEN; without it each caller sees only its own)")
     parser.add_argument("--tls-cert", type=Path, help="PEM certificate chain for TLS")
     parser.add_argument("--tls-key", type=Path, help="PEM private key for TLS")
     parser.add_argument("--max-message-mb", type=int, default=256, help="max gRPC message size (MiB)")
@@ -68,6 +71,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="bytes of uploads being received at once, server-wide (MiB; beyond: RESOURCE_EXHAUSTED)")
     parser.add_argument("--idle-timeout", type=float, default=60.0,
                         help="seconds a client stream (upload) may send nothing before it is ended")
+    parser.add_argument("--max-watchers", type=int, default=32,
+                        help="WatchJob streams open at once, server-wide (4 per caller; beyond: RESOURCE_EXHAUSTED)")
     parser.add_argument("--max-models", type=int, default=16, help="most models served at once (LoadModel beyond: "
                                                                    "RESOURCE_EXHAUSTED; UnloadModel frees one)")
     parser.add_argument("--log-level", default="INFO")
@@ -104,12 +109,13 @@ def _model_sources(args: argparse.Namespace) -> list[ModelSource]:
 def config_from_args(args: argparse.Namespace) -> ServerConfig:
     """Build the ServerConfig from parsed options."""
     return ServerConfig(
-        host=args.host, port=args.port, token=args.token, tls_cert=args.tls_cert, tls_key=args.tls_key,
+        host=args.host, port=args.port, token=args.token, admin_token=args.admin_token,
+        tls_cert=args.tls_cert, tls_key=args.tls_key,
         models=_model_sources(args), model_roots=args.model_root, data_roots=args.data_root,
         cache_dir=args.cache_dir, model_dir=args.model_dir, model_registry=args.model_registry,
         device=args.device, precision=args.precision,
         max_message_mb=args.max_message_mb, cache_mb=args.cache_mb, workers=args.workers, max_models=args.max_models,
-        upload_mb=args.upload_mb, idle_timeout_s=args.idle_timeout,
+        upload_mb=args.upload_mb, idle_timeout_s=args.idle_timeout, max_watchers=args.max_watchers,
         image_mb=args.image_mb, max_image_pixels=int(args.max_image_mpixels * 1_000_000),
     )
 

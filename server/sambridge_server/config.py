@@ -26,6 +26,9 @@ class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 50051
     token: str | None = None
+    # A second token whose holder sees and cancels every caller's training jobs (also accepted
+    # where --token is required).
+    admin_token: str | None = None
     tls_cert: Path | None = None
     tls_key: Path | None = None
     models: list[ModelSource] = field(default_factory=list)
@@ -50,6 +53,10 @@ class ServerConfig:
     # Bytes of uploads being received at once, and how long a client stream may send nothing.
     upload_mb: int = 4096
     idle_timeout_s: float = 60.0
+    # WatchJob streams open at once, server-wide and per caller; they have threads of their own,
+    # outside the in-flight bound of the other calls.
+    max_watchers: int = 32
+    watchers_per_caller: int = 4
     compile: bool = False
 
     @property

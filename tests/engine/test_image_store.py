@@ -86,3 +86,34 @@ def test_memory_budget_evicts_least_recently_used_without_disk():
     big = np.zeros((40, 40), np.uint8)  # over the whole budget: kept alone
     store.put(wire.image_id(big, "yx"), big, "yx")
     assert wire.image_id(big, "yx") in store and ids[0] not in store
+
+
+def test_references_are_per_owner_and_survive_a_restart(tmp_path):
+    array = np.arange(32 * 32, dtype=np.uint16).reshape(32, 32)
+    image_id = wire.image_id(array, "yx")
+    store = ImageStore(directory=tmp_path)
+    store.put(image_id, array, "yx", owner="alice")
+    assert store.add_reference(image_id, "bob")
+    restarted = ImageStore(directory=tmp_path)  # references are on disk, not only in memory
+    assert restarted.references(image_id) == {"alice", "bob"}
+    _, removed = restarted.delete(image_id, "bob")
+    assert not removed and np.array_equal(restarted.get(image_id).array, array)
+    with pytest.raises(NotFound, match="not referenced by this caller"):
+        restarted.delete(image_id, "bob")  # bob's reference is gone; alice's data stays
+    with pytest.raises(NotFound):
+        restarted.delete(image_id, "mallory")
+    _, removed = ImageStore(directory=tmp_path).delete(image_id, "alice")
+    assert removed and not list(tmp_path.iterdir())  # image, axes and references all gone
+    assert not ImageStore(directory=tmp_path).add_reference(image_id, "alice")
+
+
+def test_references_without_disk_go_with_the_image():
+    store = ImageStore(budget_bytes=1000)
+    arrays = [np.full((20, 20), i, np.uint8) for i in range(3)]  # 400 bytes each
+    ids = [wire.image_id(a, "yx") for a in arrays]
+    for image_id, array in zip(ids, arrays):
+        store.put(image_id, array, "yx", owner="alice")
+    assert ids[0] not in store and store.references(ids[0]) == set()  # evicted with its references
+    store.add_reference(ids[2], "bob")
+    assert store.delete(ids[2], "alice")[1] is False and store.delete(ids[2], "bob")[1] is True
+    assert ids[2] not in store

@@ -96,3 +96,30 @@ def test_unknown_image_is_not_found(client):
     with pytest.raises(SamBridgeError) as err:
         client.segment("sha1:doesnotexist", box=(1, 1, 5, 5))
     assert err.value.code == grpc.StatusCode.NOT_FOUND and "upload" in err.value.details
+
+
+def test_delete_drops_only_the_callers_reference(live):
+    """Bob uploading (or looking up) Alice's image and deleting it must not break Alice's work."""
+    from sambridge import Client
+
+    image = np.random.default_rng(7).integers(0, 255, (64, 64), dtype=np.uint8)
+    with Client(live[1], timeout=120) as alice, Client(live[1], timeout=120) as bob, \
+            Client(live[1], timeout=120) as carol:
+        image_id = alice.upload(image)
+        before = alice.segment(image_id, box=(10, 10, 40, 40), model="tiny")
+        assert bob.upload(image) == image_id  # the same content: Bob now holds a reference too
+        ref = images_pb2.ImageRef(image_id=image_id)
+        with pytest.raises(grpc.RpcError) as err:
+            carol._images.DeleteImage(ref, metadata=carol._metadata)  # Carol holds none
+        assert err.value.code() == grpc.StatusCode.NOT_FOUND and "not referenced" in err.value.details()
+        bob._images.DeleteImage(ref, metadata=bob._metadata)
+        with pytest.raises(grpc.RpcError) as err:
+            bob._images.DeleteImage(ref, metadata=bob._metadata)  # his one reference is gone
+        assert err.value.code() == grpc.StatusCode.NOT_FOUND
+        assert image_id in live[0].images
+        assert np.array_equal(alice.segment(image_id, box=(10, 10, 40, 40), model="tiny"), before)
+        alice._images.DeleteImage(ref, metadata=alice._metadata)  # the last reference: the data goes
+        assert image_id not in live[0].images
+        with pytest.raises(grpc.RpcError) as err:
+            alice._images.GetImage(ref, metadata=alice._metadata)
+        assert err.value.code() == grpc.StatusCode.NOT_FOUND

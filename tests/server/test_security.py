@@ -18,13 +18,15 @@ from sambridge_server.config import ModelSource, ServerConfig
 
 @pytest.fixture()
 def guarded(tiny_checkpoint, start_server):
-    config = ServerConfig(port=0, token="s3cret", models=[ModelSource(path=tiny_checkpoint, name="tiny")])
+    config = ServerConfig(port=0, token="s3cret", admin_token="r00t",
+                          models=[ModelSource(path=tiny_checkpoint, name="tiny")])
     return start_server(config)[2]
 
 
 def test_right_token_works_wrong_or_missing_token_rejected(guarded):
-    with Client(guarded, token="s3cret") as ok:
-        assert ok.models()[0]["name"] == "tiny"
+    for token in ("s3cret", "r00t"):  # the admin token is accepted as a token too
+        with Client(guarded, token=token) as ok:
+            assert ok.models()[0]["name"] == "tiny"
     for token in ("wrong", None):
         with Client(guarded, token=token) as bad, pytest.raises(SamBridgeError) as err:
             bad.models()

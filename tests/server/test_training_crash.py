@@ -92,9 +92,10 @@ def test_job_resumes_from_its_checkpoint_after_a_kill_9(servers, tmp_path):
     first = servers()
     with Client(first.address, timeout=60) as starter:
         job = starter.train("survivor", _pairs(), **JOB)
-    # The starting client is gone; another one follows the job into its second epoch, i.e. past
-    # the first checkpoint, and the server dies mid-epoch.
-    with Client(first.address, timeout=60) as watcher:
+    # The starting client is gone; another one of its session (jobs are private to their
+    # creator) follows the job into its second epoch, i.e. past the first checkpoint, and the
+    # server dies mid-epoch.
+    with Client(first.address, timeout=60, session=starter.session) as watcher:
         for event in watcher.watch(job):
             progress = event.get("progress")
             if progress and progress["losses"] and progress["step"] > STEPS_PER_EPOCH:
@@ -108,7 +109,7 @@ def test_job_resumes_from_its_checkpoint_after_a_kill_9(servers, tmp_path):
     assert counters["epoch"] < EPOCHS, "the job finished before the kill; the test proves nothing"
 
     second = servers()
-    with Client(second.address, timeout=60) as client:
+    with Client(second.address, timeout=60, session=starter.session) as client:
         assert [j.job_id for j in client.jobs()] == [job.job_id]
         events = list(client.watch(job))
         steps = [e["progress"]["step"] for e in events if "progress" in e and e["progress"]["losses"]]

@@ -50,8 +50,9 @@ def test_job_survives_disconnect_reports_progress_and_serves_its_model(server):
     with Client(address, timeout=60) as starter:
         job = starter.train("trained", _pairs(), base_model="tiny", epochs=2, validation_fraction=0.5)
     assert job.state == "QUEUED" and job.job_id
-    # the client that started the job is gone; another one follows it to the end
-    with Client(address, timeout=60) as watcher:
+    # the client that started the job is gone; another one of the same session (e.g. the CLI in
+    # another process) follows it to the end
+    with Client(address, timeout=60, session=starter.session) as watcher:
         events = list(watcher.watch(job))
         progress = [e["progress"] for e in events if "progress" in e]
         final = [e["job"] for e in events if "job" in e][-1]
@@ -108,6 +109,38 @@ def test_cancel_stops_a_running_job_within_seconds(server):
             time.sleep(0.1)
         assert client.job(job).state == "CANCELLED"
         assert "long" not in [m["name"] for m in client.models()]
+
+
+def test_jobs_belong_to_their_creator_unless_admin(start_server, tiny_checkpoint, tmp_path):
+    config = ServerConfig(port=0, models=[ModelSource(path=tiny_checkpoint, name="tiny")], precision="fp32",
+                          cache_dir=tmp_path / "cache", admin_token="r00t")
+    _, workspace, address = start_server(config)
+    workspace.jobs.config_overrides = dict(TINY)
+    with Client(address, timeout=60) as alice, Client(address, timeout=60) as bob, \
+            Client(address, timeout=60, token="r00t") as admin:
+        job = alice.train("alices", _pairs(), base_model="tiny", epochs=1000)
+        assert [j.job_id for j in alice.jobs()] == [job.job_id] and bob.jobs() == []
+        for attempt in (bob.job, bob.cancel_job, lambda j: list(bob.watch(j))):
+            with pytest.raises(SamBridgeError) as err:
+                attempt(job)
+            assert err.value.code == grpc.StatusCode.NOT_FOUND and "unknown job" in err.value.details
+        assert alice.job(job).state in ("QUEUED", "RUNNING")  # Bob's cancel did nothing
+        with Client(address, timeout=60, session=alice.session) as again:  # Alice from another process
+            assert again.job(job).job_id == job.job_id
+        assert [j.job_id for j in admin.jobs()] == [job.job_id]
+        admin.cancel_job(job)
+        started = time.monotonic()
+        while not alice.job(job).done:
+            assert time.monotonic() - started < 15
+            time.sleep(0.1)
+        assert alice.job(job).state == "CANCELLED"
+    # The owner is kept with the job (as a key, never the session secret): a restarted server
+    # still shows the job to its owner only.
+    owner = json.loads((workspace.jobs.directory / job.job_id / "job.json").read_text())["owner"]
+    assert owner and alice.session not in owner
+    restarted = Workspace(config)
+    assert [r.job_id for r in restarted.jobs.list(owner)] == [job.job_id]
+    assert restarted.jobs.list("someone else") == []
 
 
 def test_bad_requests_get_clear_errors(server):

@@ -73,14 +73,16 @@ class ImageServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetImage(self, request, context):
-        """Metadata of an uploaded image; NOT_FOUND if unknown.
+        """Metadata of an uploaded image; NOT_FOUND if unknown. Like Upload, it gives
+        the caller a reference to the image.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def DeleteImage(self, request, context):
-        """Forget an image (and its cached embeddings in memory).
+        """Drop the caller's reference to an image (NOT_FOUND if it holds none); with
+        the last reference the image (and its cached embeddings in memory) goes.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

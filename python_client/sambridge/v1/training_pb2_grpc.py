@@ -27,7 +27,9 @@ if _version_not_supported:
 
 class TrainingServiceStub:
     """Training runs inside the server as a job that outlives the client; its
-    result is registered as a new model.
+    result is registered as a new model. A job belongs to the caller (session)
+    that started it: other callers get NOT_FOUND for it and do not see it listed,
+    unless they send the server's admin token.
     """
 
     def __init__(self, channel):
@@ -65,7 +67,9 @@ class TrainingServiceStub:
 
 class TrainingServiceServicer:
     """Training runs inside the server as a job that outlives the client; its
-    result is registered as a new model.
+    result is registered as a new model. A job belongs to the caller (session)
+    that started it: other callers get NOT_FOUND for it and do not see it listed,
+    unless they send the server's admin token.
     """
 
     def StartTraining(self, request, context):
@@ -75,7 +79,9 @@ class TrainingServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def WatchJob(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Open watchers are bounded (per caller and server-wide): beyond,
+        RESOURCE_EXHAUSTED at once.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -136,7 +142,9 @@ def add_TrainingServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class TrainingService:
     """Training runs inside the server as a job that outlives the client; its
-    result is registered as a new model.
+    result is registered as a new model. A job belongs to the caller (session)
+    that started it: other callers get NOT_FOUND for it and do not see it listed,
+    unless they send the server's admin token.
     """
 
     @staticmethod

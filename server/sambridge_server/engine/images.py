@@ -5,6 +5,12 @@ Images are kept in memory up to a byte budget and, with a cache dir, also as
 ids stay valid across restarts and an evicted image is never lost. A file read
 back is trusted only if its pixels still hash to its id. Without a cache dir the
 least recently used images beyond the budget are forgotten (clients re-upload).
+
+Callers hold references: uploading (or looking up) an image gives the caller one, deleting it
+drops only that caller's, and the data goes when no caller references it any more. References
+are opaque owner keys, kept in ``<id>.refs`` next to the image (rewritten atomically), so a
+restart keeps them. An image stored without an owner (by the server itself, or before
+references existed) is referenced by nobody and any delete removes it.
 """
 
 from __future__ import annotations
@@ -108,6 +114,13 @@ class ImageStore:
                     leftover.unlink(missing_ok=True)
         self._images: OrderedDict[str, StoredImage] = OrderedDict()
         self._lock = threading.Lock()
+        # References: in memory without a directory, in <id>.refs files with one. Changes of one
+        # image's references (and its deletion) are serialised by that image's stripe lock.
+        self._refs: dict[str, set[str]] = {}
+        self._stripes = [threading.Lock() for _ in range(64)]
+
+    def _stripe(self, image_id: str) -> threading.Lock:
+        return self._stripes[hash(image_id) % len(self._stripes)]
 
     def _path(self, image_id: str) -> Path | None:
         if self._directory is None or not _IMAGE_ID.fullmatch(image_id):
@@ -121,30 +134,69 @@ class ImageStore:
         path = self._path(image_id)
         return bool(path and path.exists())
 
-    def put(self, image_id: str, array: np.ndarray, axes: str) -> StoredImage:
-        """Store an image (already validated) under its id and return it."""
+    def put(self, image_id: str, array: np.ndarray, axes: str, owner: str = "") -> StoredImage:
+        """Store an image (already validated) under its id and return it; ``owner`` gets a reference."""
         image = StoredImage(image_id, array, axes)
         path = self._path(image_id)
-        if path is not None and not path.exists():
-            # The axes ride along in a tiny sidecar (published first) so the .npy stays plain;
-            # both are written to temp files and renamed, so a crash never leaves a partial file.
-            _write_atomically(path.with_suffix(".axes"), axes.encode())
-            tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-            with open(tmp, "wb") as handle:
-                np.save(handle, array, allow_pickle=False)
-            tmp.replace(path)
-        with self._lock:
-            self._images[image_id] = image
-            self._images.move_to_end(image_id)
-            self._evict()
+        with self._stripe(image_id):  # a concurrent last-reference delete cannot remove what this writes
+            if path is not None and not path.exists():
+                # The axes ride along in a tiny sidecar (published first) so the .npy stays plain;
+                # both are written to temp files and renamed, so a crash never leaves a partial file.
+                _write_atomically(path.with_suffix(".axes"), axes.encode())
+                tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+                with open(tmp, "wb") as handle:
+                    np.save(handle, array, allow_pickle=False)
+                tmp.replace(path)
+            with self._lock:
+                self._images[image_id] = image
+                self._images.move_to_end(image_id)
+                self._evict()
+            if owner:
+                self._write_refs(image_id, self._read_refs(image_id) | {owner})
         return image
 
     def _evict(self) -> None:
-        # The newest image always stays, even when it alone is over the budget.
+        # The newest image always stays, even when it alone is over the budget. Without a
+        # directory an evicted image is gone, and so are its references.
         total = sum(img.array.nbytes for img in self._images.values())
         while total > self._budget and len(self._images) > 1:
-            _, oldest = self._images.popitem(last=False)
+            image_id, oldest = self._images.popitem(last=False)
             total -= oldest.array.nbytes
+            if self._directory is None:
+                self._refs.pop(image_id, None)
+
+    # -- references ---------------------------------------------------------------------
+    def _read_refs(self, image_id: str) -> set[str]:
+        """Owner keys referencing the image (call with its stripe lock held)."""
+        path = self._path(image_id)
+        if path is None:
+            return set(self._refs.get(image_id, ()))
+        try:
+            return set(path.with_suffix(".refs").read_text().split())
+        except OSError:
+            return set()
+
+    def _write_refs(self, image_id: str, refs: set[str]) -> None:
+        """Replace the image's references (atomically on disk; call with its stripe lock held)."""
+        path = self._path(image_id)
+        if path is None:
+            self._refs[image_id] = set(refs)
+        else:
+            _write_atomically(path.with_suffix(".refs"), "".join(f"{r}\n" for r in sorted(refs)).encode())
+
+    def references(self, image_id: str) -> set[str]:
+        """The owner keys referencing an image (empty for an unknown or unowned one)."""
+        with self._stripe(image_id):
+            return self._read_refs(image_id)
+
+    def add_reference(self, image_id: str, owner: str) -> bool:
+        """Give ``owner`` a reference to a stored image; False (nothing changed) if it is not stored."""
+        with self._stripe(image_id):
+            if image_id not in self:
+                return False
+            if owner:
+                self._write_refs(image_id, self._read_refs(image_id) | {owner})
+            return True
 
     def get(self, image_id: str) -> StoredImage:
         """The image with this id (from memory or disk); NotFound otherwise."""
@@ -164,16 +216,31 @@ class ImageStore:
                 return image
         raise NotFound(f"unknown image id {image_id!r}: upload it first")
 
-    def delete(self, image_id: str) -> StoredImage:
-        """Forget an image; NotFound if unknown."""
-        image = self.get(image_id)
-        with self._lock:
-            self._images.pop(image_id, None)
-        path = self._path(image_id)
-        if path is not None:
-            path.unlink(missing_ok=True)
-            path.with_suffix(".axes").unlink(missing_ok=True)
-        return image
+    def delete(self, image_id: str, owner: str = "") -> tuple[StoredImage, bool]:
+        """Drop ``owner``'s reference; remove the image when no reference is left.
+
+        Returns the image and whether its data was removed. NotFound for an unknown image, and for
+        an owner holding no reference to an image others reference (their data stays untouched).
+        ``owner`` "" (the server itself) removes the image whatever references it has.
+        """
+        with self._stripe(image_id):
+            image = self.get(image_id)
+            refs = self._read_refs(image_id)
+            if owner and refs and owner not in refs:
+                raise NotFound(f"image {image_id!r} is not referenced by this caller: nothing to delete")
+            left = refs - {owner} if owner else set()
+            if left:
+                self._write_refs(image_id, left)
+                return image, False
+            with self._lock:
+                self._images.pop(image_id, None)
+            self._refs.pop(image_id, None)
+            path = self._path(image_id)
+            if path is not None:
+                path.unlink(missing_ok=True)
+                path.with_suffix(".axes").unlink(missing_ok=True)
+                path.with_suffix(".refs").unlink(missing_ok=True)
+            return image, True
 
 
 def _write_atomically(path: Path, data: bytes) -> None:

@@ -5,6 +5,11 @@ on every change), ``data.npz`` (the training pairs, so a restarted server needs 
 ``run/`` (the trainer's checkpoints, side file and curves). A server that starts on the same
 directory re-queues every job that was QUEUED or RUNNING, and training resumes from the run's
 last epoch checkpoint; models of finished jobs are registered again.
+
+A job belongs to the caller that started it (``owner``, an opaque key kept in job.json): calls
+that name a ``viewer`` see, watch and cancel only that viewer's jobs, and another's job reads as
+unknown. ``viewer=None`` (the server itself, an admin) sees every job; a job without an owner
+(started before owners were recorded) is visible to everyone.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import time
 import uuid
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -74,6 +79,7 @@ class JobRecord:
     best_val_msa: float | None = None
     checkpoint_path: str = ""
     created: float = field(default_factory=time.time)
+    owner: str = ""
 
     def to_json(self) -> str:
         """JSON text of the record."""
@@ -115,8 +121,8 @@ class JobManager:
         self._restore()
 
     # -- public API ------------------------------------------------------------------
-    def submit(self, spec: JobSpec, pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> JobRecord:
-        """Validate and queue a job; raises InvalidInput / NotFound on bad input."""
+    def submit(self, spec: JobSpec, pairs: Sequence[tuple[np.ndarray, np.ndarray]], owner: str = "") -> JobRecord:
+        """Validate and queue a job owned by ``owner``; raises InvalidInput / NotFound on bad input."""
         self._validate(spec, pairs)
         job_id = uuid.uuid4().hex[:12]
         job_dir = self.directory / job_id
@@ -124,7 +130,7 @@ class JobManager:
         arrays = {f"image_{i}": image for i, (image, _) in enumerate(pairs)}
         arrays.update({f"labels_{i}": labels for i, (_, labels) in enumerate(pairs)})
         np.savez(job_dir / "data.npz", **arrays)
-        record = JobRecord(job_id, spec)
+        record = JobRecord(job_id, spec, owner=owner)
         with self._changed:
             self._records[job_id] = record
             self._live[job_id] = _Live()
@@ -133,36 +139,42 @@ class JobManager:
         self._enqueue(job_id)
         return snapshot
 
-    def get(self, job_id: str) -> JobRecord:
-        """A snapshot of the job's record (NotFound for unknown ids)."""
+    def get(self, job_id: str, viewer: str | None = None) -> JobRecord:
+        """A snapshot of the job's record (NotFound for unknown ids and for jobs ``viewer`` may not see)."""
         with self._changed:
-            if job_id not in self._records:
+            record = self._records.get(job_id)
+            if record is None or not _visible(record, viewer):
                 raise NotFound(f"unknown job '{job_id}'")
-            return replace(self._records[job_id])
+            return replace(record)
 
-    def list(self) -> list[JobRecord]:
-        """Snapshots of all jobs, oldest first."""
+    def list(self, viewer: str | None = None) -> list[JobRecord]:
+        """Snapshots of the jobs ``viewer`` may see (None: all), oldest first."""
         with self._changed:
-            return sorted((replace(r) for r in self._records.values()), key=lambda r: r.created)
+            records = [replace(r) for r in self._records.values() if _visible(r, viewer)]
+        return sorted(records, key=lambda r: r.created)
 
-    def cancel(self, job_id: str) -> JobRecord:
+    def cancel(self, job_id: str, viewer: str | None = None) -> JobRecord:
         """Ask a job to stop; a queued job is cancelled at once, a running one at its next check."""
-        record = self.get(job_id)
+        record = self.get(job_id, viewer)
         self._live[job_id].cancel.set()
         if record.state == QUEUED:
             self._update(job_id, state=CANCELLED, message="cancelled before it started")
         return self.get(job_id)
 
-    def watch(self, job_id: str, poll_s: float = 1.0) -> Iterator[tuple[str, Any]]:
+    def watch(self, job_id: str, viewer: str | None = None, stopped: Callable[[], bool] | None = None,
+              poll_s: float = 1.0) -> Iterator[tuple[str, Any]]:
         """Yield ("job", record) on state changes and ("progress", Progress) as training goes;
-        ends after the job reaches a terminal state. Slow watchers see the latest progress only."""
-        self.get(job_id)
+        ends after the job reaches a terminal state, or once ``stopped()`` (checked on every
+        change, on ``wake()`` and every ``poll_s``). Slow watchers see the latest progress only."""
+        self.get(job_id, viewer)
         seen_version, last_job, last_progress = -1, None, None
         while True:
             with self._changed:
                 live = self._live[job_id]
-                if live.version == seen_version:
+                if live.version == seen_version and not (stopped and stopped()):
                     self._changed.wait(timeout=poll_s)
+                if stopped and stopped():
+                    return
                 record, progress, seen_version = replace(self._records[job_id]), live.progress, live.version
             if progress is not None and progress is not last_progress:
                 last_progress = progress
@@ -173,6 +185,11 @@ class JobManager:
                 yield "job", record
             if record.state in TERMINAL:
                 return
+
+    def wake(self) -> None:
+        """Wake every watcher so that those whose caller left see ``stopped()`` at once."""
+        with self._changed:
+            self._changed.notify_all()
 
     def wait(self, job_id: str, timeout: float | None = None) -> JobRecord:
         """Block until the job is terminal (or ``timeout``); returns its record."""
@@ -332,6 +349,11 @@ class JobManager:
             self.workspace.load_model(Path(record.checkpoint_path), name=name)
         except Exception as error:  # noqa: BLE001 - a missing file must not block the server start
             log.warning("could not register model %s of job %s: %s", name, record.job_id, error)
+
+
+def _visible(record: JobRecord, viewer: str | None) -> bool:
+    """Whether ``viewer`` (None: everyone's view) may see the job: its owner, or nobody owns it."""
+    return viewer is None or not record.owner or record.owner == viewer
 
 
 def _config_values(spec: JobSpec) -> dict[str, Any]:

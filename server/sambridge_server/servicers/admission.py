@@ -3,6 +3,11 @@
 gRPC's own ``maximum_concurrent_rpcs`` counts every call, so a server saturated by long or
 stalled calls also refuses its health checks. Here the bound covers the service calls only;
 the thread pool has a few threads more than the bound, so a probe always finds one at once.
+
+Watchers of a training job (WatchJob) are not service calls in that sense: they wait for as long
+as a job runs. They have a bound of their own (server-wide and per caller) and threads of their
+own in the pool, so open watchers never take a slot or a thread from Segment, uploads or probes;
+a watcher beyond either bound is refused at once with RESOURCE_EXHAUSTED.
 """
 
 from __future__ import annotations
@@ -13,9 +18,11 @@ from typing import Callable
 import grpc
 
 from sambridge_server.engine.errors import ResourceExhausted
+from sambridge_server.servicers.rpc import caller_id
 
 PROBE_METHODS = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 PROBE_THREADS = 4  # pool threads beyond the in-flight bound, kept for probes
+WATCH_METHODS = ("/sambridge.v1.TrainingService/WatchJob",)
 
 
 def refusing_handler(handler: grpc.RpcMethodHandler | None, code: grpc.StatusCode,
@@ -41,12 +48,24 @@ def refusing_handler(handler: grpc.RpcMethodHandler | None, code: grpc.StatusCod
 
 
 class AdmissionInterceptor(grpc.ServerInterceptor):
-    """Refuses service calls beyond ``limit`` in flight with RESOURCE_EXHAUSTED; probes always pass."""
+    """Refuses service calls beyond ``limit`` in flight with RESOURCE_EXHAUSTED; probes always pass.
 
-    def __init__(self, limit: int) -> None:
+    Job watchers are counted apart: at most ``watch_limit`` in all and ``watch_per_caller`` per
+    caller (``caller_id``). The server's pool needs ``limit + watch_limit + PROBE_THREADS`` threads.
+    """
+
+    def __init__(self, limit: int, watch_limit: int = 32, watch_per_caller: int = 4) -> None:
         self.limit = limit
+        self.watch_limit, self.watch_per_caller = watch_limit, watch_per_caller
         self._in_flight = 0
+        self._watchers: dict[str, int] = {}  # caller -> open watchers
         self._lock = threading.Lock()
+
+    @property
+    def watching(self) -> int:
+        """Job watchers currently open."""
+        with self._lock:
+            return sum(self._watchers.values())
 
     @property
     def in_flight(self) -> int:
@@ -59,6 +78,8 @@ class AdmissionInterceptor(grpc.ServerInterceptor):
         handler = continuation(handler_call_details)
         if handler is None or handler_call_details.method.startswith(PROBE_METHODS):
             return handler
+        if handler_call_details.method in WATCH_METHODS and handler.unary_stream:
+            return handler._replace(unary_stream=self._watcher(handler.unary_stream))
         with self._lock:
             if self._in_flight >= self.limit:
                 return refusing_handler(handler, grpc.StatusCode.RESOURCE_EXHAUSTED,
@@ -95,6 +116,46 @@ class AdmissionInterceptor(grpc.ServerInterceptor):
             def release() -> None:
                 if once.acquire(blocking=False):
                     self._release()
+
+            context.add_callback(release)
+            try:
+                yield from behavior(request, context)
+            finally:
+                release()
+
+        return wrapper
+
+
+    def _admit_watcher(self, caller: str) -> str:
+        """Count a new watcher of ``caller``; the refusal message ("" if admitted)."""
+        with self._lock:
+            if sum(self._watchers.values()) >= self.watch_limit:
+                return (f"the server is busy: {self.watch_limit} job watchers are open (its limit); "
+                        "poll GetJob or retry later")
+            if self._watchers.get(caller, 0) >= self.watch_per_caller:
+                return (f"this caller already watches {self.watch_per_caller} jobs (the limit per caller); "
+                        "close one or poll GetJob")
+            self._watchers[caller] = self._watchers.get(caller, 0) + 1
+            return ""
+
+    def _release_watcher(self, caller: str) -> None:
+        with self._lock:
+            self._watchers[caller] -= 1
+            if not self._watchers[caller]:
+                del self._watchers[caller]
+
+    def _watcher(self, behavior: Callable) -> Callable:
+        """``behavior`` (a WatchJob) counted as a watcher of its caller, or refused at once."""
+        def wrapper(request, context):
+            caller = caller_id(context)
+            refusal = self._admit_watcher(caller)
+            if refusal:
+                context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, refusal)
+            once = threading.Lock()
+
+            def release() -> None:
+                if once.acquire(blocking=False):
+                    self._release_watcher(caller)
 
             context.add_callback(release)
             try:

@@ -12,7 +12,7 @@ from sambridge.v1 import images_pb2, images_pb2_grpc
 from sambridge_server.engine.errors import InvalidInput, ResourceExhausted
 from sambridge_server.engine.images import StoredImage, validate_image
 from sambridge_server.servicers.admission import ByteBudget
-from sambridge_server.servicers.rpc import idle_limited, unary
+from sambridge_server.servicers.rpc import caller_key, idle_limited, unary
 from sambridge_server.engine.workspace import Workspace
 
 
@@ -61,7 +61,11 @@ def _read_upload(chunks, max_bytes: int, budget: ByteBudget, idle_s: float
 
 
 class ImageServicer(images_pb2_grpc.ImageServiceServicer):
-    """Uploads, lookups and deletions of images."""
+    """Uploads, lookups and deletions of images.
+
+    Each caller (``caller_key``) holds its own reference to the images it uploaded or looked up:
+    its DeleteImage drops only that reference, and the data goes with the last one.
+    """
 
     def __init__(self, workspace: Workspace) -> None:
         self.workspace = workspace
@@ -77,19 +81,24 @@ class ImageServicer(images_pb2_grpc.ImageServiceServicer):
         image_id, expected_id = wire.image_id(array, axes), header.expected_image_id
         if expected_id and expected_id != image_id:
             raise InvalidInput(f"content id mismatch: client computed {expected_id}, data hashes to {image_id}")
-        if image_id in self.workspace.images:
+        owner = caller_key(context)
+        if self.workspace.images.add_reference(image_id, owner):
             return _info(self.workspace.images.get(image_id), already_present=True)
         validate_image(array, axes, self.workspace.config.max_image_pixels)
-        return _info(self.workspace.images.put(image_id, array, axes))
+        return _info(self.workspace.images.put(image_id, array, axes, owner))
 
     @unary
     def GetImage(self, request, context) -> images_pb2.ImageInfo:
-        """Metadata of a known image; NOT_FOUND otherwise."""
+        """Metadata of a known image, which the caller now references (a client that skips the
+        upload of an image the server has holds it like one that uploaded it); NOT_FOUND otherwise."""
+        if not self.workspace.images.add_reference(request.image_id, caller_key(context)):
+            self.workspace.images.get(request.image_id)  # raises the NOT_FOUND
         return _info(self.workspace.images.get(request.image_id), already_present=True)
 
     @unary
     def DeleteImage(self, request, context) -> images_pb2.ImageInfo:
-        """Forget an image and its in-memory embeddings."""
-        image = self.workspace.images.delete(request.image_id)
-        self.workspace.forget_image(request.image_id)
+        """Drop the caller's reference; with the last one, forget the image and its in-memory embeddings."""
+        image, removed = self.workspace.images.delete(request.image_id, caller_key(context))
+        if removed:
+            self.workspace.forget_image(request.image_id)
         return _info(image)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import hashlib
+import hmac
 import logging
 import queue
 import threading
@@ -161,6 +163,22 @@ def caller_id(context: grpc.ServicerContext) -> str:
         if key == SESSION_METADATA and value:
             return f"session:{value[:128]}"
     return f"peer:{context.peer()}"
+
+
+def caller_key(context: grpc.ServicerContext) -> str:
+    """The caller as an opaque owner key for state the engine keeps (and may write to disk).
+
+    A hash of ``caller_id``: a session id is a bearer secret, so it is never stored as it is.
+    """
+    return hashlib.sha256(caller_id(context).encode()).hexdigest()[:32]
+
+
+def is_admin(context: grpc.ServicerContext, admin_token: str | None) -> bool:
+    """True when the call carries ``authorization: Bearer <admin_token>`` (constant-time compare)."""
+    if not admin_token:
+        return False
+    given = dict(context.invocation_metadata() or ()).get("authorization", "")
+    return hmac.compare_digest(given.encode(), f"Bearer {admin_token}".encode())
 
 
 def call_cancelled(context: grpc.ServicerContext) -> Callable[[], bool]:

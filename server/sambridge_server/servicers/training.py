@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+import threading
 
+import grpc
 import numpy as np
 
 from sambridge.v1 import training_pb2, training_pb2_grpc
@@ -13,7 +15,7 @@ from sambridge_server.engine.training import Progress
 from sambridge_server.engine.training_data import load_data_dir
 from sambridge_server.engine.workspace import Workspace
 from sambridge_server.paths import confine
-from sambridge_server.servicers.rpc import _abort, unary
+from sambridge_server.servicers.rpc import _abort, caller_key, is_admin, unary
 
 _STATES = {name: getattr(training_pb2, name) for name in ("QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED")}
 
@@ -39,10 +41,19 @@ def progress_message(progress: Progress) -> training_pb2.TrainingProgress:
 
 
 class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):
-    """Start, watch, cancel and list training jobs; jobs outlive the calls that started them."""
+    """Start, watch, cancel and list training jobs; jobs outlive the calls that started them.
+
+    A job belongs to the caller that started it: other callers get NOT_FOUND for it and do not
+    see it listed, except a caller with the server's admin token (``--admin-token``), who sees
+    and cancels every job.
+    """
 
     def __init__(self, workspace: Workspace) -> None:
         self.workspace = workspace
+
+    def _viewer(self, context: grpc.ServicerContext) -> str | None:
+        """Whose jobs the caller sees: its own (its key), or every job (None) with the admin token."""
+        return None if is_admin(context, self.workspace.config.admin_token) else caller_key(context)
 
     @unary
     def StartTraining(self, request, context):
@@ -57,7 +68,7 @@ class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):
             steps_per_epoch=request.steps_per_epoch, patch_size=request.patch_size,
             freeze_encoder=request.freeze_encoder,
         )
-        record = self.workspace.jobs.submit(spec, self._pairs(request))
+        record = self.workspace.jobs.submit(spec, self._pairs(request), owner=caller_key(context))
         return job_message(record)
 
     def _pairs(self, request) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -76,12 +87,25 @@ class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):
         return pairs
 
     def WatchJob(self, request, context):
-        """Stream the job's state changes and progress until it ends (or the client leaves)."""
+        """Stream the job's state changes and progress until it ends (or the client leaves).
+
+        A watcher waits on the job's changes, not in a loop; the moment its caller leaves it is
+        woken and ends, handing back its thread. (How many watchers may be open at once is
+        bounded in servicers/admission.py.)"""
+        left = threading.Event()
+
+        def leave() -> None:
+            left.set()
+            self.workspace.jobs.wake()
+
+        context.add_callback(leave)
         try:
-            events = self.workspace.jobs.watch(request.job_id)
-            first = next(events)
+            events = self.workspace.jobs.watch(request.job_id, self._viewer(context), stopped=left.is_set)
+            first = next(events, None)
         except Exception as exc:  # noqa: BLE001 - unknown job -> NOT_FOUND
             _abort(context, exc)
+            return
+        if first is None:  # the caller left before the first event
             return
         for kind, value in _chain(first, events):
             if not context.is_active():
@@ -94,17 +118,18 @@ class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):
     @unary
     def CancelJob(self, request, context):
         """Ask the job to stop; returns its state right after the request."""
-        return job_message(self.workspace.jobs.cancel(request.job_id))
+        return job_message(self.workspace.jobs.cancel(request.job_id, self._viewer(context)))
 
     @unary
     def GetJob(self, request, context):
         """The job's current state."""
-        return job_message(self.workspace.jobs.get(request.job_id))
+        return job_message(self.workspace.jobs.get(request.job_id, self._viewer(context)))
 
     @unary
     def ListJobs(self, request, context):
-        """All jobs, oldest first."""
-        return training_pb2.ListJobsResponse(jobs=[job_message(r) for r in self.workspace.jobs.list()])
+        """The caller's jobs (every job for an admin), oldest first."""
+        jobs = self.workspace.jobs.list(self._viewer(context))
+        return training_pb2.ListJobsResponse(jobs=[job_message(r) for r in jobs])
 
 
 def _chain(first, rest):
