@@ -1,9 +1,12 @@
 """Automatic tracking: link a per-frame label series into tracks with a lineage.
 
-``track_labels`` builds the candidate graph (``tracking_graph``), solves it (``tracking_solve``)
-and turns the selected links into tracks: a track is a chain of objects with one child each;
-an object with two children ends its track and starts two daughter tracks. Tracks follow the
-Cell Tracking Challenge conventions, so ``TrackingResult.tracks`` is ``res_track.txt``.
+``track_labels`` builds the candidate graph (``tracking_graph``), solves it (``tracking_solve``,
+objective in ``tracking_costs``, division evidence in ``tracking_divisions``) and turns the
+selected links into tracks: a track is a chain of objects in consecutive frames with one child
+each; an object with two children ends its track and starts two daughter tracks, and a link
+across a gap (missed detections) starts a new track whose parent is the one before the gap.
+Tracks follow the Cell Tracking Challenge conventions, so ``TrackingResult.tracks`` is
+``res_track.txt``.
 """
 
 from __future__ import annotations
@@ -60,14 +63,21 @@ def track_labels(
     scores: Mapping[tuple[int, int], float] | None = None,
     progress: Progress | None = None,
     cancelled: IsCancelled | None = None,
+    image: np.ndarray | None = None,
+    max_gap: int = 2,
+    division_reach: float = 2.5,
 ) -> TrackingResult:
     """Link the objects of a ``(t, y, x)`` integer label series into tracks.
 
     Labels need not be consistent across frames (each frame is segmented on its own).
-    ``max_distance`` is the candidate search radius in pixels, ``scores[(t, label)]`` an
-    optional per-object confidence in [0, 1] (default 1), ``time_limit_s`` bounds the solver
-    stage (model building included). ``progress(done, total)`` counts frames, then the solve
-    and relabel steps; ``cancelled()`` is polled between steps and raises ``Cancelled``.
+    ``max_distance`` is the candidate search radius in pixels (at least ``division_reach``
+    times an object's radius), ``max_gap`` the most frames a link may span (2 closes one-frame
+    gaps and finds daughters appearing a frame late), ``image`` the ``(t, y, x)`` or
+    ``(t, y, x, c)`` intensities the labels came from (mothers brightening before division;
+    channels are averaged), ``scores[(t, label)]`` an optional per-object confidence in
+    [0, 1] (default 1), ``time_limit_s`` bounds the solver stage (model building included).
+    ``progress(done, total)`` counts frames, then the solve and relabel steps; ``cancelled()``
+    is polled between steps and raises ``Cancelled``.
     """
     costs = costs or TrackingCosts()
     start = time.perf_counter()
@@ -78,7 +88,12 @@ def track_labels(
         if progress is not None:
             progress(done, total)
 
-    graph = build_candidate_graph(labels, max_distance, scores, frame_progress, cancelled)
+    if image is not None and image.ndim == 4:
+        image = image.mean(axis=3)
+    graph = build_candidate_graph(
+        labels, max_distance, scores, frame_progress, cancelled,
+        image=image, max_gap=max_gap, division_reach=division_reach,
+    )
     built = time.perf_counter()
     solution = solve_links(graph, costs, time_limit_s, cancelled)
     solved = time.perf_counter()
@@ -118,7 +133,8 @@ def tracks_from_links(
     """Cut the selected links into tracks.
 
     Returns ``(node -> track id, tracks table)``. Track ids are 1..n in order of (begin frame,
-    y, x) of their first object, so equal inputs give equal ids.
+    y, x) of their first object, so equal inputs give equal ids. A link across a gap starts a
+    new track whose parent is the track before the gap (CTC tracks are contiguous in time).
     """
     children: dict[int, list[int]] = {n: [] for n in nodes}
     parent: dict[int, int] = {}
@@ -127,15 +143,21 @@ def tracks_from_links(
             raise InvalidInput(f"link {u}->{v} joins an unselected object")
         children[u].append(v)
         parent[v] = u
-    # A track starts at an object without parent or at a daughter of a division.
-    starts = [n for n in nodes if n not in parent or len(children[parent[n]]) > 1]
+    def frame(n: int) -> int:
+        return graph.nodes[n]["t"]
+
+    def continues(n: int) -> bool:  # n's one child goes on n's track
+        return len(children[n]) == 1 and frame(children[n][0]) == frame(n) + 1
+
+    # A track starts at an object without parent, at a daughter of a division or after a gap.
+    starts = [n for n in nodes if n not in parent or not continues(parent[n])]
     starts.sort(key=lambda n: (graph.nodes[n]["t"], graph.nodes[n]["y"], graph.nodes[n]["x"]))
     node_track: dict[int, int] = {}
     ends = []
     for track_id, first in enumerate(starts, start=1):
         node = first
         node_track[node] = track_id
-        while len(children[node]) == 1:
+        while continues(node):
             node = children[node][0]
             node_track[node] = track_id
         ends.append(node)

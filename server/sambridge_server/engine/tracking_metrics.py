@@ -23,6 +23,10 @@ class TrackingScores:
     """TRA and intuitive counts for one sequence."""
 
     tra: float
+    det: float
+    """CTC detection score (vertex edits only)."""
+    lnk: float
+    """CTC linking score (edge edits only)."""
     aogm: float
     aogm_0: float
     operations: dict[str, int]
@@ -37,6 +41,27 @@ class TrackingScores:
     """Reference divisions found in the same frame with matching mother and daughters (BC(0) TP)."""
     missed_divisions: int
     extra_divisions: int
+    link_precision: float = 1.0
+    """Result links (track steps, gap links and daughter links) that are reference links."""
+    link_recall: float = 1.0
+    """Reference links found in the result."""
+
+    @property
+    def link_f1(self) -> float:
+        """Harmonic mean of link precision and recall."""
+        total = self.link_precision + self.link_recall
+        return 2 * self.link_precision * self.link_recall / total if total else 0.0
+
+    @property
+    def division_recall(self) -> float:
+        """Reference divisions found (1.0 when there are none)."""
+        return self.correct_divisions / self.reference_divisions if self.reference_divisions else 1.0
+
+    @property
+    def division_precision(self) -> float:
+        """Result divisions that are reference divisions (1.0 when the result has none)."""
+        found = self.correct_divisions + self.extra_divisions
+        return self.correct_divisions / found if found else 1.0
 
 
 @dataclass(frozen=True)
@@ -78,7 +103,7 @@ def evaluate_tracking(
 ) -> TrackingScores:
     """Score a tracking result against a reference, both as CTC label series + ``L B E P`` tables."""
     # Deferred: py-ctcmetrics pulls in pandas and scikit-learn (~2 s import).
-    from ctc_metrics.metrics import raw_division_metrics, tra
+    from ctc_metrics.metrics import det, lnk, raw_division_metrics, tra
     from ctc_metrics.utils.representations import count_acyclic_graph_correction_operations
 
     ref_tracks = np.asarray(reference_tracks, dtype=np.int64).reshape(-1, 4)
@@ -91,8 +116,11 @@ def evaluate_tracking(
     tp, fp, fn = raw_division_metrics(comp_tracks, ref_tracks, m.mapped_ref, m.mapped_comp, i=0)
     matched_ref = {label for frame in m.mapped_ref for label in frame}
     matched_comp = {label for frame in m.mapped_comp for label in frame}
+    precision, recall = link_scores(ref_tracks, comp_tracks, m)
     return TrackingScores(
         tra=float(tra_value),
+        det=float(det(**stats)),
+        lnk=float(lnk(**stats)),
         aogm=float(aogm),
         aogm_0=float(aogm_0),
         operations={key: int(stats[key]) for key in ("NS", "FN", "FP", "ED", "EA", "EC")},
@@ -103,4 +131,39 @@ def evaluate_tracking(
         correct_divisions=int(tp),
         missed_divisions=int(fn),
         extra_divisions=int(fp),
+        link_precision=precision,
+        link_recall=recall,
     )
+
+
+def track_links(labels_per_frame: list[list[int]], tracks: np.ndarray) -> set[tuple[int, int, int, int]]:
+    """Links ``(t0, id0, t1, id1)`` of a CTC result: steps within a track, parent to child.
+
+    A parent-to-child link joins the parent's last frame to the child's first (a gap link when
+    the parent has one child, a daughter link when it has two).
+    """
+    present = [set(frame) for frame in labels_per_frame]
+    ends = {int(label): (int(begin), int(end)) for label, begin, end, _ in tracks.tolist()}
+    links = set()
+    for label, begin, end, parent in tracks.tolist():
+        frames = [t for t in range(begin, end + 1) if t < len(present) and label in present[t]]
+        links |= {(a, label, b, label) for a, b in zip(frames, frames[1:])}
+        if parent and parent in ends:
+            links.add((ends[parent][1], int(parent), int(begin), int(label)))
+    return links
+
+
+def link_scores(ref_tracks: np.ndarray, comp_tracks: np.ndarray, m: FrameMatches) -> tuple[float, float]:
+    """``(precision, recall)`` of the result's links against the reference's, via the object matching."""
+    to_ref = {
+        (t, comp): ref
+        for t, (refs, comps) in enumerate(zip(m.mapped_ref, m.mapped_comp))
+        for ref, comp in zip(refs, comps)
+    }
+    reference = track_links(m.labels_ref, ref_tracks)
+    result = track_links(m.labels_comp, comp_tracks)
+    mapped = {(t0, to_ref.get((t0, a)), t1, to_ref.get((t1, b))) for t0, a, t1, b in result}
+    hits = len(mapped & reference)
+    precision = hits / len(result) if result else 1.0
+    recall = hits / len(reference) if reference else 1.0
+    return precision, recall

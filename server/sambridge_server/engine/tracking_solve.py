@@ -1,25 +1,24 @@
 """Pick tracks out of a candidate graph: motile ILP under a time limit, greedy as a safety net.
 
-The objective (minimised) is the sum of
-  node cost   ``-selection_reward * score``           for each selected object,
-  edge cost   ``distance_weight * distance - iou_weight * iou + edge_constant`` per link,
-  appear      ``appear_cost`` for a track start (not in the first frame),
-  disappear   ``disappear_cost`` for a track end (not in the last frame),
-  split       ``split_cost`` for an object with two children,
-with at most one parent and two children per object. motile/SCIP solve it exactly; when the
-time limit cuts the solver (or leaves no time to start it) the greedy linking below is the
-fallback, and whichever of the two has the lower objective is returned.
+The objective and its terms are ``tracking_costs``'s (object reward, link, gap, size change,
+appear, disappear, split with division evidence), with at most one parent and two children per
+object. motile/SCIP solve it exactly; when the time limit cuts the solver (or leaves no time to
+start it) the greedy linking below is the fallback, and whichever of the two has the lower
+objective is returned.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import networkx as nx
 
 from .errors import Cancelled, InvalidInput
+from .tracking_costs import TrackingCosts, add_costs, annotate_costs, objective, split_cost
+
+__all__ = ["LinkSolution", "TrackingCosts", "greedy_links", "objective", "solve_links"]
 
 IsCancelled = Callable[[], bool]
 
@@ -29,40 +28,6 @@ IsCancelled = Callable[[], bool]
 _BUILD_SECONDS_PER_ELEMENT = 1.2e-4
 _HANDOFF_PER_BUILD_SECOND = 1.0
 _MIN_SOLVER_SECONDS = 0.05
-
-
-@dataclass(frozen=True)
-class TrackingCosts:
-    """Weights of the linking objective (pixels and IoU in, unitless costs out).
-
-    The defaults suit nuclei of ~20-40 px diameter moving a few pixels per frame: a link
-    between heavily overlapping objects is almost free, a 30 px jump costs as much as starting
-    a new track, and a division pays ``split_cost`` on top of its second link, so a daughter
-    within ~30 px of its mother is attached rather than started as a new track.
-    """
-
-    selection_reward: float = 10.0
-    """Reward per selected object, times its score: high, so that every confident object is kept."""
-    distance_weight: float = 0.1
-    """Cost per pixel of centroid displacement along a link."""
-    iou_weight: float = 2.0
-    """Reward per unit IoU along a link: overlapping objects are likely the same cell."""
-    edge_constant: float = 0.0
-    """Constant cost per link."""
-    appear_cost: float = 4.0
-    """Cost of starting a track after the first frame (object entering, or a missed link)."""
-    disappear_cost: float = 2.0
-    """Cost of ending a track before the last frame (object leaving, dying or missed)."""
-    split_cost: float = 1.0
-    """Extra cost of a division (an object linked to two objects in the next frame)."""
-
-    def node_cost(self, score: float) -> float:
-        """Cost of selecting an object with this score."""
-        return -self.selection_reward * score
-
-    def edge_cost(self, distance: float, iou: float) -> float:
-        """Cost of linking two objects this far apart with this overlap."""
-        return self.distance_weight * distance - self.iou_weight * iou + self.edge_constant
 
 
 @dataclass(frozen=True)
@@ -99,7 +64,7 @@ def solve_links(
     deadline = start + time_limit_s
     greedy = greedy_links(graph, costs)
     greedy_seconds = time.perf_counter() - start
-    size = graph.number_of_nodes() + graph.number_of_edges()
+    size = graph.number_of_nodes() + graph.number_of_edges() + _division_variables(graph)
     if graph.number_of_nodes() == 0:
         return LinkSolution(frozenset(), frozenset(), 0.0, "ilp", "optimal", True, False)
     expected_build = size * _BUILD_SECONDS_PER_ELEMENT
@@ -128,21 +93,10 @@ def _solve_ilp(
     started = time.perf_counter()
     import motile  # deferred: pulls in SCIP, only needed when tracking
     from motile.constraints import MaxChildren, MaxParents
-    from motile.costs import (
-        EdgeSelectedCost,
-        NodeAppearCost,
-        NodeDisappearCost,
-        NodeSelectedCost,
-        NodeSplitCost,
-    )
     from motile.variables import EdgeSelected, NodeSelected
 
     solver = motile.Solver(motile.TrackGraph(graph, frame_attribute="t"))
-    solver.add_cost(NodeSelectedCost(weight=1.0, attribute="cost"))
-    solver.add_cost(EdgeSelectedCost(weight=1.0, attribute="cost"))
-    solver.add_cost(NodeAppearCost(constant=costs.appear_cost))
-    solver.add_cost(NodeDisappearCost(constant=costs.disappear_cost))
-    solver.add_cost(NodeSplitCost(constant=costs.split_cost))
+    add_costs(solver, costs)
     solver.add_constraint(MaxParents(1))
     solver.add_constraint(MaxChildren(2))
     _raise_if_cancelled(cancelled)
@@ -178,12 +132,10 @@ def _solve_ilp(
     )
 
 
-def _annotate_costs(graph: nx.DiGraph, costs: TrackingCosts) -> None:
-    """Store each node's and edge's cost as its ``cost`` attribute (what motile reads)."""
-    for _, data in graph.nodes(data=True):
-        data["cost"] = costs.node_cost(data["score"])
-    for _, _, data in graph.edges(data=True):
-        data["cost"] = costs.edge_cost(data["distance"], data["iou"])
+def _division_variables(graph: nx.DiGraph) -> int:
+    """Daughter-link and sister-pair variables the model will hold (annotated graph)."""
+    links = sum(1 for _, _, d in graph.edges(data=True) if d.get("daughter_cost") is not None)
+    return links + sum(len(d.get("sister_pairs", ())) for _, d in graph.nodes(data=True))
 
 
 Selection = tuple[frozenset[int], frozenset[tuple[int, int]]]
@@ -192,53 +144,30 @@ Selection = tuple[frozenset[int], frozenset[tuple[int, int]]]
 def greedy_links(graph: nx.DiGraph, costs: TrackingCosts) -> Selection:
     """Cheapest-first linking: a fast, feasible (not optimal) answer in O(E log E).
 
-    Keeps every object with a negative cost, then accepts links in order of cost whenever
-    the link is allowed (one parent, two children) and lowers the objective.
+    Annotates the graph's costs, keeps every object with a negative cost, then accepts links in
+    order of cost whenever the link is allowed (one parent, two children) and lowers the objective.
     """
-    _annotate_costs(graph, costs)
+    annotate_costs(graph, costs)
     nodes = {n for n, data in graph.nodes(data=True) if data["cost"] < 0}
     has_parent: set[int] = set()
-    children: dict[int, int] = {}
+    children: dict[int, list[int]] = {}
     edges: set[tuple[int, int]] = set()
-    for u, v, data in sorted(graph.edges(data=True), key=lambda e: e[2]["cost"]):
+    ranked = sorted((costs.link_cost(data), u, v) for u, v, data in graph.edges(data=True))
+    for cost, u, v in ranked:
         if u not in nodes or v not in nodes or v in has_parent:
             continue
-        count = children.get(u, 0)
-        if count == 0:  # saves v's start and u's end
-            gain = data["cost"] - costs.appear_cost - costs.disappear_cost
-        elif count == 1:  # a division: saves v's start, pays the split
-            gain = data["cost"] + costs.split_cost - costs.appear_cost
+        taken = children.get(u, [])
+        if not taken:  # saves v's start and u's end
+            gain = cost - costs.appear_cost - costs.disappear_cost
+        elif len(taken) == 1:  # a division: saves v's start, pays the split and its evidence terms
+            gain = cost + split_cost(graph, costs, u, [taken[0], v]) - costs.appear_cost
         else:
             continue
         if gain < 0:
             edges.add((u, v))
             has_parent.add(v)
-            children[u] = count + 1
+            children[u] = taken + [v]
     return frozenset(nodes), frozenset(edges)
-
-
-def objective(
-    graph: nx.DiGraph, costs: TrackingCosts, nodes: Iterable[int], edges: Iterable[tuple[int, int]]
-) -> float:
-    """Value of the linking objective for a selection (same terms as the motile model)."""
-    nodes, edges = set(nodes), set(edges)
-    frames = [data["t"] for data in graph.nodes.values()]
-    first, last = min(frames), max(frames)
-    has_parent = {v for _, v in edges}
-    n_children: dict[int, int] = {}
-    for u, _ in edges:
-        n_children[u] = n_children.get(u, 0) + 1
-    total = sum(costs.node_cost(graph.nodes[n]["score"]) for n in nodes)
-    total += sum(costs.edge_cost(graph.edges[e]["distance"], graph.edges[e]["iou"]) for e in edges)
-    for n in nodes:
-        t = graph.nodes[n]["t"]
-        if t != first and n not in has_parent:
-            total += costs.appear_cost
-        if t != last and n not in n_children:
-            total += costs.disappear_cost
-        if n_children.get(n, 0) >= 2:
-            total += costs.split_cost
-    return total
 
 
 def _greedy_result(

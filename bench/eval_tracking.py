@@ -1,0 +1,99 @@
+"""Tracking accuracy before/after: CTC TRA, DET, LNK, link F1, division recall/precision.
+
+Movies with a known lineage come from ``bench/tracking_sequences.py`` (displaced and late
+daughters, one-frame detection gaps, mothers rounding and brightening; ``hela`` uses real HeLa
+nucleus outlines). Two inputs per movie:
+
+- ``given``: the ground-truth masks with fresh ids per frame (linking only);
+- ``otsu``: masks predicted by Otsu + distance-transform watershed on the rendered image (the
+  segmenter stands in for AIS, which costs ~7 s per frame on this CPU).
+
+``before`` is the previous linker (adjacent frames only, overlap/radius candidates, flat split
+cost: ``LEGACY``); ``after`` the current defaults, given the image. Parameters were chosen on
+``tune`` only; the other movies are reported. The last line is JSON.
+
+    PYTHONPATH=server .venv/bin/python bench/eval_tracking.py [--sequences tune,small,large,hela]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from tracking_sequences import SPECS, Sequence, draw_sequence, otsu_watershed  # noqa: E402
+
+
+def fresh_ids(labels: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Every object gets a new random id per frame, as a per-frame segmentation gives."""
+    rng = np.random.default_rng(seed)
+    out = np.zeros(labels.shape, np.uint32)
+    for t, frame in enumerate(labels):
+        ids = np.unique(frame)[1:]
+        lookup = np.zeros(int(frame.max()) + 1, np.uint32)
+        lookup[ids] = rng.choice(np.arange(1, 10**6), size=len(ids), replace=False)
+        out[t] = lookup[frame]
+    return out
+
+
+def run(sequence: Sequence, labels: np.ndarray, variant: str, time_limit_s: float) -> dict:
+    """Track ``labels`` with the ``before`` or ``after`` linker and score it against the truth."""
+    from sambridge_server.engine.tracking import track_labels
+    from sambridge_server.engine.tracking_metrics import evaluate_tracking
+
+    start = time.perf_counter()
+    if variant == "before":
+        result = track_labels(labels, **legacy_options(), time_limit_s=time_limit_s)
+    else:
+        result = track_labels(labels, image=sequence.image, time_limit_s=time_limit_s)
+    seconds = time.perf_counter() - start
+    s = evaluate_tracking(sequence.labels, sequence.tracks, result.labels, result.tracks)
+    return {
+        "TRA": round(s.tra, 4), "DET": round(s.det, 4), "LNK": round(s.lnk, 4),
+        "link_F1": round(s.link_f1, 4), "div_recall": round(s.division_recall, 3),
+        "div_precision": round(s.division_precision, 3),
+        "divisions": f"{s.correct_divisions}/{s.reference_divisions} (+{s.extra_divisions} false)",
+        "optimal": result.optimal, "nodes": result.n_nodes, "edges": result.n_edges, "seconds": round(seconds, 2),
+    }
+
+
+def legacy_options() -> dict:
+    """The linker as it was before the division/gap work (issue 19)."""
+    try:
+        from sambridge_server.engine.tracking_solve import TrackingCosts
+
+        return {"costs": TrackingCosts.legacy(), "max_gap": 1}
+    except AttributeError:  # the old engine itself
+        return {}
+
+
+def main() -> None:
+    """Run every sequence x input x variant and print one line each, then a JSON summary."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sequences", default=",".join(SPECS))
+    parser.add_argument("--variants", default="before,after")
+    parser.add_argument("--time-limit", type=float, default=60.0)
+    args = parser.parse_args()
+    summary: dict = {}
+    for name in args.sequences.split(","):
+        sequence = draw_sequence(SPECS[name])
+        inputs = {"given": fresh_ids(sequence.labels), "otsu": otsu_watershed(sequence.image, sequence.radius)}
+        n_div = int(np.sum(np.unique(sequence.tracks[:, 3][sequence.tracks[:, 3] > 0], return_counts=True)[1] > 1))
+        print(f"== {name}{' (tuning)' if name == 'tune' else ''}: {sequence.labels.shape}, "
+              f"{len(sequence.tracks)} tracks, {n_div} divisions")
+        for input_name, labels in inputs.items():
+            for variant in args.variants.split(","):
+                scores = run(sequence, labels, variant, args.time_limit)
+                summary.setdefault(name, {}).setdefault(input_name, {})[variant] = scores
+                print(f"  {input_name:>5} {variant:>6}: " + "  ".join(f"{k} {v}" for k, v in scores.items()))
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()
