@@ -258,7 +258,7 @@ def otsu_watershed(image: np.ndarray, radius: float) -> np.ndarray:
 
 SPECS = {
     "tune": SequenceSpec("tune", seed=0),
-    "small": SequenceSpec("small", seed=1, grid=7, radius=7.0, frames=18),
+    "small": SequenceSpec("small", seed=1, grid=7, radius=7.0, frames=18, spacing_radii=8.0),
     "large": SequenceSpec("large", seed=2, grid=4, radius=18.0, frames=14, speed=3.0),
     "hela": SequenceSpec("hela", seed=3, grid=6, radius=11.0, frames=16, shapes="hela"),
 }

@@ -44,6 +44,8 @@ class FrameObjects:
 
 MAX_NEIGHBOURS = 8  # candidate links by distance per object and frame pair (overlaps come on top)
 MAX_GAP_NEIGHBOURS = 4  # the same across a gap: fewer, gap links are the exception
+CONFIDENT_IOU = 0.5
+"""An object with a link of this IoU to the adjacent frame has no links across a gap on that side."""
 MAX_LINKS = 2_000_000  # candidate links in one graph (~1 GB of networkx edges)
 
 
@@ -154,7 +156,10 @@ def build_candidate_graph(
     ``scores[(t, label)]``, default 1.0, e.g. a segmentation confidence). Edge attributes:
     ``distance`` (centroid, pixels), ``iou``, ``gap`` (frames spanned, 1 = adjacent),
     ``scaled_distance`` (distance over the source's radius) and ``area_ratio`` (target over
-    source). ``progress(done, total)`` counts frames; ``cancelled()`` is polled once per frame.
+    source). Links across a gap join only objects without a confident (IoU >= ``CONFIDENT_IOU``)
+    link to the adjacent frame on that side: a gap link is for an object missed in between or a
+    daughter appearing late, and pruning the others keeps the solver fast.
+    ``progress(done, total)`` counts frames; ``cancelled()`` is polled once per frame.
     """
     if labels.ndim != 3:
         raise InvalidInput(f"tracking needs a (t, y, x) label series, got shape {labels.shape}")
@@ -185,6 +190,9 @@ def build_candidate_graph(
                 )
             radius = np.sqrt(previous.areas / np.pi)
             for (row, column), distance, iou in zip(pairs.tolist(), distances.tolist(), ious.tolist()):
+                if gap > 1 and (_confident(graph.out_edges(int(previous_ids[row]), data=True))
+                                or _confident(graph.in_edges(int(ids[column]), data=True))):
+                    continue
                 graph.add_edge(
                     int(previous_ids[row]), int(ids[column]), distance=distance, iou=iou, gap=gap,
                     scaled_distance=distance / max(float(radius[row]), 0.5),
@@ -194,6 +202,11 @@ def build_candidate_graph(
         if progress is not None:
             progress(t + 1, len(labels))
     return graph
+
+
+def _confident(links) -> bool:
+    """True when one of these links joins adjacent frames with IoU >= ``CONFIDENT_IOU``."""
+    return any(data["gap"] == 1 and data["iou"] >= CONFIDENT_IOU for _, _, data in links)
 
 
 def _add_nodes(

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 import networkx as nx
 
 from .errors import Cancelled, InvalidInput
-from .tracking_costs import TrackingCosts, add_costs, annotate_costs, objective, split_cost
+from .tracking_costs import SplitChildren, TrackingCosts, add_costs, annotate_costs, objective, split_cost
 
 __all__ = ["LinkSolution", "TrackingCosts", "greedy_links", "objective", "solve_links"]
 
@@ -99,6 +99,7 @@ def _solve_ilp(
     add_costs(solver, costs)
     solver.add_constraint(MaxParents(1))
     solver.add_constraint(MaxChildren(2))
+    solver.add_constraint(SplitChildren())
     _raise_if_cancelled(cancelled)
     built = time.perf_counter()
     remaining = deadline - built - (built - started) * _HANDOFF_PER_BUILD_SECOND
