@@ -10,9 +10,10 @@ nucleus outlines). Two inputs per movie:
 
 ``before`` is the previous linker (adjacent frames only, overlap/radius candidates, flat split
 cost: ``LEGACY``); ``after`` the current defaults, given the image. Parameters were chosen on
-``tune`` only; the other movies are reported. The last line is JSON.
+``tune`` only (``--tune`` reruns that grid search); the other movies are reported. The last
+line is JSON.
 
-    PYTHONPATH=server .venv/bin/python bench/eval_tracking.py [--sequences tune,small,large,hela]
+    PYTHONPATH=server .venv/bin/python bench/eval_tracking.py [--sequences tune,small,large,hela] [--tune]
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def fresh_ids(labels: np.ndarray, seed: int = 0) -> np.ndarray:
     return out
 
 
-def run(sequence: Sequence, labels: np.ndarray, variant: str, time_limit_s: float) -> dict:
+def run(sequence: Sequence, labels: np.ndarray, variant: str, time_limit_s: float, costs=None) -> dict:
     """Track ``labels`` with the ``before`` or ``after`` linker and score it against the truth."""
     from sambridge_server.engine.tracking import track_labels
     from sambridge_server.engine.tracking_metrics import evaluate_tracking
@@ -51,7 +52,7 @@ def run(sequence: Sequence, labels: np.ndarray, variant: str, time_limit_s: floa
     if variant == "before":
         result = track_labels(labels, **legacy_options(), time_limit_s=time_limit_s)
     else:
-        result = track_labels(labels, image=sequence.image, time_limit_s=time_limit_s)
+        result = track_labels(labels, costs, image=sequence.image, time_limit_s=time_limit_s)
     seconds = time.perf_counter() - start
     s = evaluate_tracking(sequence.labels, sequence.tracks, result.labels, result.tracks)
     return {
@@ -68,9 +69,45 @@ def legacy_options() -> dict:
     try:
         from sambridge_server.engine.tracking_solve import TrackingCosts
 
-        return {"costs": TrackingCosts.legacy(), "max_gap": 1}
+        return {"costs": TrackingCosts.legacy(), "max_gap": 1, "division_reach": 0.0}
     except AttributeError:  # the old engine itself
         return {}
+
+
+GRID = {
+    "split_cost": (3.0, 4.0, 6.0, 8.0, 10.0),
+    "sister_similarity_reward": (0.5, 1.0, 2.0),
+    "short_daughter_cost": (4.0, 6.0),
+}
+"""Weights searched on ``tune``; the rest stay at their defaults."""
+
+
+def tune(time_limit_s: float, only: dict | None = None) -> None:
+    """Grid search on ``tune`` (given and Otsu masks): rank by mean TRA + link F1 + division F1.
+
+    ``only`` restricts the grid (name -> allowed values), to rerun a part of it.
+    """
+    import dataclasses
+    import itertools
+
+    from sambridge_server.engine.tracking_solve import TrackingCosts
+
+    sequence = draw_sequence(SPECS["tune"])
+    inputs = [fresh_ids(sequence.labels), otsu_watershed(sequence.image, sequence.radius)]
+    ranking = []
+    for values in itertools.product(*GRID.values()):
+        if only and not all(dict(zip(GRID, values))[k] in v for k, v in only.items()):
+            continue
+        costs = dataclasses.replace(TrackingCosts(), **dict(zip(GRID, values)))
+        total = 0.0
+        for labels in inputs:
+            r = run(sequence, labels, "after", time_limit_s, costs)
+            p, c = r["div_precision"], r["div_recall"]
+            total += (r["TRA"] + r["link_F1"] + (2 * p * c / (p + c) if p + c else 0.0)) / len(inputs)
+        ranking.append((round(total, 4), dict(zip(GRID, values))))
+        print(f"  {total:.4f} {dict(zip(GRID, values))}", flush=True)
+    ranking.sort(key=lambda item: -item[0])
+    print("best:", ranking[:5])
 
 
 def main() -> None:
@@ -79,7 +116,11 @@ def main() -> None:
     parser.add_argument("--sequences", default=",".join(SPECS))
     parser.add_argument("--variants", default="before,after")
     parser.add_argument("--time-limit", type=float, default=60.0)
+    parser.add_argument("--tune", action="store_true", help="grid-search the division weights on 'tune' only")
     args = parser.parse_args()
+    if args.tune:
+        tune(args.time_limit)
+        return
     summary: dict = {}
     for name in args.sequences.split(","):
         sequence = draw_sequence(SPECS[name])

@@ -9,7 +9,8 @@ lineage is known by construction:
 - a dividing mother rounds up and brightens for two frames, then two daughters of about half
   its area appear 1.0-1.8 mother radii from its centre (often beyond its outline), or one frame
   later (a one-frame gap between mother and daughters);
-- any other object may be missing for one frame (a detection gap);
+- any other object may be missing for one frame (a detection gap), and a cell mostly covered
+  by another is left out of the truth (a gap too);
 - the image renders every object with noise and blur, so a segmenter (``otsu_watershed``) gives
   realistic predicted masks.
 
@@ -134,6 +135,7 @@ def draw_sequence(spec: SequenceSpec) -> Sequence:
     size = int(spec.grid * spacing)
     bank = hela_templates() if spec.shapes == "hela" else None
     tracks: list[_Track] = []
+    occupied: dict[int, list] = {}
 
     def new_template(radius: float) -> np.ndarray:
         if bank is None:
@@ -154,54 +156,81 @@ def draw_sequence(spec: SequenceSpec) -> Sequence:
             mother = add(0, 0, new_template(radius), center, rng.uniform(0.8, 1.2))
             division = int(rng.integers(4, spec.frames - 3)) if rng.random() < spec.divide_fraction else spec.frames
             late = rng.random() < spec.late_fraction
-            _draw_mother(mother, division, spec, rng)
+            _draw_mother(mother, division, spec, rng, occupied)
             if division < spec.frames:
-                _add_daughters(mother, division + int(late), spec, rng, add, new_template)
+                _add_daughters(mother, division + int(late), spec, rng, add, new_template, occupied)
     labels = np.zeros((spec.frames, size, size), np.uint16)
     image = np.zeros((spec.frames, size, size), np.float32)
     for track in tracks:
         for t, (template, center, brightness) in sorted(track.frames.items()):
             paste(labels[t], template, center, track.id)
             paste(image[t], template, center, brightness)
-    for track in tracks:  # what is visible: cells may cover each other
-        track.frames = {t: drawn for t, drawn in track.frames.items() if np.any(labels[t] == track.id)}
+    for track in tracks:  # what is visible: a cell mostly covered by another is not annotated
+        for t, (template, _, _) in list(track.frames.items()):
+            mask = labels[t] == track.id
+            if mask.sum() < 0.5 * template.sum():
+                labels[t][mask] = 0
+                del track.frames[t]
     image = ndimage.gaussian_filter(image * 400 + 100, (0, 1.2, 1.2))
     image = image + rng.normal(0, spec.noise, image.shape)
     return Sequence(spec.name, labels, _track_table(labels, tracks), image.astype(np.float32), spec.radius)
 
 
-def _draw_mother(track: _Track, division: int, spec: SequenceSpec, rng: np.random.Generator) -> None:
-    """Frames of a cell from its start to ``division`` (exclusive), rounding and brightening before it."""
+def _draw_mother(
+    track: _Track, division: int, spec: SequenceSpec, rng: np.random.Generator, occupied: dict[int, list]
+) -> None:
+    """Frames of a cell from its start to ``division`` (exclusive), rounding and brightening before it.
+
+    ``occupied[t]`` holds ``(centre, radius)`` of the cells drawn so far; a step that would
+    run into one is not taken and the cell turns back, so cells do not cover each other.
+    """
     center = track.center
     area = track.template.sum()
+    radius = np.sqrt(area / np.pi)
     for t in range(track.begin, min(division, spec.frames)):
         before_division = division < spec.frames and t >= division - 2
-        template = disc_template(np.sqrt(area / np.pi)) if before_division else track.template
+        template = disc_template(radius) if before_division else track.template
         brightness = track.brightness * (1.6 if before_division else 1.0)
         dropped = (not before_division and t not in (track.begin, spec.frames - 1)
                    and t - 1 in track.frames and rng.random() < spec.drop_fraction)
         if not dropped:
             track.frames[t] = (template, center.copy(), brightness)
-        center = center + track.velocity + rng.normal(0, 0.3, 2)
+        occupied.setdefault(t, []).append((center.copy(), radius))
+        step = center + track.velocity + rng.normal(0, 0.3, 2)
+        if any(np.hypot(*(step - c)) < radius + r + 3 for c, r in occupied.get(t + 1, ())):
+            track.velocity = -track.velocity  # bump into a neighbour: stay, turn back
+        else:
+            center = step
         outside = (center < 2 * spec.radius) | (center > spec.grid * spec.spacing_radii * spec.radius - 2 * spec.radius)
         track.velocity = np.where(outside, -track.velocity, track.velocity)  # bounce off the border
     track.center = center
 
 
-def _add_daughters(mother: _Track, begin: int, spec: SequenceSpec, rng: np.random.Generator, add, new_template) -> None:
-    """Two daughters of about half the mother's area, 1.0-1.8 mother radii from its centre."""
+def _add_daughters(
+    mother: _Track, begin: int, spec: SequenceSpec, rng: np.random.Generator, add, new_template, occupied: dict
+) -> None:
+    """Two daughters of about half the mother's area, 1.0-1.8 mother radii from its centre.
+
+    The division axis is drawn until both daughters land clear of the cells drawn so far.
+    """
     if begin >= spec.frames:
         return
     radius = np.sqrt(mother.template.sum() / np.pi)
-    axis = rng.normal(size=2)
-    axis /= np.linalg.norm(axis)
     separation = rng.uniform(1.0, 1.8) * radius
+    for _ in range(20):
+        axis = rng.normal(size=2)
+        axis /= np.linalg.norm(axis)
+        spots = [mother.center + sign * separation * axis for sign in (1, -1)]
+        clear = all(np.hypot(*(spot - c)) >= radius / np.sqrt(2) + r + 3
+                    for spot in spots for c, r in occupied.get(begin, ()))
+        if clear:
+            break
     for sign in (1, -1):
         daughter_radius = radius / np.sqrt(2) * rng.uniform(0.92, 1.08)
         center = mother.center + sign * separation * axis
         daughter = add(mother.id, begin, new_template(daughter_radius), center, mother.brightness)
         daughter.velocity = mother.velocity + sign * axis * rng.uniform(0.3, 1.0)
-        _draw_mother(daughter, spec.frames, spec, rng)
+        _draw_mother(daughter, spec.frames, spec, rng, occupied)
 
 
 def _track_table(labels: np.ndarray, tracks: list[_Track]) -> np.ndarray:
@@ -257,7 +286,7 @@ def otsu_watershed(image: np.ndarray, radius: float) -> np.ndarray:
 
 
 SPECS = {
-    "tune": SequenceSpec("tune", seed=0),
+    "tune": SequenceSpec("tune", seed=0, grid=6, radius=8.0, spacing_radii=7.0, speed=2.0, noise=40.0),
     "small": SequenceSpec("small", seed=1, grid=7, radius=7.0, frames=18, spacing_radii=8.0),
     "large": SequenceSpec("large", seed=2, grid=4, radius=18.0, frames=14, speed=3.0),
     "hela": SequenceSpec("hela", seed=3, grid=6, radius=11.0, frames=16, shapes="hela"),

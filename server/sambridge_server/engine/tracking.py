@@ -32,8 +32,8 @@ class TrackingResult:
 
     ``labels`` is the input relabelled so that every track carries one id (1..n) in all its
     frames; objects the solver dropped are 0. ``tracks`` is an ``(n, 4)`` int64 table of rows
-    ``(id, begin, end, parent)`` (parent 0 = none), ``lineage`` maps each dividing track to its
-    daughters.
+    ``(id, begin, end, parent)`` (parent 0 = none; a parent with one child is the same cell
+    before a gap), ``lineage`` maps each dividing track to its daughters.
     """
 
     labels: np.ndarray
@@ -187,9 +187,12 @@ def relabel(labels: np.ndarray, graph: nx.DiGraph, node_track: Mapping[int, int]
 
 
 def lineage_from_tracks(tracks: np.ndarray) -> dict[int, list[int]]:
-    """``{parent id: [child ids]}`` from a CTC track table (only tracks with children)."""
+    """``{parent id: [daughter ids]}`` of the divisions in a CTC track table.
+
+    A parent with a single child is the same cell across a gap, not a division: left out.
+    """
     lineage: dict[int, list[int]] = {}
     for track_id, _, _, parent in np.asarray(tracks).reshape(-1, 4).tolist():
         if parent:
             lineage.setdefault(int(parent), []).append(int(track_id))
-    return {p: sorted(c) for p, c in sorted(lineage.items())}
+    return {p: sorted(c) for p, c in sorted(lineage.items()) if len(c) >= 2}

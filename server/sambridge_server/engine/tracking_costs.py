@@ -11,12 +11,15 @@ Minimised over the selected objects and links of the candidate graph:
   split       ``split_cost - mother_evidence_reward * mother evidence``      (``MotherEvidenceCost``)
   daughter    a daughter link's own cost replaces its link/size cost         (``DaughterLinkCost``)
   sisters     ``-sister_similarity_reward * similarity`` per daughter pair   (``SisterPairCost``)
+  short life  ``short_daughter_cost`` per daughter ending where she starts   (``ShortDaughterCost``)
 
 with at most one parent and two children per object. A continuation thus prefers a close
 object of the same size in the next frame; a division needs evidence (``tracking_divisions``)
 to pay for its split cost. Each new term is a small ``motile.costs.Cost`` over a motile
-variable, the two variables motile lacks (``DaughterLink``, ``SisterPair``) are defined here
-for the candidate daughter links only, which keeps the model small.
+variable, the variables motile lacks (``DaughterLink``, ``SisterPair``, ``ShortDaughter``) are
+defined here for the candidate daughter links only, which keeps the model small. A cell cut in
+two by the segmenter for one frame looks like a division with perfect sisters; the fragment
+ending at once (``ShortDaughter``) is what gives it away.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from dataclasses import dataclass, replace
 import networkx as nx
 from motile.constraints import Constraint
 from motile.costs import Cost, Weight
-from motile.variables import EdgeSelected, NodeSplit, Variable
+from motile.variables import EdgeSelected, NodeDisappear, NodeSplit, Variable
 
 from .tracking_divisions import pairs_of
 
@@ -37,10 +40,13 @@ from .tracking_divisions import pairs_of
 class TrackingCosts:
     """Weights of the linking objective (pixels, IoU and evidence in, unitless costs out).
 
-    Chosen on a synthetic movie with displaced and late daughters and detection gaps
-    (``bench/eval_tracking.py``, sequence ``tune``): every continuation is far cheaper than
-    ending and restarting a track, a one-frame gap is closed when the object reappears within
-    reach, and a split is only cheaper than a new track when daughters and mother show it.
+    ``split_cost`` and ``sister_similarity_reward`` were chosen by grid search on one synthetic
+    movie with displaced and late daughters and detection gaps (``bench/eval_tracking.py
+    --tune``, sequence ``tune``, given and Otsu masks); ``short_daughter_cost`` tied at 4 and 6
+    there and is set to appear + disappear, so that a one-frame fragment never pays off as a
+    daughter. Every continuation is far cheaper than ending and restarting a track, a one-frame
+    gap is closed when the object reappears within reach, and a split is only cheaper than a
+    new track when daughters (and the mother) show it.
     """
 
     selection_reward: float = 10.0
@@ -55,7 +61,7 @@ class TrackingCosts:
     """Cost of starting a track after the first frame (object entering, or a missed link)."""
     disappear_cost: float = 2.0
     """Cost of ending a track before the last frame (object leaving, dying or missed)."""
-    split_cost: float = 4.0
+    split_cost: float = 6.0
     """Cost of a division (an object linked to two later objects) before its evidence is counted."""
     gap_cost: float = 1.5
     """Cost per frame a link skips (a missed detection): continuation without a gap is preferred."""
@@ -65,10 +71,12 @@ class TrackingCosts:
     """Cost per mother radius between the mother's and a daughter's centroids."""
     daughter_size_reward: float = 1.0
     """Reward for a daughter clearly smaller than her mother (<= 60 % of her area)."""
-    sister_similarity_reward: float = 2.0
+    sister_similarity_reward: float = 1.0
     """Reward for two daughters alike in size, on either side of the mother."""
     mother_evidence_reward: float = 2.0
     """Reward for a mother that rounds up (and, given an image, brightens) before dividing."""
+    short_daughter_cost: float = 6.0
+    """Cost of a daughter whose track ends in her first frame (a fragment, not a cell)."""
     division_model: bool = True
     """False: no daughter, sister or mother terms (the linker before issue 19)."""
 
@@ -197,6 +205,40 @@ class SisterPair(Variable):
             yield g <= daughters[b]
 
 
+class ShortDaughter(Variable):
+    """1 when a daughter link's target ends in its first frame (``y_e AND d_v``).
+
+    For candidate daughter links whose target has candidate children (not in the last frame).
+    It only costs, so ``z >= y + d - 1`` suffices.
+    """
+
+    @staticmethod
+    def instantiate(solver) -> Collection:
+        """The candidate daughter links that could go on."""
+        return [e for e in solver.get_variables(DaughterLink) if solver.graph.next_edges[e[1]]]
+
+    @staticmethod
+    def instantiate_constraints(solver) -> Iterable:
+        """z >= y + d - 1."""
+        short = solver.get_variables(ShortDaughter)
+        daughters = solver.get_variables(DaughterLink)
+        ends = solver.get_variables(NodeDisappear)
+        for edge in short:
+            yield short[edge] >= daughters[edge] + ends[edge[1]] - 1
+
+
+class ShortDaughterCost(Cost):
+    """``weight`` per daughter that ends in her first frame."""
+
+    def __init__(self, weight: float) -> None:
+        self.weight = Weight(weight)
+
+    def apply(self, solver) -> None:
+        """Add the cost to every short-daughter variable."""
+        for _, index in solver.get_variables(ShortDaughter).items():
+            solver.add_variable_cost(index, 1.0, self.weight)
+
+
 class SisterPairCost(Cost):
     """The (negative) cost of each sister pair, rewarding alike daughters either side of the mother."""
 
@@ -261,6 +303,8 @@ def add_costs(solver, costs: TrackingCosts) -> None:
         solver.add_cost(DaughterLinkCost())
         solver.add_cost(SisterPairCost())
         solver.add_cost(MotherEvidenceCost(costs.mother_evidence_reward))
+        if costs.short_daughter_cost:
+            solver.add_cost(ShortDaughterCost(costs.short_daughter_cost))
 
 
 def annotate_costs(graph: nx.DiGraph, costs: TrackingCosts) -> None:
@@ -299,12 +343,18 @@ def objective(graph: nx.DiGraph, costs: TrackingCosts, nodes: Iterable[int], edg
         total += costs.appear_cost * (t != first and n not in has_parent)
         total += costs.disappear_cost * (t != last and n not in children)
         if len(children.get(n, ())) >= 2:
-            total += split_cost(graph, costs, n, children[n])
+            ending = {d for d in children[n] if d not in children and graph.out_degree(d)}
+            total += split_cost(graph, costs, n, children[n], ending)
     return total
 
 
-def split_cost(graph: nx.DiGraph, costs: TrackingCosts, mother: int, daughters: list[int]) -> float:
-    """Split, daughter-link and sister terms of ``mother`` dividing into ``daughters``."""
+def split_cost(
+    graph: nx.DiGraph, costs: TrackingCosts, mother: int, daughters: list[int], ending: set[int] = frozenset()
+) -> float:
+    """Split, daughter-link, sister and short-life terms of ``mother`` dividing into ``daughters``.
+
+    ``ending``: the daughters that end in their first frame although they could go on.
+    """
     total = costs.split_cost
     if not costs.division_model:
         return total
@@ -312,7 +362,7 @@ def split_cost(graph: nx.DiGraph, costs: TrackingCosts, mother: int, daughters: 
     for d in daughters:
         link = graph.edges[mother, d]
         if link.get("daughter_cost") is not None:
-            total += link["daughter_correction"]
+            total += link["daughter_correction"] + costs.short_daughter_cost * (d in ending)
     chosen = set(daughters)
     total += sum(cost for a, b, cost in graph.nodes[mother].get("sister_pairs", ()) if {a, b} <= chosen)
     return total

@@ -45,6 +45,9 @@ class LinkSolution:
     hit_time_limit: bool
     timings: dict[str, float] = field(default_factory=dict)
     """Seconds in ``greedy`` (fallback), ``model`` (building motile's ILP) and ``solver`` (SCIP)."""
+    solver_objective: float | None = None
+    """SCIP's own value of its solution (None without one): equals ``objective`` when the motile
+    model and ``tracking_costs.objective`` agree."""
 
 
 def solve_links(
@@ -130,6 +133,7 @@ def _solve_ilp(
         optimal=status == "optimal",
         hit_time_limit=status == "time_limit",
         timings={"model": built - started, "solver": solved - built},
+        solver_objective=float(solution.get_value()),
     )
 
 

@@ -129,7 +129,8 @@ def track_event(outcome: Outcome) -> tracking_pb2.TrackEvent:
     tracks = [
         tracking_pb2.Track(id=int(i), begin=int(b), end=int(e), parent=int(p)) for i, b, e, p in outcome.tracks.tolist()
     ]
-    n_divisions = len({int(p) for *_, p in outcome.tracks.tolist() if p})
+    parents = [int(p) for *_, p in outcome.tracks.tolist() if p]
+    n_divisions = sum(1 for p in set(parents) if parents.count(p) >= 2)  # one child: a gap, not a division
     return tracking_pb2.TrackEvent(result=tracking_pb2.TrackResult(
         labels=wire.to_ndarray(outcome.labels.astype(np.uint32, copy=False), "tyx"), tracks=tracks,
         optimal=outcome.optimal, solver_status=outcome.status, n_divisions=n_divisions,
