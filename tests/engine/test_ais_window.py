@@ -95,3 +95,35 @@ def test_tile_inner_block_maps_equal_full_tile_decoding():
     for ours, reference in zip(got, full):
         assert ours.shape == tile.shape
         np.testing.assert_allclose(ours[r0:r1, c0:c1], reference[r0:r1, c0:c1], atol=1e-4, rtol=0)
+
+
+def test_bf16_decoding_of_the_default_model_keeps_its_maps():
+    """bf16 embeddings are decoded in bf16 (where the CPU has it): the served default model's
+    foreground and labels on a real nucleus crop stay those of float32 decoding."""
+    from sambridge_server.default_model import ensure_default_model
+    from sambridge_server.demo import sample_image
+    from sambridge_server.engine.ais import ais_segment, default_ais_params, embeddings_ais_maps, tiled_ais_maps
+    from sambridge_server.engine.ais_decoder import build_ais_decoder, uses_bf16
+    from sambridge_server.engine.embeddings import compute_embeddings
+    from sambridge_server.engine.metrics import mean_segmentation_accuracy
+    from sambridge_server.engine.models import load_checkpoint
+
+    assert not uses_bf16("fp32", torch.device("cpu"))
+    if not uses_bf16("bf16", torch.device("cpu")):
+        pytest.skip("this CPU has no native bf16: the decoder stays in float32")
+    source = ensure_default_model()
+    model = load_checkpoint(source.path, source.model_type, "default", device="cpu")
+    decoder = build_ais_decoder(model.decoder_state)
+    crop = np.ascontiguousarray(sample_image()[200:456, 450:706])  # one 256-px tile, ~10 nuclei
+    served = compute_embeddings(model, crop, model.native_tiling.tile_shape, model.native_tiling.halo, "bf16")
+    bf16 = embeddings_ais_maps(decoder, served)
+    fp32 = tiled_ais_maps(decoder, [served.tile_features(i) for i in range(served.n_tiles)], served.input_sizes,
+                          served.grid.tiles, served.image_shape, precision="fp32")
+    difference = np.abs(bf16.foreground - fp32.foreground)
+    assert 0 < difference.max() < 0.15  # bf16 really ran, and stayed close
+    foreground_bf16, foreground_fp32 = bf16.foreground > 0.5, fp32.foreground > 0.5
+    assert (foreground_bf16 & foreground_fp32).sum() / (foreground_bf16 | foreground_fp32).sum() > 0.97
+    params = default_ais_params("default")
+    reference = ais_segment(fp32, params)
+    assert reference.max() >= 5
+    assert mean_segmentation_accuracy(ais_segment(bf16, params), reference) > 0.8

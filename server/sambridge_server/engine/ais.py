@@ -93,17 +93,19 @@ def tiled_ais_maps(
     tiles: Sequence[Tile],
     shape: tuple[int, int],
     progress: TileProgress | None = None,
+    precision: str = "fp32",
 ) -> AISMaps:
     """Decoder maps of a tiled image: one decoder pass per tile (outer block), stitched to full size.
 
     Each tile is decoded on its own (batch of one, as micro_sam's default), so the BatchNorm input
     statistics match the reference. Only the inner block of a tile is kept, so the decoder's last
     stage runs only where that block needs it (same values there). ``progress(done, total)`` is
-    called after every tile.
+    called after every tile; ``precision`` as in ``predict_ais_maps``.
     """
     tile_maps = []
     for done, (features, input_size, tile) in enumerate(zip(tile_features, tile_input_sizes, tiles, strict=True)):
-        tile_maps.append(AISMaps(*predict_ais_maps(decoder, features, input_size, tile.shape, inner_region(tile))))
+        tile_maps.append(AISMaps(*predict_ais_maps(decoder, features, input_size, tile.shape, inner_region(tile),
+                                                     precision)))
         if progress is not None:
             progress(done + 1, len(tiles))
     return stitch_tile_maps(tile_maps, tiles, shape)
@@ -118,11 +120,15 @@ def inner_region(tile: Tile) -> tuple[int, int, int, int]:
 
 def embeddings_ais_maps(decoder: AISDecoder, embeddings: ImageEmbeddings,
                         progress: TileProgress | None = None) -> AISMaps:
-    """Decoder maps for engine ``ImageEmbeddings`` (tiled or not); ``progress`` as in ``tiled_ais_maps``."""
+    """Decoder maps for engine ``ImageEmbeddings`` (tiled or not); ``progress`` as in ``tiled_ais_maps``.
+
+    The decoder runs in the precision the embeddings were computed in: bf16 embeddings are
+    decoded in bf16 where the device has it, fp32 ones exactly as micro_sam does.
+    """
     n_tiles = embeddings.n_tiles
     return tiled_ais_maps(
         decoder, [embeddings.tile_features(i) for i in range(n_tiles)], embeddings.input_sizes,
-        embeddings.grid.tiles, embeddings.image_shape, progress,
+        embeddings.grid.tiles, embeddings.image_shape, progress, embeddings.precision,
     )
 
 

@@ -313,6 +313,17 @@ def predict_window(decoder: AISDecoder, embeddings: torch.Tensor, window: Window
     return out
 
 
+def uses_bf16(precision: str, device: torch.device) -> bool:
+    """Whether to decode in bfloat16: asked for, and the device computes it natively.
+
+    On a CPU without bf16 instructions (no AVX512-BF16/AMX) bf16 convolutions are emulated and
+    slower than float32, so the decoder stays in float32 there.
+    """
+    if precision != "bf16":
+        return False
+    return device.type != "cpu" or bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
 @torch.inference_mode()
 def predict_ais_maps(
     decoder: AISDecoder,
@@ -320,19 +331,24 @@ def predict_ais_maps(
     input_size: tuple[int, int],
     original_size: tuple[int, int],
     region: Window | None = None,
+    precision: str = "fp32",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Run the decoder on one image's embeddings (1, 256, 64, 64).
 
     Returns (foreground, center_distances, boundary_distances), float32 arrays of ``original_size``.
     With ``region`` (y0, x0, y1, x1) in original-size pixels only that part is computed exactly
-    (the rest is unspecified); a tile's caller keeps only its inner block.
+    (the rest is unspecified); a tile's caller keeps only its inner block. ``precision="bf16"``
+    runs the convolutions in bfloat16 where the device has it (see ``uses_bf16``): about 2x
+    faster on a CPU with AVX512-BF16, maps within ~0.03 of float32; "fp32" is micro_sam's path.
     """
     features = np.asarray(features, dtype=np.float32)
     if features.shape != (1, EMBED_DIM, 64, 64):
         raise InvalidInput(f"features must have shape (1, {EMBED_DIM}, 64, 64), got {features.shape}")
     device = next(decoder.parameters()).device
     window = decoder_window(region, tuple(input_size), tuple(original_size))
-    output = predict_window(decoder, torch.from_numpy(features).to(device), window)
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=uses_bf16(precision, device)):
+        output = predict_window(decoder, torch.from_numpy(features).to(device), window)
+    output = output.float()
     output = resize_to_original(output, tuple(input_size), tuple(original_size))
     maps = output[0].float().cpu().numpy()
     return maps[0], maps[1], maps[2]
