@@ -89,9 +89,16 @@ def check_options(precision: str, tile_shape: Sequence[int] | None, halo: Sequen
 
 
 def prepare_tile(sam: Sam, tile_image: np.ndarray) -> tuple[torch.Tensor, tuple[int, int]]:
-    """Tile pixels -> ((1, 3, S, S) normalised, padded encoder input, input size (h, w))."""
+    """Tile pixels -> ((1, 3, S, S) normalised, padded encoder input, input size (h, w)).
+
+    InvalidInput for a tile so elongated that its short side would vanish at the encoder's size."""
+    side = sam.image_encoder.img_size
+    height, width = tile_image.shape[:2]
+    if min(ResizeLongestSide.get_preprocess_shape(height, width, side)) < 1:
+        raise InvalidInput(f"an image (or tile) of {height} x {width} px is too elongated to embed: its short side "
+                           f"would be under 1 px at the encoder's {side} px; embed it in tiles (tile_shape)")
     rgb = to_uint8_rgb(tile_image)
-    resized = ResizeLongestSide(sam.image_encoder.img_size).apply_image(rgb)
+    resized = ResizeLongestSide(side).apply_image(rgb)
     tensor = torch.as_tensor(resized, device=sam.device).permute(2, 0, 1).contiguous()[None]
     return sam.preprocess(tensor), (int(resized.shape[0]), int(resized.shape[1]))
 

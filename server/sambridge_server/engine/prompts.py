@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import torch
@@ -29,7 +30,7 @@ from segment_anything.modeling import Sam
 from segment_anything.utils.transforms import ResizeLongestSide
 
 from .embeddings import ImageEmbeddings
-from .errors import InvalidInput
+from .errors import Cancelled, InvalidInput
 from .models import LoadedModel
 from .shared_decoder import (
     SharedImage,
@@ -403,11 +404,13 @@ def paint_objects(
     boxes: np.ndarray | None = None,
     negative_points: np.ndarray | None = None,
     batch_size: int | None = None,
+    cancelled: Callable[[], bool] | None = None,
 ) -> tuple[np.ndarray, dict[int, float], int]:
     """``paint_labels(decode_objects(...))`` in O(image + batch) memory: each chunk's best masks
     are painted as they are decoded (higher score wins overlaps; ties: the later object).
 
     Returns the uint32 labels, {label: best score} and how many objects missed a shared negative.
+    Cancelled between chunks once ``cancelled()`` is True.
     """
     sam = _sam_of(model)
     groups, dropped, _ = _plan_objects(embeddings, points, boxes, negative_points)
@@ -416,6 +419,8 @@ def paint_objects(
     scores_of: dict[int, float] = {}
     for indices, tile, masks, scores, _ in _decoded_chunks(sam, embeddings, groups,
                                                            batch_size or default_batch_size(sam)):
+        if cancelled is not None and cancelled():
+            raise Cancelled("the call was cancelled while its objects were decoded")
         region = tile.outer_slices()
         tile_labels, tile_best = labels[region], best[region]  # views: painting writes through
         scores_np = scores.float().cpu().numpy()

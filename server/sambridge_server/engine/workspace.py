@@ -12,19 +12,21 @@ import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Sequence
+from contextlib import contextmanager
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
 
 from . import interactive, prompts
-from .ais import AISParams, ais_segment, default_ais_params, embeddings_ais_maps, prepare_smoothing
+from .ais import AISMaps, AISParams, ais_segment, default_ais_params, embeddings_ais_maps, prepare_smoothing
 from .ais_decoder import AISDecoder, build_ais_decoder
 from .amg import AMGParams, amg_segment, default_amg_params, embeddings_amg_candidates
 from .cache import CacheKey, EmbeddingCache
 from .embeddings import TILE_FEATURE_BYTES, ImageEmbeddings, check_options, compute_embeddings
 from .errors import Cancelled, FailedPrecondition, InvalidInput, ResourceExhausted
 from .images import ImageStore, StoredImage
+from .interrupt import interruptible, stops_when
 from .labels import ObjectSummary, summarize_labels
 from .model_zoo import ModelZoo, StageProgress, default_model_dir, load_registry
 from .models import LoadedModel, ModelRegistry, load_checkpoint
@@ -101,6 +103,9 @@ class Workspace:
         self.cache = EmbeddingCache(config.cache_mb * 1024 * 1024, cache_dir / "embeddings" if cache_dir else None)
         self.objects = ObjectStore()
         self._encoder_locks: dict[str, threading.Lock] = {}
+        # Full-image decoder passes (AIS maps, AMG candidates) of a model run one at a time too:
+        # each holds about a GB of activations on a 1024-px window, so their memory stays bounded.
+        self._decoder_locks: dict[str, threading.Lock] = {}
         self._keys: dict[tuple, CacheKey] = {}
         self._decoders: dict[str, AISDecoder] = {}
         # Decoder maps / AMG candidates of recent planes: re-running with other thresholds is cheap.
@@ -163,6 +168,7 @@ class Workspace:
         """Stop serving a model (not the default) and free what it holds; its cache entries stay."""
         model = self.models.remove(name)
         self._encoder_locks.pop(model.name, None)
+        self._decoder_locks.pop(model.name, None)
         self._decoders.pop(model.name, None)
 
     def capabilities(self) -> list[str]:
@@ -206,8 +212,10 @@ class Workspace:
             lock = self._encoder_locks.setdefault(model.name, threading.Lock())
             _acquire(lock, cancelled)
             try:
-                return compute_embeddings(model, plane, request.tile_shape, request.halo, precision,
-                                          progress, cancelled)
+                # A cancel stops the encoder between its blocks, not only between tiles.
+                with stops_when(cancelled or _never):
+                    return compute_embeddings(interruptible_model(model), plane, request.tile_shape, request.halo,
+                                              precision, progress, cancelled)
             finally:
                 lock.release()
 
@@ -305,7 +313,7 @@ class Workspace:
         Also returns how many objects did not see every negative point (outside their tile)."""
         embeddings, model, _ = self.embeddings_for(request, index, cancelled=cancelled)
         labels, scores, missed = prompts.paint_objects(model, embeddings, points=points, boxes=boxes,
-                                                       negative_points=negative_points)
+                                                       negative_points=negative_points, cancelled=cancelled)
         return labels, summarize_labels(labels, scores, index), missed
 
     def release_object(self, object_id: str, owner: str = "") -> bool:
@@ -320,8 +328,18 @@ class Workspace:
                 "or a micro_sam model with a decoder"
             )
         if model.name not in self._decoders:
-            self._decoders[model.name] = build_ais_decoder(model.decoder_state).to(model.device)
+            self._decoders[model.name] = interruptible(build_ais_decoder(model.decoder_state).to(model.device))
         return self._decoders[model.name]
+
+    @contextmanager
+    def _decoder_pass(self, model: LoadedModel, cancelled: CancelledFn) -> Iterator[None]:
+        """Hold the model's decoder-pass lock (Cancelled if the work is abandoned while waiting)."""
+        lock = self._decoder_locks.setdefault(model.name, threading.Lock())
+        _acquire(lock, cancelled)
+        try:
+            yield
+        finally:
+            lock.release()
 
     def auto_segment(self, request: EmbeddingRequest, method: str = "auto", ais_params: dict | None = None,
                      amg_params: dict | None = None, indices: Sequence[int] = (),
@@ -378,17 +396,36 @@ class Workspace:
         # once every caller waiting for it has cancelled.
         key = (self._cache_key(self.images.get(request.image_id), index, model, request,
                                request.precision or self.precision), method)
+        # The shared work also stops inside a decoder pass (between layers), see engine/interrupt.py.
         if method == "ais":
-            maps = self._automatic_cache.get(key, lambda abandoned: prepare_smoothing(embeddings_ais_maps(
-                self._decoder(model), embeddings, progress_while_wanted(tile_progress, abandoned)), params), cancelled)
+            def ais_maps(abandoned: CancelledFn) -> AISMaps:
+                with self._decoder_pass(model, abandoned), stops_when(abandoned):
+                    return prepare_smoothing(embeddings_ais_maps(
+                        self._decoder(model), embeddings, progress_while_wanted(tile_progress, abandoned)), params)
+
+            maps = self._automatic_cache.get(key, ais_maps, cancelled)
             labels = ais_segment(maps, params)
             return labels, _mean_per_label(maps.foreground, labels)
         amg_key = key + (params.points_per_side, params.points_per_batch, params.pred_iou_thresh)
-        candidates = self._automatic_cache.get(amg_key, lambda abandoned: embeddings_amg_candidates(
-            model.sam, embeddings, params.points_per_side, params.points_per_batch, params.pred_iou_thresh),
-            cancelled)
+
+        def amg_candidates(abandoned: CancelledFn) -> list:
+            with self._decoder_pass(model, abandoned), stops_when(abandoned):
+                return embeddings_amg_candidates(interruptible_model(model).sam, embeddings, params.points_per_side,
+                                                 params.points_per_batch, params.pred_iou_thresh)
+
+        candidates = self._automatic_cache.get(amg_key, amg_candidates, cancelled)
         result = amg_segment(candidates, params.filter)
         return result.labels, {i + 1: float(s) for i, s in enumerate(result.pred_iou)}
+
+
+def _never() -> bool:
+    return False
+
+
+def interruptible_model(model: LoadedModel) -> LoadedModel:
+    """``model`` with every layer of its SAM checking the running thread's cancellation (once)."""
+    interruptible(model.sam)
+    return model
 
 
 def _acquire(lock: threading.Lock, cancelled: CancelledFn | None) -> None:
