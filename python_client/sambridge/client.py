@@ -589,12 +589,15 @@ class TrackingResult:
 
 
 def lineage_of(tracks: np.ndarray) -> dict[int, list[int]]:
-    """``{mother id: [daughter ids]}`` of a CTC track table."""
+    """``{mother id: [daughter ids]}`` of the divisions in a CTC track table.
+
+    A parent with a single child is the same cell continued after a gap, not a division: left out.
+    """
     lineage: dict[int, list[int]] = {}
     for track_id, _, _, parent in np.asarray(tracks).reshape(-1, 4).tolist():
         if parent:
             lineage.setdefault(int(parent), []).append(int(track_id))
-    return {mother: sorted(daughters) for mother, daughters in sorted(lineage.items())}
+    return {mother: sorted(daughters) for mother, daughters in sorted(lineage.items()) if len(daughters) >= 2}
 
 
 def _frame_annotation(annotation: dict, default_t: int = 0) -> tracking_pb2.FrameAnnotation:

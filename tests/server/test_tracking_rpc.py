@@ -77,6 +77,23 @@ def test_linking_through_the_server_returns_the_exact_lineage(client, series):
     assert progress and all(stage == "linking" for stage, _, _ in progress)
 
 
+def test_gaps_and_late_daughters_through_the_server_equal_the_engine(client, series):
+    """A frame missed by the segmenter: the server (with the movie as division evidence) links
+    across it exactly as the engine does, with one-child parents for gaps and 2 divisions."""
+    from sambridge_server.engine.tracking import track_labels
+
+    movie, labels, _, _ = series
+    missed = labels.copy()
+    missed[3] = 0  # cell 1's daughters appear a frame late, cells 2 and 3 have a gap
+    result = client.track(movie, labels=missed, model="tiny")
+    engine = track_labels(missed, image=movie)
+
+    np.testing.assert_array_equal(result.labels, engine.labels)
+    np.testing.assert_array_equal(result.tracks, engine.tracks)
+    assert result.n_divisions == 2 and result.lineage == engine.lineage and len(engine.lineage) == 2
+    assert sum(1 for *_, parent in result.tracks.tolist() if parent and parent not in result.lineage) == 2
+
+
 def test_time_limit_is_applied_per_call(client, series):
     movie, labels, truth, _ = series
     result = client.track(movie, labels=labels, model="tiny", time_limit_s=1e-6)
