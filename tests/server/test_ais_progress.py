@@ -22,7 +22,7 @@ def ais_address(start_server, tmp_path, monkeypatch):
                     fmt="micro_sam")
     decoded = []
 
-    def fake_maps(decoder, features, input_size, original_size, region=None):
+    def fake_maps(decoder, features, input_size, original_size, region=None, precision="fp32"):
         decoded.append(tuple(original_size))
         foreground = np.zeros(original_size, np.float32)
         return foreground, foreground + 1, foreground + 1
