@@ -160,8 +160,10 @@ def random_graph(n_frames: int, per_frame: int, radius: float, seed: int) -> nx.
 
 @pytest.fixture(scope="module")
 def hard_graph() -> nx.DiGraph:
-    graph = random_graph(n_frames=50, per_frame=100, radius=100, seed=0)
-    assert graph.number_of_nodes() == 5000 and graph.number_of_edges() > 12000
+    # Radius 130: ~23,000 links; optimal takes ~40 s of SCIP on the 2-core CPU (radius 100 now
+    # solves in ~10 s since the split coupling was tightened, too close to the 12 s limit below).
+    graph = random_graph(n_frames=50, per_frame=100, radius=130, seed=0)
+    assert graph.number_of_nodes() == 5000 and graph.number_of_edges() > 20000
     return graph
 
 
@@ -179,7 +181,7 @@ def test_tiny_time_limit_returns_in_time_with_a_solution_marked_cut(hard_graph: 
 
 
 def test_solver_cut_by_time_limit_keeps_its_best_solution(hard_graph: nx.DiGraph) -> None:
-    # Optimal takes ~15 s of SCIP here; 12 s leaves it several seconds after building the model.
+    # Optimal takes ~40 s of SCIP here; 12 s leaves it several seconds after building the model.
     costs = TrackingCosts()
     start = time.perf_counter()
     solution = solve_links(hard_graph, costs, time_limit_s=12.0)

@@ -144,9 +144,11 @@ def tracks_from_links(
         children[u].append(v)
         parent[v] = u
     def frame(n: int) -> int:
+        """The frame of object ``n``."""
         return graph.nodes[n]["t"]
 
-    def continues(n: int) -> bool:  # n's one child goes on n's track
+    def continues(n: int) -> bool:
+        """True when ``n``'s one child goes on ``n``'s track (the next frame, no division)."""
         return len(children[n]) == 1 and frame(children[n][0]) == frame(n) + 1
 
     # A track starts at an object without parent, at a daughter of a division or after a gap.
