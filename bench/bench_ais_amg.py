@@ -72,7 +72,9 @@ def main() -> None:
                       foreground_smoothing=params.foreground_smoothing,
                       distance_smoothing=params.distance_smoothing, min_size=params.min_size)
         t_ref, ref_labels = median_time(lambda: reference.generate(**kwargs), args.ais_runs)
-        fresh = lambda: ais_segment(AISMaps(maps.foreground, maps.center_distances, maps.boundary_distances), params)
+        def fresh():
+            return ais_segment(AISMaps(maps.foreground, maps.center_distances, maps.boundary_distances), params)
+
         t_cold, labels = median_time(fresh, args.ais_runs)
         cached = AISMaps(maps.foreground, maps.center_distances, maps.boundary_distances)
         ais_segment(cached, params)

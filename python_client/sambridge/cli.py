@@ -341,7 +341,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if len(args.images) != len(args.labels):
         raise UsageError("give as many --labels as --images")
     with _client(args) as client:
-        pairs = [(_read(i), _read(l)) for i, l in zip(args.images, args.labels)]
+        pairs = [(_read(image), _read(labels)) for image, labels in zip(args.images, args.labels)]
         job = client.train(args.output_model, pairs, data_dir=args.data_dir or "", base_model=args.model or "",
                            preset=args.preset, epochs=args.epochs, time_budget_s=args.time_budget,
                            validation_fraction=args.validation_fraction, lora_rank=args.lora_rank,

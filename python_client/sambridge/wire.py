@@ -7,13 +7,13 @@ the content id of an uploaded image.
 
 from __future__ import annotations
 
-import hashlib
 import zlib
 from typing import Iterator, Sequence
 
 import numpy as np
 
 from sambridge.v1 import common_pb2, images_pb2
+from sambridge_common.content_id import image_id  # noqa: F401 - part of the wire API
 
 DTYPE_TO_WIRE: dict[str, int] = {
     "uint8": common_pb2.UINT8,
@@ -129,16 +129,6 @@ def normalize(array: np.ndarray, axes: str, channels: Sequence[int] | None = Non
         raise WireError(f"axes {axes!r} (shape {shape}) hold a time series of volumes: select a timepoint "
                         f"(the server takes (z, y, x) volumes and (t, y, x) series)")
     return np.ascontiguousarray(array), axes
-
-
-def image_id(array: np.ndarray, axes: str) -> str:
-    """Content id of an image, exactly as images.proto defines it."""
-    array = np.ascontiguousarray(array)
-    digest = hashlib.sha1()
-    shape = ",".join(str(s) for s in array.shape)
-    digest.update(f"{array.dtype.name}|{shape}|{axes}|".encode())
-    digest.update(array.astype(array.dtype.newbyteorder("<"), copy=False).tobytes())
-    return "sha1:" + digest.hexdigest()
 
 
 def to_ndarray(array: np.ndarray, axes: str, compress: bool = True) -> common_pb2.NDArray:

@@ -155,7 +155,6 @@ def test_bad_inputs_are_rejected():
 
 def test_frozen_encoder_trains_only_the_prompt_path_on_serving_embeddings(images, tmp_path):
     from sambridge_server.engine.embeddings import compute_embeddings
-    from sambridge_server.engine.tiling import NativeTiling
     from sambridge_server.engine.training_frozen import encode_image
 
     sam, decoder = _model()

@@ -356,7 +356,7 @@ def test_stalled_uploads_and_job_watchers_leave_the_server_serving(target):
     release = threading.Event()
     image = _image(11, (128, 128))
     pairs = [synthetic_nuclei((64, 64), 4, np.random.default_rng(i), radius=(6.0, 10.0)) for i in range(2)]
-    with Client(address, timeout=60) as client, grpc.insecure_channel(address) as channel:
+    with Client(address, timeout=60) as client:
         expected = client.segment(image, box=(20, 20, 80, 80), model="tiny")
         job = client.train("attacked", pairs, base_model="tiny", epochs=1000, steps_per_epoch=2, patch_size=64,
                            n_objects_per_batch=2, validation_fraction=0.0, lr=1e-3)

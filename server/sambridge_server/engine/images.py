@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from sambridge_common.content_id import image_id as content_id
 
 from .errors import InvalidInput, NotFound, ResourceExhausted
 
@@ -251,13 +252,11 @@ def _write_atomically(path: Path, data: bytes) -> None:
 
 def _load_verified(path: Path, image_id: str) -> StoredImage | None:
     """The image stored at ``path`` if it loads and its content still hashes to ``image_id``."""
-    from sambridge import wire  # the one definition of the content id
-
     try:
         array = np.load(path, allow_pickle=False)
         axes = path.with_suffix(".axes").read_text()
     except (OSError, ValueError, UnicodeDecodeError):
         return None
-    if array.ndim != len(axes) or wire.image_id(array, axes) != image_id:
+    if array.ndim != len(axes) or content_id(array, axes) != image_id:
         return None
     return StoredImage(image_id, array, axes)

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Generator
 
 import numpy as np
+from sambridge_common.content_id import image_id as content_id
 
 from segment_anything.modeling import Sam
 
@@ -266,8 +267,8 @@ def _check_annotation(z: int, mask: np.ndarray, shape: tuple[int, int, int], wha
 
 def _paint_annotations(labels: np.ndarray, objects: dict[int, dict[int, np.ndarray]]) -> np.ndarray:
     """Annotated pixels are final: painted last, they win every overlap."""
-    for label, annotations in objects.items():
-        for z, mask in annotations.items():
+    for label, annotated in objects.items():
+        for z, mask in annotated.items():
             labels[z][np.asarray(mask, dtype=bool)] = label
     return labels
 
@@ -286,10 +287,10 @@ def propagate_objects(source: VolumeSource, objects: dict[int, dict[int, np.ndar
         raise InvalidInput("no objects to propagate")
     painter = _Painter(source.shape)
     schedules: dict[int, Schedule] = {}
-    for label, annotations in objects.items():
-        if not annotations:
+    for label, annotated in objects.items():
+        if not annotated:
             raise InvalidInput(f"object {label} has no annotated slice")
-        checked = {z: _check_annotation(z, m, source.shape, f"object {label}") for z, m in annotations.items()}
+        checked = {z: _check_annotation(z, m, source.shape, f"object {label}") for z, m in annotated.items()}
         blocked = sorted(set(checked) & set(options.stop_slices))
         if blocked:
             raise InvalidInput(f"object {label}: slices {blocked} are both annotated and stop slices")
@@ -406,10 +407,8 @@ def _plane_stack_id(workspace: "Workspace", image, axis: str) -> str:
     The stack is stored once under its content id, so its embeddings are computed lazily and
     cached like any other image's (also across restarts with a cache directory).
     """
-    from sambridge import wire
-
     stack = np.ascontiguousarray(np.moveaxis(image.array, 2 if axis == "zy" else 1, 0))
-    image_id = wire.image_id(stack, image.axes)
+    image_id = content_id(stack, image.axes)
     if image_id not in workspace.images:
         workspace.images.put(image_id, stack, image.axes)
     return image_id
