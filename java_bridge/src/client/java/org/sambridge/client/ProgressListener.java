@@ -17,11 +17,21 @@ public interface ProgressListener {
     void onProgress(String stage, long done, long total, String message);
 
     /**
-     * Polled between events; returning true cancels the call on the server.
+     * Polled every 100 ms from a watcher thread (and between events); returning true cancels
+     * the call at once, also while the server sends nothing, and the server stops its work.
      *
      * @return true to cancel
      */
     default boolean isCancelled() {
         return false;
+    }
+
+    /**
+     * Called about once a second from a watcher thread while a long call runs, also when the
+     * server sends no progress (e.g. to show the elapsed time).
+     *
+     * @param elapsedMs milliseconds since the call started
+     */
+    default void onTick(long elapsedMs) {
     }
 }

@@ -49,6 +49,18 @@ public abstract class BridgeCommand implements PlugIn {
         if (imp == null) {
             throw new IllegalStateException("No image is open.");
         }
+        ImagePlus source = LabelTarget.sourceOf(imp);
+        if (source != null && (source.getWindow() != null || ij.WindowManager.getImage(source.getID()) != null)) {
+            // the user drew on the SAM label image: work on its source, with that selection
+            ij.gui.Roi roi = imp.getRoi();
+            if (roi != null) {
+                source.setRoi((ij.gui.Roi) roi.clone());
+            }
+            if (source.getStackSize() == imp.getStackSize()) {
+                source.setPosition(source.getC(), imp.getZ(), imp.getT());
+            }
+            return source;
+        }
         return imp;
     }
 

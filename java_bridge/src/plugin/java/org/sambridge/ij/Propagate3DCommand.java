@@ -62,6 +62,6 @@ public final class Propagate3DCommand extends BridgeCommand {
         LabelResult result = client.propagate(imageId, annotations, options, new ImageJProgress(name()));
         VolumeResult volume = (VolumeResult) result.raw();
         IJ.log("SAMBridge Propagate in 3D: object spans z " + volume.getZBegin() + ".." + volume.getZEnd());
-        ResultPublisher.publish(imp, result, -1, name());
+        ResultPublisher.publish(imp, result, -1, false, name());
     }
 }

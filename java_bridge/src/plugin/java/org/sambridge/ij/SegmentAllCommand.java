@@ -48,6 +48,6 @@ public final class SegmentAllCommand extends BridgeCommand {
         if (current && result.labels().depth() > 1) {
             result = SlicePicker.plane(result, index);
         }
-        ResultPublisher.publish(imp, result, current ? index : -1, name());
+        ResultPublisher.publish(imp, result, current ? index : -1, true, name());
     }
 }

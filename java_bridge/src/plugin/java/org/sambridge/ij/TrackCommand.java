@@ -54,13 +54,21 @@ public final class TrackCommand extends BridgeCommand {
                 .setCosts(costs).build();
         LabelResult result = client.track(request, new ImageJProgress(name()));
         TrackResult tracks = (TrackResult) result.raw();
+        ResultPublisher.Published published = ResultPublisher.publish(imp, result, -1, true, name());
         StringBuilder log = new StringBuilder("SAMBridge Track: " + tracks.getTracksCount() + " tracks, "
                 + tracks.getNDivisions() + " divisions, solver " + tracks.getSolverStatus());
         for (Track track : tracks.getTracksList()) {
-            log.append("\n  track ").append(track.getId()).append(": frames ").append(track.getBegin()).append("..")
-                    .append(track.getEnd()).append(track.getParent() > 0 ? ", parent " + track.getParent() : "");
+            String parent = track.getParent() > 0 ? published.nameOf((int) track.getParent()) : null;
+            log.append("\n  ").append(nameOr(published, track.getId())).append(" (track ").append(track.getId())
+                    .append("): frames ").append(track.getBegin()).append("..").append(track.getEnd())
+                    .append(track.getParent() > 0 ? ", parent " + (parent == null ? "track " + track.getParent()
+                            : parent) : "");
         }
         IJ.log(log.toString());
-        ResultPublisher.publish(imp, result, -1, name());
+    }
+
+    private static String nameOr(ResultPublisher.Published published, long trackId) {
+        String name = published.nameOf((int) trackId);
+        return name == null ? "(no pixels)" : name;
     }
 }

@@ -19,7 +19,11 @@ public final class TestMain {
         "org.sambridge.client.RoiConverterTest",
         "org.sambridge.client.GeoJsonTest",
         "org.sambridge.client.ConnectionFailureTest",
+        "org.sambridge.client.StreamingCancelTest",
         "org.sambridge.ij.PromptCollectorTest",
+        "org.sambridge.ij.ResultPublisherTest",
+        "org.sambridge.ij.MaskPickerTest",
+        "org.sambridge.ij.ConnectTokenTest",
     };
 
     private TestMain() {
