@@ -227,11 +227,35 @@ public final class ResultPublisher {
             return;
         }
         ImageWindow window = source.getWindow();
-        if (window != null) {
+        if (window == null) {
+            WindowManager.setTempCurrentImage(source);
+            return;
+        }
+        // A label window shown just now takes the focus a moment later, from the event queue:
+        // re-assert the source until the queued activations have run (at most ~1 s).
+        for (int attempt = 0; attempt < 20; attempt++) {
             WindowManager.setCurrentWindow(window);
             WindowManager.toFront(window);
-        } else {
-            WindowManager.setTempCurrentImage(source);
+            flushEvents();
+            IJ.wait(50);
+            flushEvents();
+            if (WindowManager.getCurrentImage() == source) {
+                return;
+            }
+        }
+    }
+
+    /** Lets the AWT event queue run what is pending (no-op on the event thread itself). */
+    private static void flushEvents() {
+        if (java.awt.EventQueue.isDispatchThread()) {
+            return;
+        }
+        try {
+            java.awt.EventQueue.invokeAndWait(() -> { });
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (java.lang.reflect.InvocationTargetException e) {
+            // a no-op cannot throw
         }
     }
 
