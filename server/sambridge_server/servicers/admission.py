@@ -109,19 +109,7 @@ class AdmissionInterceptor(grpc.ServerInterceptor):
 
     def _counted_stream(self, behavior: Callable) -> Callable:
         def wrapper(request, context):
-            # A stream the server never starts iterating would keep its slot: count it down
-            # when the call ends, whichever way it ends.
-            once = threading.Lock()  # the callback and the generator's end may race: release once
-
-            def release() -> None:
-                if once.acquire(blocking=False):
-                    self._release()
-
-            context.add_callback(release)
-            try:
-                yield from behavior(request, context)
-            finally:
-                release()
+            yield from _released_at_end(behavior, request, context, self._release)
 
         return wrapper
 
@@ -151,19 +139,28 @@ class AdmissionInterceptor(grpc.ServerInterceptor):
             refusal = self._admit_watcher(caller)
             if refusal:
                 context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, refusal)
-            once = threading.Lock()
-
-            def release() -> None:
-                if once.acquire(blocking=False):
-                    self._release_watcher(caller)
-
-            context.add_callback(release)
-            try:
-                yield from behavior(request, context)
-            finally:
-                release()
+            yield from _released_at_end(behavior, request, context, lambda: self._release_watcher(caller))
 
         return wrapper
+
+
+def _released_at_end(behavior: Callable, request, context, release: Callable[[], None]):
+    """Stream ``behavior``'s responses and call ``release`` exactly once when the call ends.
+
+    A stream the server never starts iterating would keep what it holds: the call's end callback
+    releases it too, and the callback and the generator's end may race, hence the once-lock.
+    """
+    once = threading.Lock()
+
+    def release_once() -> None:
+        if once.acquire(blocking=False):
+            release()
+
+    context.add_callback(release_once)
+    try:
+        yield from behavior(request, context)
+    finally:
+        release_once()
 
 
 class ByteBudget:
