@@ -133,6 +133,7 @@ def held_out_accuracy(model, decoder, tiling, params, n_frames: int, fp32_path, 
     import sys
     from pathlib import Path
 
+    from sambridge_server.engine.ais import ais_segment
     from sambridge_server.engine.embeddings import compute_embeddings
     from sambridge_server.engine.metrics import mean_segmentation_accuracy
 
@@ -144,15 +145,8 @@ def held_out_accuracy(model, decoder, tiling, params, n_frames: int, fp32_path, 
     for frame in frames:
         served = compute_embeddings(model, frame.image, tiling.tile_shape, tiling.halo, "bf16")
         for name, fn in (("fp32", fp32_path), ("bf16", bf16_path)):
-            scores[name].append(mean_segmentation_accuracy(ais_segment_of(fn(served), params), frame.labels))
+            scores[name].append(mean_segmentation_accuracy(ais_segment(fn(served), params), frame.labels))
     return {"frames": len(frames), **{name: float(np.mean(v)) if v else float("nan") for name, v in scores.items()}}
-
-
-def ais_segment_of(maps, params) -> np.ndarray:
-    """Labels of AIS maps (imported lazily, like the rest of the engine)."""
-    from sambridge_server.engine.ais import ais_segment
-
-    return ais_segment(maps, params)
 
 
 if __name__ == "__main__":
