@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the SAMBridge Java bridge offline, from Debian packages only, and runs
-# the Java unit tests.
+# the Java unit tests of every module.
 #
 #   apt-get install -y libgrpc-java protobuf-compiler-grpc-java-plugin \
 #       libprotobuf-java protobuf-compiler libnetty-java libperfmark-java \
@@ -9,11 +9,20 @@
 #   java_bridge/build.sh            # build + unit tests
 #   java_bridge/build.sh --no-test  # build only
 #
+# Modules (each MODULE/src/main/java, MODULE/src/test/java):
+#   client-core  generated gRPC stubs (org.sambridge.v1) + client API (org.sambridge.client);
+#                plain Java: no ImageJ, AWT or Swing (check_core_purity.sh; compiled without ij.jar)
+#   imagej       ImageJ/Fiji plugin (org.sambridge.ij) + ImageJ conversions (org.sambridge.ij.convert)
+#   qupath       QuPath helpers (org.sambridge.qupath); needs client-core only
+#   test-runner  TestMain + TestDiscovery (finds *Test classes in a test jar; not shipped)
+#   live/        tests against a running server (test_live.sh; not shipped, not unit tests)
+#
 # Outputs (java_bridge/build/, gitignored):
-#   sambridge-client.jar  generated gRPC stubs (org.sambridge.v1) + client API (org.sambridge.client)
-#   SAMBridge_.jar        ImageJ/Fiji plugin (org.sambridge.ij + plugins.config)
-#   lib/                  runtime dependency jars, copied from /usr/share/java
-#   sambridge-tests.jar   unit + live tests (not for users)
+#   sambridge-client.jar  client-core
+#   SAMBridge_.jar        imagej (+ plugins.config)
+#   sambridge-qupath.jar  qupath
+#   lib/                  runtime dependency jars, copied from /usr/share/java, + sambridge-client.jar
+#   tests/                MODULE-tests.jar (unit tests), test-runner.jar, sambridge-live.jar (not for users)
 #
 # RUNTIME CLASSPATH (found by trial on Debian bookworm, grpc-java 1.41.3,
 # protobuf-java 3.21.12, netty 4.1.48, guava 31.1, perfmark 0.21; Java 17):
@@ -64,50 +73,93 @@ done
 
 join() { local IFS=:; echo "$*"; }
 DEPS=(); for jar in "${RUNTIME_JARS[@]}"; do DEPS+=("$J/$jar.jar"); done
-COMPILE_CP="$(join "${DEPS[@]}" "$J/geronimo-annotation-1.3-spec.jar" "$IJ_JAR")"
+DEPS_CP="$(join "${DEPS[@]}")"
+JUNIT_CP="$(join "${TEST_JARS[@]}")"
+CLIENT="$BUILD/sambridge-client.jar"
+PLUGIN="$BUILD/SAMBridge_.jar"
+QUPATH="$BUILD/sambridge-qupath.jar"
+RUNNER="$BUILD/tests/test-runner.jar"
 JAVAC=(javac --release 8 -encoding UTF-8 -Xlint:-options -nowarn)
 
+# compile_jar JAR CLASSPATH SOURCE_DIR... : compiles every .java under the dirs into JAR.
+compile_jar() {
+  local jar="$1" cp="$2"; shift 2
+  local classes="$BUILD/classes/$(basename "$jar" .jar)"
+  mkdir -p "$classes"
+  find "$@" -name '*.java' > "$classes.sources"
+  "${JAVAC[@]}" -d "$classes" -cp "$cp" @"$classes.sources"
+  jar cf "$jar" -C "$classes" .
+}
+
+echo "== client-core purity (no ImageJ, AWT or Swing)"
+"$HERE/check_core_purity.sh"
+
 rm -rf "$BUILD"
-mkdir -p "$BUILD"/{gen,classes/client,classes/plugin,classes/tests,lib}
+mkdir -p "$BUILD"/{gen,classes,lib,tests}
 
 echo "== protoc (java + grpc-java) from protos/sambridge/v1"
 protoc -I "$REPO/protos" --java_out="$BUILD/gen" \
   --plugin=protoc-gen-grpc-java="$GRPC_PLUGIN" --grpc-java_out="$BUILD/gen" \
   "$REPO"/protos/sambridge/v1/*.proto
 
-echo "== javac client"
-find "$BUILD/gen" "$HERE/src/client/java" -name '*.java' > "$BUILD/client-sources.txt"
-"${JAVAC[@]}" -d "$BUILD/classes/client" -cp "$COMPILE_CP" @"$BUILD/client-sources.txt"
-jar cf "$BUILD/sambridge-client.jar" -C "$BUILD/classes/client" .
+echo "== client-core -> sambridge-client.jar (compiled without ij.jar)"
+compile_jar "$CLIENT" "$DEPS_CP:$J/geronimo-annotation-1.3-spec.jar" "$BUILD/gen" "$HERE/client-core/src/main/java"
 
-echo "== javac ImageJ plugin"
-"${JAVAC[@]}" -d "$BUILD/classes/plugin" -cp "$COMPILE_CP:$BUILD/sambridge-client.jar" \
-  $(find "$HERE/src/plugin/java" -name '*.java')
-cp "$HERE/src/plugin/resources/plugins.config" "$BUILD/classes/plugin/"
-jar cf "$BUILD/SAMBridge_.jar" -C "$BUILD/classes/plugin" .
+echo "== imagej -> SAMBridge_.jar"
+mkdir -p "$BUILD/classes/SAMBridge_"
+cp "$HERE/imagej/src/main/resources/plugins.config" "$BUILD/classes/SAMBridge_/"
+compile_jar "$PLUGIN" "$DEPS_CP:$CLIENT:$IJ_JAR" "$HERE/imagej/src/main/java"
 
-echo "== lib/ (runtime dependencies for Fiji's jars/ folder)"
+echo "== qupath -> sambridge-qupath.jar"
+compile_jar "$QUPATH" "$DEPS_CP:$CLIENT" "$HERE/qupath/src/main/java"
+
+echo "== lib/ (runtime dependencies for Fiji's jars/ folder or QuPath's extensions folder)"
 for jar in "${DEPS[@]}"; do cp "$(readlink -f "$jar")" "$BUILD/lib/"; done
-cp "$BUILD/sambridge-client.jar" "$BUILD/lib/"
+cp "$CLIENT" "$BUILD/lib/"
 
-echo "== javac tests"
-TEST_CP="$COMPILE_CP:$BUILD/sambridge-client.jar:$BUILD/SAMBridge_.jar:$(join "${TEST_JARS[@]}")"
-"${JAVAC[@]}" -d "$BUILD/classes/tests" -cp "$TEST_CP" \
-  $(find "$HERE/src/test/java" "$HERE/src/live/java" -name '*.java')
-jar cf "$BUILD/sambridge-tests.jar" -C "$BUILD/classes/tests" .
-# Classpath for running tests / tools (written for test_live.sh).
-echo "$BUILD/sambridge-tests.jar:$BUILD/SAMBridge_.jar:$(join "$BUILD"/lib/*.jar):$IJ_JAR:$(join "${TEST_JARS[@]}")" \
+echo "== tests (test-runner, MODULE-tests.jar, live)"
+compile_jar "$RUNNER" "$JUNIT_CP" "$HERE/test-runner/src/main/java"
+CORE_TEST_CP="$DEPS_CP:$CLIENT:$JUNIT_CP:$RUNNER"
+QUPATH_TEST_CP="$CORE_TEST_CP:$QUPATH"
+IJ_TEST_CP="$CORE_TEST_CP:$IJ_JAR:$PLUGIN:$BUILD/tests/client-core-tests.jar"
+compile_jar "$BUILD/tests/test-runner-tests.jar" "$JUNIT_CP:$RUNNER" "$HERE/test-runner/src/test/java"
+compile_jar "$BUILD/tests/client-core-tests.jar" "$CORE_TEST_CP" "$HERE/client-core/src/test/java"
+compile_jar "$BUILD/tests/qupath-tests.jar" "$QUPATH_TEST_CP" "$HERE/qupath/src/test/java"
+compile_jar "$BUILD/tests/imagej-tests.jar" "$IJ_TEST_CP" "$HERE/imagej/src/test/java"
+compile_jar "$BUILD/tests/sambridge-live.jar" "$IJ_TEST_CP:$QUPATH" "$HERE/live/src/main/java"
+# Everything on one classpath, for test_live.sh and by hand:
+#   java -cp "$(cat java_bridge/build/classpath.txt)" org.sambridge.test.TestMain   # all unit tests, one JVM
+echo "$BUILD/tests/sambridge-live.jar:$(join "$BUILD"/tests/*-tests.jar):$RUNNER:$PLUGIN:$QUPATH:$(join "$BUILD"/lib/*.jar):$IJ_JAR:$JUNIT_CP" \
   > "$BUILD/classpath.txt"
 
-ls -l "$BUILD"/*.jar
+ls -l "$BUILD"/*.jar "$BUILD"/tests/*.jar
 echo "lib: $(ls "$BUILD/lib" | wc -l) jars"
 
+# run_module_tests MODULE CLASSPATH : runs the test classes discovered in MODULE-tests.jar, on
+# the module's own classpath (client-core and qupath without ij.jar); adds to the totals.
+PASSED=0; FAILED=0
+run_module_tests() {
+  local module="$1" cp="$2" log="$BUILD/tests/$1.log" rc=0
+  echo "== unit tests: $module"
+  java -Djava.awt.headless=true -cp "$cp:$BUILD/tests/$module-tests.jar" org.sambridge.test.TestMain \
+    "$BUILD/tests/$module-tests.jar" > "$log" 2>&1 || rc=$?
+  cat "$log"
+  local counts; counts="$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)"
+  [[ -n "$counts" ]] || { echo "$module: no test summary (exit code $rc)"; FAILED=$((FAILED + 1)); return; }
+  PASSED=$((PASSED + ${counts%% passed*})); FAILED=$((FAILED + $(echo "$counts" | awk '{print $3}')))
+  if ((rc != 0)) && [[ "$counts" == *" 0 failed" ]]; then FAILED=$((FAILED + 1)); fi  # died after the summary
+}
+
 if [[ $RUN_TESTS == 1 ]]; then
-  echo "== unit tests"
-  java -Djava.awt.headless=true -cp "$(cat "$BUILD/classpath.txt")" org.sambridge.test.TestMain
+  run_module_tests test-runner "$JUNIT_CP:$RUNNER"
+  run_module_tests client-core "$CORE_TEST_CP"
+  run_module_tests qupath "$QUPATH_TEST_CP"
+  run_module_tests imagej "$IJ_TEST_CP"
+  echo "== all modules: $PASSED passed, $FAILED failed"
   if command -v groovy >/dev/null; then
-    echo "== QuPath geometry via Debian groovy"
+    echo "== QuPath geometry via Debian groovy, on a QuPath user's jars (lib/ + sambridge-qupath.jar, no ij.jar)"
     JAVA_HOME="${JAVA_HOME:-$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")}" \
-      groovy -cp "$(cat "$BUILD/classpath.txt")" "$HERE/qupath/test_geometry.groovy"
+      groovy -cp "$(join "$BUILD"/lib/*.jar):$QUPATH" "$HERE/qupath/test_geometry.groovy"
   fi
+  ((FAILED == 0))
 fi

@@ -28,6 +28,26 @@ REPO = Path(__file__).resolve().parent.parent
 BUILD = REPO / "java_bridge" / "build" / "classpath.txt"
 
 
+CORE_PURITY = REPO / "java_bridge" / "check_core_purity.sh"
+
+
+@pytest.mark.parametrize("line", ["import ij.ImagePlus;", "import java.awt.image.BufferedImage;",
+                                  "import javax.swing.JFrame;", "private ij.process.ImageProcessor ip;"])
+def test_core_purity_check_rejects_imagej_and_awt(tmp_path, line):
+    """The build fails when client-core (the jar QuPath users carry) mentions ImageJ, AWT or Swing."""
+    source = tmp_path / "org" / "sambridge" / "client" / "Leak.java"
+    source.parent.mkdir(parents=True)
+    source.write_text(f"package org.sambridge.client;\n{line}\n/** see org.sambridge.ij.convert */\nclass Leak {{}}\n")
+    result = subprocess.run(["bash", str(CORE_PURITY), str(tmp_path)], capture_output=True, text=True)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Leak.java:2" in result.stderr
+
+
+def test_client_core_is_free_of_imagej_and_awt():
+    result = subprocess.run(["bash", str(CORE_PURITY)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
 def _require_java_build() -> None:
     if BUILD.exists() and shutil.which("xvfb-run"):
         return

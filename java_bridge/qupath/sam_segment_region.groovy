@@ -3,9 +3,10 @@
  * annotation's bounds, or the current field of view when nothing is selected.
  * Creates detections (or annotations) with "SAM score"; coordinates are mapped
  * back with image = offset + downsample * region, correct at any downsample.
- * Needs build/lib/*.jar in QuPath's extensions folder. QuPath 0.4 / 0.5 / 0.6.
+ * Needs build/lib/*.jar and build/sambridge-qupath.jar in QuPath's extensions folder. QuPath 0.4 / 0.5 / 0.6.
  */
 import org.sambridge.client.*
+import org.sambridge.qupath.BufferedImages
 import org.sambridge.v1.AutoMethod
 import org.locationtech.jts.geom.Geometry
 import qupath.lib.io.GsonTools

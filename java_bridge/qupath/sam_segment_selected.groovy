@@ -8,12 +8,13 @@
  * resulting outlines are mapped back with image = offset + downsample * region,
  * so coordinates are right at any downsample.
  *
- * Setup: put build/lib/*.jar (includes sambridge-client.jar) into QuPath's
- * extensions folder (or use the SAMBridge extension), then run in the script editor.
+ * Setup: put build/lib/*.jar (includes sambridge-client.jar) and build/sambridge-qupath.jar
+ * into QuPath's extensions folder (or use the SAMBridge extension), then run in the script editor.
  * QuPath 0.4 / 0.5 / 0.6 API.
  */
 import org.locationtech.jts.geom.Geometry
 import org.sambridge.client.*
+import org.sambridge.qupath.BufferedImages
 import qupath.lib.io.GsonTools
 import qupath.lib.objects.PathObjects
 import qupath.lib.regions.ImagePlane

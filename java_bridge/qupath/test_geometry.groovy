@@ -1,8 +1,11 @@
-// Runs the QuPath-side geometry (GeoJSON + downsample/offset transform) with
-// Debian's groovy against the client jar, no QuPath needed:
+// Runs the QuPath-side geometry (GeoJSON + downsample/offset transform) and region
+// conversion with Debian's groovy against the jars a QuPath user installs (client-core,
+// qupath, lib/; no ImageJ), no QuPath needed (build.sh runs it):
 //   groovy -cp "$(cat java_bridge/build/classpath.txt)" java_bridge/qupath/test_geometry.groovy
 import groovy.json.JsonSlurper
+import java.awt.image.BufferedImage
 import org.sambridge.client.*
+import org.sambridge.qupath.BufferedImages
 
 boolean[][] mask = new boolean[10][10]
 (1..8).each { y -> (1..8).each { x -> mask[y][x] = !(x in 3..6 && y in 3..6) } }   // square with hole
@@ -17,3 +20,8 @@ assert area == (48 + 1) * 16
 assert geometry.coordinates.any { poly -> poly.size() == 2 }                        // the hole
 assert geometry.coordinates.flatten().collate(2).contains([1004, 2004])             // corner (1,1)
 println "QuPath geometry OK: MultiPolygon, 2 parts, 1 hole, area ${area} (full-resolution px)"
+
+def region = new BufferedImage(3, 2, BufferedImage.TYPE_USHORT_GRAY)                // as server.readRegion returns
+region.getRaster().setSamples(0, 0, 3, 2, 0, [0, 1, 2, 300, 65535, 7] as int[])
+assert BufferedImages.toPixelArray(region, 0).contentId() == "sha1:2acd2ce82128dc854bb37abf2490e60cec9a9cdc"
+println "QuPath region OK: 16-bit region -> uint16 array with the Python content id"
