@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # CI step for the Java bridge: install the Debian packages it is built from, then
-# build the jars and run the Java unit tests (build.sh prints "N passed, N failed").
+# build the jars of the three modules (client-core, imagej, qupath) and run every module's
+# unit tests (build.sh checks that client-core has no ImageJ/AWT/Swing, discovers the *Test
+# classes and prints "N passed, N failed" per module and for all). The live tests against a
+# server (LiveClientTest, ImageJ macro run and LiveGuiTest under Xvfb) run from pytest:
+# tests/test_java_bridge.py calls test_live.sh.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 PACKAGES=(openjdk-17-jdk-headless libgrpc-java protobuf-compiler-grpc-java-plugin libprotobuf-java
