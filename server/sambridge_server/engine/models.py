@@ -206,6 +206,9 @@ class LoadedModel:
     model_hash: str
     device: str = "cpu"
     native_tiling: NativeTiling | None = None  # used when a request leaves the tiling unset
+    # The files it was loaded from (None when built in memory): batch workers load it from there.
+    checkpoint_path: str | None = None
+    decoder_path: str | None = None
 
 
 def file_hash(path: str | Path, chunk_size: int = 1 << 20) -> str:
@@ -319,6 +322,8 @@ def load_checkpoint(
         model_hash=model_hash,
         device=device,
         native_tiling=native_tiling,
+        checkpoint_path=str(path.resolve()),
+        decoder_path=str(Path(decoder_path).resolve()) if decoder_path is not None else None,
     )
 
 
