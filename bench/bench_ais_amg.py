@@ -50,8 +50,8 @@ def main() -> None:
     from segment_anything import SamPredictor
     from test_ais import maps_from_labels
 
-    from sambridge_server.engine.ais import AISMaps, AISParams, TUNED_AIS_PARAMS, ais_segment
-    from sambridge_server.engine.amg import AMGParams, amg_candidates, amg_segment
+    from sambridge_server.engine.automatic.ais import AISMaps, AISParams, TUNED_AIS_PARAMS, ais_segment
+    from sambridge_server.engine.automatic.amg import AMGParams, amg_candidates, amg_segment
     from sambridge_server.engine.metrics import mean_segmentation_accuracy
     from sambridge_server.engine.models import PRESETS, build_sam
 

@@ -44,9 +44,9 @@ def main() -> None:
 
     from sambridge_server.default_model import ensure_default_model
     from sambridge_server.demo import sample_image
-    from sambridge_server.engine.ais import (AISMaps, ais_segment, default_ais_params, embeddings_ais_maps,
+    from sambridge_server.engine.automatic.ais import (AISMaps, ais_segment, default_ais_params, embeddings_ais_maps,
                                              stitch_tile_maps, tiled_ais_maps)
-    from sambridge_server.engine.ais_decoder import build_ais_decoder, resize_to_original
+    from sambridge_server.engine.automatic.ais_decoder import build_ais_decoder, resize_to_original
     from sambridge_server.engine.embeddings import compute_embeddings
     from sambridge_server.engine.models import load_checkpoint
 
@@ -133,7 +133,7 @@ def held_out_accuracy(model, decoder, tiling, params, n_frames: int, fp32_path, 
     import sys
     from pathlib import Path
 
-    from sambridge_server.engine.ais import ais_segment
+    from sambridge_server.engine.automatic.ais import ais_segment
     from sambridge_server.engine.embeddings import compute_embeddings
     from sambridge_server.engine.metrics import mean_segmentation_accuracy
 

@@ -49,7 +49,7 @@ def main() -> None:
     from sambridge import Client
     from sambridge_server.app import build_server
     from sambridge_server.config import ModelSource, ServerConfig
-    from sambridge_server.engine import prompts
+    from sambridge_server.engine.prompts import decoding as prompts
     from sambridge_server.engine.models import PRESETS, build_sam, save_checkpoint
     from sambridge_server.engine.workspace import EmbeddingRequest, Workspace
 

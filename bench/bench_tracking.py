@@ -38,7 +38,7 @@ def hela_image(frames: int) -> np.ndarray:
 
 def main() -> None:
     """Run the benchmark and print a summary."""
-    from sambridge_server.engine.tracking import track_labels
+    from sambridge_server.engine.tracking.linking import track_labels
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
@@ -51,7 +51,7 @@ def main() -> None:
     labels = hela_segmentation(args.frames)
     options: dict = {} if args.no_image else {"image": hela_image(args.frames)}
     if args.legacy:
-        from sambridge_server.engine.tracking_solve import TrackingCosts
+        from sambridge_server.engine.tracking.solve import TrackingCosts
 
         options = {"costs": TrackingCosts.legacy(), "max_gap": 1, "division_reach": 0.0}
     objects = [len(np.unique(frame)) - 1 for frame in labels]

@@ -46,8 +46,8 @@ from skimage.measure import regionprops
 
 from sambridge_server.engine.embeddings import compute_embeddings, compute_volume_embeddings
 from sambridge_server.engine.models import PRESETS, build_sam, load_checkpoint
-from sambridge_server.engine.projection import decode_prompts, project
-from sambridge_server.engine.volume import (
+from sambridge_server.engine.prompts.projection import decode_prompts, project
+from sambridge_server.engine.volume.propagation import (
     PropagationOptions,
     VolumeSource,
     objects_from_labels,
@@ -156,9 +156,9 @@ def _scores_line(labels: np.ndarray, truth: np.ndarray, seconds: float, extra: s
 
 def _auto_segment_3d(model, embeddings: list, truth: np.ndarray) -> str:
     """AIS on every yx slice, merged into 3D objects (what AutoSegment3D does without all_planes)."""
-    from sambridge_server.engine.ais import ais_segment, default_ais_params, embeddings_ais_maps, prepare_smoothing
-    from sambridge_server.engine.ais_decoder import build_ais_decoder
-    from sambridge_server.engine.merge3d import merge_slices
+    from sambridge_server.engine.automatic.ais import ais_segment, default_ais_params, embeddings_ais_maps, prepare_smoothing
+    from sambridge_server.engine.automatic.ais_decoder import build_ais_decoder
+    from sambridge_server.engine.volume.merge3d import merge_slices
 
     start = time.perf_counter()
     decoder = build_ais_decoder(model.decoder_state)

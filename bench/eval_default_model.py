@@ -54,11 +54,11 @@ from skimage.segmentation import watershed
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "server"), str(ROOT / "python_client"), str(ROOT / "bench")]
 
-from sambridge_server.engine.ais import AISParams, ais_segment, embeddings_ais_maps  # noqa: E402
-from sambridge_server.engine.ais_decoder import build_ais_decoder  # noqa: E402
-from sambridge_server.engine.corrections import corrective_clicks  # noqa: E402
+from sambridge_server.engine.automatic.ais import AISParams, ais_segment, embeddings_ais_maps  # noqa: E402
+from sambridge_server.engine.automatic.ais_decoder import build_ais_decoder  # noqa: E402
+from sambridge_server.engine.prompts.corrections import corrective_clicks  # noqa: E402
 from sambridge_server.engine.metrics import mean_segmentation_accuracy  # noqa: E402
-from sambridge_server.engine.training_data import synthetic_nuclei  # noqa: E402
+from sambridge_server.engine.training.data import synthetic_nuclei  # noqa: E402
 from train_default_model import SHIPPED, hela_paths  # noqa: E402
 
 SETS = ("hela", "cho", "trpl", "synthetic")

@@ -45,8 +45,8 @@ def fresh_ids(labels: np.ndarray, seed: int = 0) -> np.ndarray:
 
 def run(sequence: Sequence, labels: np.ndarray, variant: str, time_limit_s: float, costs=None) -> dict:
     """Track ``labels`` with the ``before`` or ``after`` linker and score it against the truth."""
-    from sambridge_server.engine.tracking import track_labels
-    from sambridge_server.engine.tracking_metrics import evaluate_tracking
+    from sambridge_server.engine.tracking.linking import track_labels
+    from sambridge_server.engine.tracking.metrics import evaluate_tracking
 
     start = time.perf_counter()
     if variant == "before":
@@ -67,7 +67,7 @@ def run(sequence: Sequence, labels: np.ndarray, variant: str, time_limit_s: floa
 def legacy_options() -> dict:
     """The linker as it was before the division/gap work (issue 19)."""
     try:
-        from sambridge_server.engine.tracking_solve import TrackingCosts
+        from sambridge_server.engine.tracking.solve import TrackingCosts
 
         return {"costs": TrackingCosts.legacy(), "max_gap": 1, "division_reach": 0.0}
     except AttributeError:  # the old engine itself
@@ -91,7 +91,7 @@ def tune(time_limit_s: float, only: dict | None = None) -> None:
     import dataclasses
     import itertools
 
-    from sambridge_server.engine.tracking_solve import TrackingCosts
+    from sambridge_server.engine.tracking.solve import TrackingCosts
 
     sequence = draw_sequence(SPECS["tune"])
     inputs = [fresh_ids(sequence.labels), otsu_watershed(sequence.image, sequence.radius)]

@@ -34,8 +34,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "server"), str(ROOT / "python_client"), str(ROOT / "bench")]
 
 from eval_default_model import embed_as_served, iterative_box  # noqa: E402
-from sambridge_server.engine.ais import AISParams, ais_segment, embeddings_ais_maps  # noqa: E402
-from sambridge_server.engine.ais_decoder import build_ais_decoder  # noqa: E402
+from sambridge_server.engine.automatic.ais import AISParams, ais_segment, embeddings_ais_maps  # noqa: E402
+from sambridge_server.engine.automatic.ais_decoder import build_ais_decoder  # noqa: E402
 from sambridge_server.engine.metrics import mean_segmentation_accuracy, segmentation_scores  # noqa: E402
 from sambridge_server.engine.models import load_checkpoint  # noqa: E402
 

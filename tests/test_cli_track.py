@@ -11,7 +11,7 @@ from sambridge import Client
 from sambridge.cli import main
 from sambridge_server.app import build_server
 from sambridge_server.config import ModelSource, ServerConfig
-from sambridge_server.engine.ctc import read_ctc
+from sambridge_server.engine.tracking.ctc import read_ctc
 from sambridge_server.engine.models import PRESETS, build_sam, save_checkpoint
 from sambridge_server.engine.workspace import Workspace
 

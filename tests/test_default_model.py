@@ -6,12 +6,12 @@ from __future__ import annotations
 import numpy as np
 
 from sambridge_server.default_model import SHIPPED, ensure_default_model
-from sambridge_server.engine.ais import ais_segment, default_ais_params, embeddings_ais_maps
-from sambridge_server.engine.ais_decoder import build_ais_decoder
+from sambridge_server.engine.automatic.ais import ais_segment, default_ais_params, embeddings_ais_maps
+from sambridge_server.engine.automatic.ais_decoder import build_ais_decoder
 from sambridge_server.engine.embeddings import compute_embeddings
 from sambridge_server.engine.metrics import mean_segmentation_accuracy, segmentation_scores
 from sambridge_server.engine.models import load_checkpoint
-from sambridge_server.engine.prompts import decode
+from sambridge_server.engine.prompts.decoding import decode
 from sambridge_server.engine.tiling import NativeTiling
 
 HELD_OUT_FRAME = 15  # bench/train_default_model.py never reads frames 15-19

@@ -24,9 +24,9 @@ import torch
 
 from sambridge_server.app import build_server
 from sambridge_server.engine import workspace as workspace_module
-from sambridge_server.engine.ais import AISMaps
+from sambridge_server.engine.automatic.ais import AISMaps
 from sambridge_server.config import ModelSource, ServerConfig
-from sambridge_server.engine.ais_decoder import AISDecoder
+from sambridge_server.engine.automatic.ais_decoder import AISDecoder
 from sambridge_server.engine.models import PRESETS, build_sam, save_checkpoint
 from sambridge_server.engine.workspace import Workspace
 

@@ -34,7 +34,7 @@ def cache_home() -> Path:
 
 def build_placeholder(path: Path) -> Path:
     """Write the reproducible random-weight vit_tiny + AIS decoder checkpoint to ``path``."""
-    from sambridge_server.engine.ais_decoder import AISDecoder
+    from sambridge_server.engine.automatic.ais_decoder import AISDecoder
     from sambridge_server.engine.models import PRESETS, build_sam, save_checkpoint
 
     sam = build_sam(PRESETS["vit_tiny"], seed=PLACEHOLDER_SEED)

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from sambridge_server.engine.ais import embeddings_ais_maps
-from sambridge_server.engine.ais_decoder import AISDecoder, build_ais_decoder
+from sambridge_server.engine.automatic.ais import embeddings_ais_maps
+from sambridge_server.engine.automatic.ais_decoder import AISDecoder, build_ais_decoder
 from sambridge_server.engine.compact_weights import dequantize_tensor, quantize_tensor, save_compact
 from sambridge_server.engine.embeddings import compute_embeddings
 from sambridge_server.engine.models import PRESETS, build_sam, load_checkpoint, save_checkpoint

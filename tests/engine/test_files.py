@@ -11,7 +11,7 @@ import tifffile
 
 from sambridge_server.engine.errors import InvalidInput
 from sambridge_server.engine.files import open_confined
-from sambridge_server.engine.training_data import load_data_dir
+from sambridge_server.engine.training.data import load_data_dir
 
 
 def _data_dir(root, n=1):

@@ -8,7 +8,7 @@ import time
 import pytest
 import torch
 
-from sambridge_server.engine.ais_decoder import AISDecoder, predict_window
+from sambridge_server.engine.automatic.ais_decoder import AISDecoder, predict_window
 from sambridge_server.engine.errors import Cancelled
 from sambridge_server.engine.interrupt import interruptible, stops_when
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 import xxhash
 
-from sambridge_server.engine.ais_decoder import AISDecoder
+from sambridge_server.engine.automatic.ais_decoder import AISDecoder
 from sambridge_server.engine.errors import InvalidInput, NotFound
 from sambridge_server.engine.model_zoo import (
     SHIPPED_REGISTRY,

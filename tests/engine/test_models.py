@@ -20,7 +20,7 @@ from sambridge_server.engine.models import (
     load_checkpoint,
     save_checkpoint,
 )
-from sambridge_server.engine.prompts import decode
+from sambridge_server.engine.prompts.decoding import decode
 from sambridge_server.engine.tiling import make_grid
 
 

@@ -20,11 +20,11 @@ pytest.importorskip("mobile_sam")
 from micro_sam import prompt_based_segmentation as pbs  # noqa: E402
 from micro_sam.instance_segmentation import InstanceSegmentationWithDecoder, get_decoder, get_unetr  # noqa: E402
 
-from sambridge_server.engine.ais_decoder import build_ais_decoder, predict_ais_maps  # noqa: E402
+from sambridge_server.engine.automatic.ais_decoder import build_ais_decoder, predict_ais_maps  # noqa: E402
 from sambridge_server.engine.embeddings import compute_embeddings, prepare_tile  # noqa: E402
 from sambridge_server.engine.errors import InvalidInput  # noqa: E402
 from sambridge_server.engine.models import PRESETS, build_sam, load_checkpoint  # noqa: E402
-from sambridge_server.engine.prompts import decode  # noqa: E402
+from sambridge_server.engine.prompts.decoding import decode  # noqa: E402
 from sambridge_server.engine.tinyvit import randomize_tinyvit, set_attention_bias  # noqa: E402
 
 
@@ -177,8 +177,8 @@ def test_bf16_embeddings_are_close_to_fp32(ours, hela_crop):
 
 
 def test_training_refuses_vit_t(ours, tmp_path):
-    from sambridge_server.engine.ais_decoder import AISDecoder
-    from sambridge_server.engine.training import TrainConfig, train
+    from sambridge_server.engine.automatic.ais_decoder import AISDecoder
+    from sambridge_server.engine.training.trainer import TrainConfig, train
 
     with pytest.raises(InvalidInput, match="vit_t"):
         train(ours[0].sam, AISDecoder(), [np.zeros((8, 8))], [], TrainConfig(), tmp_path)

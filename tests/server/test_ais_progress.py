@@ -8,8 +8,8 @@ import torch
 
 from sambridge import Client
 from sambridge_server.config import ModelSource, ServerConfig
-from sambridge_server.engine import ais
-from sambridge_server.engine.ais_decoder import AISDecoder
+from sambridge_server.engine.automatic import ais
+from sambridge_server.engine.automatic.ais_decoder import AISDecoder
 from sambridge_server.engine.models import PRESETS, build_sam, save_checkpoint
 
 

@@ -32,9 +32,9 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from sambridge import Client, SamBridgeError, wire
 from sambridge.v1 import (automatic_pb2, common_pb2, embeddings_pb2, images_pb2, models_pb2, prompts_pb2,
                           training_pb2)
-from sambridge_server.engine.ais_decoder import AISDecoder
+from sambridge_server.engine.automatic.ais_decoder import AISDecoder
 from sambridge_server.engine.models import PRESETS, build_sam, save_checkpoint
-from sambridge_server.engine.training_data import synthetic_nuclei
+from sambridge_server.engine.training.data import synthetic_nuclei
 
 REPO = Path(__file__).resolve().parents[2]
 RSS_MARGIN = 2.0e9  # bytes above the server's RSS when an attack starts (CI measured up to +1.6 GB for the cancel cycles)

@@ -10,8 +10,8 @@ import torch
 from sambridge import Client, SamBridgeError
 from sambridge.v1 import automatic_pb2, automatic_pb2_grpc, common_pb2
 from sambridge_server.config import ModelSource, ServerConfig
-from sambridge_server.engine.ais import ais_segment, embeddings_ais_maps
-from sambridge_server.engine.ais_decoder import AISDecoder, build_ais_decoder
+from sambridge_server.engine.automatic.ais import ais_segment, embeddings_ais_maps
+from sambridge_server.engine.automatic.ais_decoder import AISDecoder, build_ais_decoder
 from sambridge_server.engine.embeddings import compute_embeddings
 from sambridge_server.engine.models import PRESETS, build_sam, load_checkpoint, save_checkpoint
 

@@ -16,7 +16,7 @@ import pytest
 from sambridge import Client, SamBridgeError, wire
 from sambridge.v1 import automatic_pb2, embeddings_pb2, tracking_pb2, volume_pb2
 from sambridge_server.config import ModelSource, ServerConfig
-from sambridge_server.engine import volume
+from sambridge_server.engine.volume import propagation as volume
 
 PLANES = 40
 

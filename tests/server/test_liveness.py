@@ -101,8 +101,8 @@ def _watchers(stub, job_id: str, sessions: list[str], token: str = "") -> tuple[
 
 def test_job_watchers_hold_no_workers_and_have_a_bound_of_their_own(tiny_checkpoint, start_server, monkeypatch):
     from sambridge.v1 import training_pb2, training_pb2_grpc
-    from sambridge_server.engine import jobs
-    from sambridge_server.engine.training_data import synthetic_nuclei
+    from sambridge_server.engine.training import jobs
+    from sambridge_server.engine.training.data import synthetic_nuclei
 
     monkeypatch.setattr(jobs, "train", _idle_training)
     # 8 calls in flight, 6 watchers (2 per caller), 4 probe threads: a pool of 18 threads.

@@ -14,7 +14,7 @@ from sambridge.cli import main as client_main
 from sambridge.v1 import models_pb2, models_pb2_grpc
 from sambridge_server.cli import config_from_args, main as server_main, parse_args
 from sambridge_server.config import ModelSource, ServerConfig
-from sambridge_server.engine.ais_decoder import AISDecoder
+from sambridge_server.engine.automatic.ais_decoder import AISDecoder
 from sambridge_server.engine.models import PRESETS, build_sam, save_checkpoint
 from tests.loopback_http import closed_port_url, serve_files, sha256, write_registry
 

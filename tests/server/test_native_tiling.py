@@ -11,7 +11,7 @@ from sambridge import Client
 from sambridge_server.config import ModelSource, ServerConfig
 from sambridge_server.engine.models import PRESETS, build_sam, load_checkpoint, save_checkpoint
 from sambridge_server.engine.tiling import NativeTiling
-from sambridge_server.engine.training_data import synthetic_nuclei
+from sambridge_server.engine.training.data import synthetic_nuclei
 
 NATIVE = NativeTiling((64, 64), (16, 16))
 

@@ -14,7 +14,7 @@ from skimage.draw import disk
 from sambridge import wire
 from sambridge.client import SamBridgeError
 from sambridge.v1 import common_pb2, tracking_pb2
-from sambridge_server.engine import tracking_interactive
+from sambridge_server.engine.tracking import interactive as tracking_interactive
 from sambridge_server.engine.workspace import LabelResult
 
 
@@ -80,7 +80,7 @@ def test_linking_through_the_server_returns_the_exact_lineage(client, series):
 def test_gaps_and_late_daughters_through_the_server_equal_the_engine(client, series):
     """A frame missed by the segmenter: the server (with the movie as division evidence) links
     across it exactly as the engine does, with one-child parents for gaps and 2 divisions."""
-    from sambridge_server.engine.tracking import track_labels
+    from sambridge_server.engine.tracking.linking import track_labels
 
     movie, labels, _, _ = series
     missed = labels.copy()

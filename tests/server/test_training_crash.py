@@ -19,7 +19,7 @@ import pytest
 import torch
 
 from sambridge import Client
-from sambridge_server.engine.training_data import synthetic_nuclei
+from sambridge_server.engine.training.data import synthetic_nuclei
 
 REPO = Path(__file__).resolve().parents[2]
 EPOCHS, STEPS_PER_EPOCH = 5, 2  # spare epochs: the kill must land before the end

@@ -13,7 +13,7 @@ import torch
 
 from sambridge import Client, SamBridgeError
 from sambridge_server.config import ModelSource, ServerConfig
-from sambridge_server.engine.training_data import synthetic_nuclei
+from sambridge_server.engine.training.data import synthetic_nuclei
 from sambridge_server.engine.workspace import Workspace
 
 # Tiny patches keep a step well under a second on a busy 2-core machine.
@@ -180,7 +180,7 @@ def test_unfinished_job_resumes_after_a_restart(tiny_checkpoint, tmp_path):
     config = ServerConfig(models=[ModelSource(path=tiny_checkpoint, name="tiny")], cache_dir=tmp_path / "a")
     first = Workspace(config)
     first.jobs.config_overrides = dict(TINY)
-    from sambridge_server.engine.jobs import JobSpec
+    from sambridge_server.engine.training.jobs import JobSpec
 
     record = first.jobs.submit(JobSpec("resumed", base_model="tiny", epochs=4), _pairs())
     run_dir = first.jobs.directory / record.job_id / "run"

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from sambridge.client import SamBridgeError
-from sambridge_server.engine import merge3d, volume
+from sambridge_server.engine.volume import merge3d
+from sambridge_server.engine.volume import propagation as volume
 from sambridge_server.engine.workspace import EmbeddingRequest
 
 CROP = (slice(None), slice(200, 264), slice(340, 404))  # 5 x 64 x 64 across two CHO nuclei

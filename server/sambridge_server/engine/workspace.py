@@ -18,10 +18,11 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 import torch
 
-from . import interactive, prompts
-from .ais import AISMaps, AISParams, ais_segment, default_ais_params, embeddings_ais_maps, prepare_smoothing
-from .ais_decoder import AISDecoder, build_ais_decoder
-from .amg import AMGParams, amg_segment, default_amg_params, embeddings_amg_candidates
+from .prompts import interactive
+from .prompts import decoding as prompts
+from .automatic.ais import AISMaps, AISParams, ais_segment, default_ais_params, embeddings_ais_maps, prepare_smoothing
+from .automatic.ais_decoder import AISDecoder, build_ais_decoder
+from .automatic.amg import AMGParams, amg_segment, default_amg_params, embeddings_amg_candidates
 from .cache import CacheKey, EmbeddingCache
 from .embeddings import TILE_FEATURE_BYTES, ImageEmbeddings, check_options, compute_embeddings
 from .errors import Cancelled, FailedPrecondition, InvalidInput, ResourceExhausted
@@ -30,10 +31,10 @@ from .interrupt import interruptible, stops_when
 from .labels import ObjectSummary, summarize_labels
 from .model_zoo import ModelZoo, StageProgress, default_model_dir, load_registry
 from .models import LoadedModel, ModelRegistry, load_checkpoint
-from .objects import ObjectState, ObjectStore
+from .prompts.objects import ObjectState, ObjectStore
 from .shared_work import SharedLRU, progress_while_wanted
 from .tiling import Box
-from .windows import in_window
+from .prompts.windows import in_window
 
 ProgressFn = Callable[[int, int], None]
 CancelledFn = Callable[[], bool]
@@ -119,7 +120,7 @@ class Workspace:
             else:
                 self.load_model(source.path, source.model_type, source.name, decoder_path=source.decoder_path)
         # After the models: restoring jobs re-registers finished models and resumes unfinished runs.
-        from .jobs import JobManager  # local import: training pulls in heavier modules
+        from .training.jobs import JobManager  # local import: training pulls in heavier modules
 
         self.jobs = JobManager(self, cache_dir / "jobs" if cache_dir else None)
 

@@ -11,14 +11,14 @@ from sambridge import wire
 from sambridge.v1 import tracking_pb2, tracking_pb2_grpc
 from sambridge_server.engine.errors import InvalidInput
 from sambridge_server.engine.images import StoredImage
-from sambridge_server.engine.tracking import track_labels
-from sambridge_server.engine.tracking_interactive import (
+from sambridge_server.engine.tracking.linking import track_labels
+from sambridge_server.engine.tracking.interactive import (
     Division,
     FollowOptions,
     ObjectAnnotation,
     track_object,
 )
-from sambridge_server.engine.tracking_solve import TrackingCosts
+from sambridge_server.engine.tracking.solve import TrackingCosts
 from sambridge_server.engine.workspace import Workspace
 from sambridge_server.servicers.automatic import method_name, set_params
 from sambridge_server.servicers.keys import box_xyxy, embedding_request, mask_array, points_xy

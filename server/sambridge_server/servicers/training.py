@@ -10,9 +10,9 @@ import numpy as np
 
 from sambridge.v1 import training_pb2, training_pb2_grpc
 from sambridge_server.engine.errors import InvalidInput
-from sambridge_server.engine.jobs import JobRecord, JobSpec
-from sambridge_server.engine.training import Progress
-from sambridge_server.engine.training_data import load_data_dir
+from sambridge_server.engine.training.jobs import JobRecord, JobSpec
+from sambridge_server.engine.training.trainer import Progress
+from sambridge_server.engine.training.data import load_data_dir
 from sambridge_server.engine.workspace import Workspace
 from sambridge_server.paths import confine
 from sambridge_server.servicers.rpc import _abort, caller_key, is_admin, unary

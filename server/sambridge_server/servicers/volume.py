@@ -6,9 +6,10 @@ import numpy as np
 
 from sambridge import wire
 from sambridge.v1 import volume_pb2, volume_pb2_grpc
-from sambridge_server.engine import merge3d, volume
+from sambridge_server.engine.volume import merge3d
+from sambridge_server.engine.volume import propagation as volume
 from sambridge_server.engine.errors import InvalidInput
-from sambridge_server.engine.volume import CancelledFn
+from sambridge_server.engine.volume.propagation import CancelledFn
 from sambridge_server.engine.workspace import EmbeddingRequest, Workspace
 from sambridge_server.servicers.automatic import method_name, set_params
 from sambridge_server.servicers.keys import box_xyxy, embedding_request, mask_array, points_xy

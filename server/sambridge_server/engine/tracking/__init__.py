@@ -1,0 +1,18 @@
+"""Tracking over (t, y, x): automatic linking with divisions (motile) and interactive following.
+
+Modules: ``graph`` (candidate objects and links), ``costs`` and ``divisions`` (the objective),
+``solve`` (motile ILP, greedy fallback), ``linking`` (labels -> tracks and lineage),
+``interactive`` (follow one annotated object with SAM), ``motion`` (its motion model),
+``metrics`` (TRA and link scores), ``ctc`` (Cell Tracking Challenge files).
+"""
+
+from .costs import TrackingCosts
+from .ctc import read_ctc, write_ctc
+from .interactive import FollowOptions, InteractiveTrackingResult, ObjectAnnotation, track_object
+from .linking import TrackingResult, track_labels
+from .metrics import TrackingScores, evaluate_tracking
+
+__all__ = [
+    "FollowOptions", "InteractiveTrackingResult", "ObjectAnnotation", "TrackingCosts", "TrackingResult",
+    "TrackingScores", "evaluate_tracking", "read_ctc", "track_labels", "track_object", "write_ctc",
+]

@@ -1,0 +1,364 @@
+"""Training jobs: a background worker that outlives clients and server restarts.
+
+Each job lives in ``<directory>/<job_id>/``: ``job.json`` (spec and state, rewritten atomically
+on every change), ``data.npz`` (the training pairs, so a restarted server needs no client) and
+``run/`` (the trainer's checkpoints, side file and curves). A server that starts on the same
+directory re-queues every job that was QUEUED or RUNNING, and training resumes from the run's
+last epoch checkpoint; models of finished jobs are registered again.
+
+A job belongs to the caller that started it (``owner``, an opaque key kept in job.json): calls
+that name a ``viewer`` see, watch and cancel only that viewer's jobs, and another's job reads as
+unknown. ``viewer=None`` (the server itself, an admin) sees every job; a job without an owner
+(started before owners were recorded) is visible to everyone.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import queue
+import re
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+import numpy as np
+import torch
+
+from ..automatic.ais_decoder import AISDecoder, build_ais_decoder
+from ..errors import Cancelled, InvalidInput, NotFound
+from ..models import build_sam
+from ..tiling import NativeTiling
+from .trainer import Progress, TrainConfig, check_trainable, make_config, train
+from .data import check_pair, split_validation, to_sam_tiles
+from .lora import merged_state_dict
+
+log = logging.getLogger("sambridge.jobs")
+
+QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = "QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"
+TERMINAL = (SUCCEEDED, FAILED, CANCELLED)
+# Bounds on request values: beyond them a job would only exhaust memory or never end.
+MAX_LORA_RANK, MAX_EPOCHS, MAX_OBJECTS, MAX_STEPS_PER_EPOCH = 64, 100_000, 1_000, 100_000
+_NAME = re.compile(r"[A-Za-z0-9._-]{1,100}")
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """What to train (everything but the data)."""
+
+    output_model: str
+    base_model: str = ""
+    preset: str = "auto"
+    epochs: int = 0
+    time_budget_s: float = 0.0
+    validation_fraction: float = 0.0
+    lora_rank: int = 0
+    train_decoder: bool = True
+    n_objects_per_batch: int = 0
+    steps_per_epoch: int = 0
+    lr: float = 0.0
+    patch_size: int = 0
+    freeze_encoder: bool = False
+
+
+@dataclass
+class JobRecord:
+    """A job's persisted state."""
+
+    job_id: str
+    spec: JobSpec
+    state: str = QUEUED
+    message: str = ""
+    epoch: int = 0
+    step: int = 0
+    best_val_msa: float | None = None
+    checkpoint_path: str = ""
+    created: float = field(default_factory=time.time)
+    owner: str = ""
+
+    def to_json(self) -> str:
+        """JSON text of the record."""
+        return json.dumps(asdict(self), indent=1)
+
+    @classmethod
+    def from_json(cls, text: str) -> "JobRecord":
+        """Inverse of ``to_json``."""
+        values = json.loads(text)
+        values["spec"] = JobSpec(**values["spec"])
+        return cls(**values)
+
+
+@dataclass
+class _Live:
+    """In-memory companions of a record: cancel flag, latest progress, change notification."""
+
+    cancel: threading.Event = field(default_factory=threading.Event)
+    progress: Progress | None = None
+    version: int = 0
+
+
+class JobManager:
+    """Queue and run training jobs one at a time in a daemon thread."""
+
+    def __init__(self, workspace: Any, directory: str | Path | None = None) -> None:
+        self.workspace = workspace
+        # Server-wide TrainConfig overrides (e.g. tiny patches in tests or on very small machines).
+        self.config_overrides: dict[str, Any] = {}
+        self.directory = Path(directory) if directory else Path(tempfile.mkdtemp(prefix="sambridge-jobs-"))
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._records: dict[str, JobRecord] = {}
+        self._live: dict[str, _Live] = {}
+        self._changed = threading.Condition()
+        # Serialises job.json writes: the worker and RPC threads (cancel) may persist the same job at once.
+        self._disk = threading.Lock()
+        self._queue: queue.Queue[str] = queue.Queue()
+        self._worker: threading.Thread | None = None
+        self._restore()
+
+    # -- public API ------------------------------------------------------------------
+    def submit(self, spec: JobSpec, pairs: Sequence[tuple[np.ndarray, np.ndarray]], owner: str = "") -> JobRecord:
+        """Validate and queue a job owned by ``owner``; raises InvalidInput / NotFound on bad input."""
+        self._validate(spec, pairs)
+        job_id = uuid.uuid4().hex[:12]
+        job_dir = self.directory / job_id
+        job_dir.mkdir(parents=True)
+        arrays = {f"image_{i}": image for i, (image, _) in enumerate(pairs)}
+        arrays.update({f"labels_{i}": labels for i, (_, labels) in enumerate(pairs)})
+        np.savez(job_dir / "data.npz", **arrays)
+        record = JobRecord(job_id, spec, owner=owner)
+        with self._changed:
+            self._records[job_id] = record
+            self._live[job_id] = _Live()
+        self._persist(job_id)
+        snapshot = replace(record)  # before the worker may pick it up: callers see QUEUED
+        self._enqueue(job_id)
+        return snapshot
+
+    def get(self, job_id: str, viewer: str | None = None) -> JobRecord:
+        """A snapshot of the job's record (NotFound for unknown ids and for jobs ``viewer`` may not see)."""
+        with self._changed:
+            record = self._records.get(job_id)
+            if record is None or not _visible(record, viewer):
+                raise NotFound(f"unknown job '{job_id}'")
+            return replace(record)
+
+    def list(self, viewer: str | None = None) -> list[JobRecord]:
+        """Snapshots of the jobs ``viewer`` may see (None: all), oldest first."""
+        with self._changed:
+            records = [replace(r) for r in self._records.values() if _visible(r, viewer)]
+        return sorted(records, key=lambda r: r.created)
+
+    def cancel(self, job_id: str, viewer: str | None = None) -> JobRecord:
+        """Ask a job to stop; a queued job is cancelled at once, a running one at its next check."""
+        record = self.get(job_id, viewer)
+        self._live[job_id].cancel.set()
+        if record.state == QUEUED:
+            self._update(job_id, state=CANCELLED, message="cancelled before it started")
+        return self.get(job_id)
+
+    def watch(self, job_id: str, viewer: str | None = None, stopped: Callable[[], bool] | None = None,
+              poll_s: float = 1.0) -> Iterator[tuple[str, Any]]:
+        """Yield ("job", record) on state changes and ("progress", Progress) as training goes;
+        ends after the job reaches a terminal state, or once ``stopped()`` (checked on every
+        change, on ``wake()`` and every ``poll_s``). Slow watchers see the latest progress only."""
+        self.get(job_id, viewer)
+        seen_version, last_job, last_progress = -1, None, None
+        while True:
+            with self._changed:
+                live = self._live[job_id]
+                if live.version == seen_version and not (stopped and stopped()):
+                    self._changed.wait(timeout=poll_s)
+                if stopped and stopped():
+                    return
+                record, progress, seen_version = replace(self._records[job_id]), live.progress, live.version
+            if progress is not None and progress is not last_progress:
+                last_progress = progress
+                yield "progress", progress
+            key = (record.state, record.epoch, record.best_val_msa, record.message)
+            if key != last_job:
+                last_job = key
+                yield "job", record
+            if record.state in TERMINAL:
+                return
+
+    def wake(self) -> None:
+        """Wake every watcher so that those whose caller left see ``stopped()`` at once."""
+        with self._changed:
+            self._changed.notify_all()
+
+    def wait(self, job_id: str, timeout: float | None = None) -> JobRecord:
+        """Block until the job is terminal (or ``timeout``); returns its record."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._changed:
+            while self._records[job_id].state not in TERMINAL:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    break
+                self._changed.wait(timeout=left)
+            return replace(self._records[job_id])
+
+    # -- validation and persistence -------------------------------------------------
+    def _validate(self, spec: JobSpec, pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> None:
+        if not _NAME.fullmatch(spec.output_model or ""):
+            raise InvalidInput("output_model (the trained model's name) must be 1-100 characters of A-Z a-z 0-9 . _ -")
+        if any(m.name == spec.output_model for m in self.workspace.models.list()) or any(
+            r.spec.output_model == spec.output_model and r.state not in (FAILED, CANCELLED) for r in self.list()
+        ):
+            raise InvalidInput(f"a model or job named {spec.output_model!r} already exists")
+        check_trainable(self.workspace.models.get(spec.base_model or None).sam)  # NotFound lists the known models
+        make_config(spec.preset or "auto", **_config_values(spec))  # unknown preset, bad patch size -> InvalidInput
+        if not math.isfinite(spec.lr) or spec.lr < 0:
+            raise InvalidInput(f"lr must be a finite number > 0 (0: the preset's), got {spec.lr}")
+        if not pairs:
+            raise InvalidInput("no training pairs given")
+        if not 0 <= spec.validation_fraction < 1:
+            raise InvalidInput(f"validation_fraction must be in [0, 1), got {spec.validation_fraction}")
+        if not math.isfinite(spec.time_budget_s) or spec.time_budget_s < 0:
+            raise InvalidInput(f"time_budget_s must be a finite number >= 0, got {spec.time_budget_s}")
+        for name, value, most in (("lora_rank", spec.lora_rank, MAX_LORA_RANK), ("epochs", spec.epochs, MAX_EPOCHS),
+                                  ("n_objects_per_batch", spec.n_objects_per_batch, MAX_OBJECTS),
+                                  ("steps_per_epoch", spec.steps_per_epoch, MAX_STEPS_PER_EPOCH)):
+            if not 0 <= value <= most:
+                raise InvalidInput(f"{name} must be in [0, {most}], got {value}")
+        for i, (image, labels) in enumerate(pairs):
+            check_pair(image, labels, f"pair {i}")
+
+    def _persist(self, job_id: str) -> None:
+        """Write the job's current record to job.json atomically (a kill -9 leaves the old or the new file)."""
+        path = self.directory / job_id / "job.json"
+        tmp = path.with_suffix(".tmp")
+        with self._disk:
+            # Snapshot under the disk lock so that the last write always carries the latest state,
+            # whichever thread changed it last.
+            with self._changed:
+                text = self._records[job_id].to_json()
+            tmp.write_text(text)
+            tmp.replace(path)
+
+    def _update(self, job_id: str, progress: Progress | None = None, **changes) -> None:
+        with self._changed:
+            record = self._records[job_id]
+            for key, value in changes.items():
+                setattr(record, key, value)
+            live = self._live[job_id]
+            if progress is not None:
+                live.progress = progress
+            live.version += 1
+            self._changed.notify_all()
+        if changes:
+            self._persist(job_id)
+
+    def _restore(self) -> None:
+        """Reload jobs from disk; re-queue unfinished ones, re-register finished models."""
+        for path in sorted(self.directory.glob("*/job.json")):
+            try:
+                record = JobRecord.from_json(path.read_text())
+            except (ValueError, TypeError, KeyError) as error:
+                log.warning("ignoring unreadable job file %s: %s", path, error)
+                continue
+            self._records[record.job_id] = record
+            self._live[record.job_id] = _Live()
+            if record.state in (QUEUED, RUNNING):
+                self._update(record.job_id, state=QUEUED, message="resuming after a server restart")
+                self._enqueue(record.job_id)
+            elif record.state == SUCCEEDED:
+                self._register(record)
+
+    # -- the worker ----------------------------------------------------------------------
+    def _enqueue(self, job_id: str) -> None:
+        self._queue.put(job_id)
+        if self._worker is None or not self._worker.is_alive():
+            self._worker = threading.Thread(target=self._work, name="sambridge-training", daemon=True)
+            self._worker.start()
+
+    def _work(self) -> None:
+        while True:
+            job_id = self._queue.get()
+            if self.get(job_id).state != QUEUED:
+                continue
+            try:
+                self._run(job_id)
+            except Cancelled:
+                self._update(job_id, state=CANCELLED, message="cancelled")
+            except Exception as error:  # noqa: BLE001 - a failed job must not kill the worker
+                log.exception("training job %s failed", job_id)
+                self._update(job_id, state=FAILED, message=f"{type(error).__name__}: {error}")
+
+    def _run(self, job_id: str) -> None:
+        record = self.get(job_id)
+        spec, live = record.spec, self._live[job_id]
+        if live.cancel.is_set():
+            raise Cancelled("cancelled")
+        self._update(job_id, state=RUNNING, message="loading data")
+        # A base model served in tiles (its native tiling) trains on exactly those tiles.
+        tiling = self.workspace.models.get(spec.base_model or None).native_tiling
+        images = self._training_images(job_id, tiling)
+        train_images, val_images = split_validation(images, spec.validation_fraction)
+        config = replace(self._config(spec), native_tiling=tiling)
+        sam, decoder = self._start_model(spec.base_model)
+        run_dir = self.directory / job_id / "run"
+        self._update(job_id, message=f"training ({config.preset} preset)")
+
+        def on_progress(progress: Progress) -> None:
+            changes = {"epoch": progress.epoch, "step": progress.step}
+            if not progress.losses:  # end of epoch: checkpoint written, validation done
+                changes.update(checkpoint_path=str(run_dir / "last.pt"), best_val_msa=progress.val_msa)
+            self._update(job_id, progress=progress, **changes)
+
+        result = train(sam, decoder, train_images, val_images, config, run_dir, on_progress, live.cancel.is_set)
+        final = self.directory / job_id / "model.pt"  # never derived from the (client-chosen) name
+        best = torch.load(result.best_checkpoint, map_location="cpu", weights_only=True)
+        final_tmp = final.with_suffix(".tmp")
+        torch.save(best, final_tmp)
+        final_tmp.replace(final)
+        record = self.get(job_id)
+        record.checkpoint_path, record.best_val_msa = str(final), result.best_val_msa
+        self._register(record)
+        self._update(job_id, state=SUCCEEDED, checkpoint_path=str(final), best_val_msa=result.best_val_msa,
+                     epoch=result.epoch, step=result.step, message=f"finished ({result.stopped})")
+
+    def _config(self, spec: JobSpec) -> TrainConfig:
+        """The job's TrainConfig: preset, then the spec's values, then the server-wide overrides."""
+        return make_config(spec.preset or "auto", **{**_config_values(spec), **self.config_overrides})
+
+    def _training_images(self, job_id: str, tiling: NativeTiling | None) -> list:
+        with np.load(self.directory / job_id / "data.npz") as data:
+            n = sum(1 for key in data.files if key.startswith("image_"))
+            return [sample for i in range(n)
+                    for sample in to_sam_tiles(data[f"image_{i}"], data[f"labels_{i}"], tiling, name=str(i))]
+
+    def _start_model(self, base_model: str):
+        """Fresh trainable copies of the base model's SAM and AIS decoder (new decoder if it has none)."""
+        base = self.workspace.models.get(base_model or None)
+        sam = build_sam(base.config)
+        sam.load_state_dict(merged_state_dict(base.sam))
+        decoder = build_ais_decoder(base.decoder_state) if base.decoder_state else AISDecoder()
+        return sam, decoder
+
+    def _register(self, record: JobRecord) -> None:
+        """Serve a finished job's model under its output name (no-op if already loaded)."""
+        name = record.spec.output_model
+        if any(m.name == name for m in self.workspace.models.list()):
+            return
+        try:
+            self.workspace.load_model(Path(record.checkpoint_path), name=name)
+        except Exception as error:  # noqa: BLE001 - a missing file must not block the server start
+            log.warning("could not register model %s of job %s: %s", name, record.job_id, error)
+
+
+def _visible(record: JobRecord, viewer: str | None) -> bool:
+    """Whether ``viewer`` (None: everyone's view) may see the job: its owner, or nobody owns it."""
+    return viewer is None or not record.owner or record.owner == viewer
+
+
+def _config_values(spec: JobSpec) -> dict[str, Any]:
+    """The spec's TrainConfig overrides (0 values mean "the preset's" and are dropped by make_config)."""
+    return dict(epochs=spec.epochs, time_budget_s=spec.time_budget_s, lora_rank=spec.lora_rank,
+                n_objects_per_batch=spec.n_objects_per_batch, steps_per_epoch=spec.steps_per_epoch,
+                lr=spec.lr, patch_size=spec.patch_size, train_decoder=spec.train_decoder,
+                freeze_encoder=spec.freeze_encoder)
