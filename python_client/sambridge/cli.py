@@ -387,6 +387,47 @@ def cmd_cancel(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_batch(args: argparse.Namespace) -> int:
+    """Run a batch job (server-side inputs, or local TIFFs with --upload) and follow it."""
+    from tqdm import tqdm
+
+    if not args.output and args.method != "embed":
+        raise UsageError("give the output folder: -o OUT.zarr (under the server's --data-root)")
+    params = {}
+    for item in args.param:
+        name, _, value = item.partition("=")
+        try:
+            params[name.strip()] = float(value)
+        except ValueError:
+            raise UsageError(f"--param takes NAME=NUMBER, got {item!r}") from None
+    with _client(args) as client:
+        inputs = [_read(Path(i)) for i in args.inputs] if args.upload else list(args.inputs)
+        job = client.batch(inputs, args.output or "", method=args.method, model=args.model, level=args.level,
+                           chunk_size=args.chunk_size, overlap=args.overlap, auto_3d=args.auto_3d, wait=False,
+                           **params)
+        print(f"batch {job.job_id} queued: {job.chunks_total} chunks (Ctrl-C stops watching, not the job)",
+              file=sys.stderr)
+        if args.no_wait:
+            print(json.dumps(job.__dict__))
+            return 0
+        bar = tqdm(unit="chunk", total=job.chunks_total or None)
+        for event in client.watch_batch(job):
+            if "progress" in event:
+                p = event["progress"]
+                bar.set_description(p["stage"])
+                bar.total, bar.n = p["total"] or None, p["done"]
+                bar.set_postfix(computed=p["chunks_computed"], reused=p["chunks_reused"])
+                bar.refresh()
+            else:
+                job = event["job"]
+        bar.close()
+    print(json.dumps(job.__dict__))
+    if job.state != "SUCCEEDED":
+        print(f"sambridge batch: {job.state.lower()}: {_one_line(job.message)}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_train_default(args: argparse.Namespace) -> int:
     """Run the default model's training recipe locally (bench/train_default_model.py)."""
     import runpy
@@ -507,6 +548,23 @@ def build_parser() -> argparse.ArgumentParser:
     cancel = sub.add_parser("cancel", help="cancel a training job")
     cancel.add_argument("job_id")
     cancel.set_defaults(func=cmd_cancel)
+    batch = sub.add_parser("batch", help="segment folders / stacks / whole slides as a server job on Dask")
+    batch.add_argument("inputs", nargs="+",
+                       help="server-side TIFF / OME-TIFF / OME-Zarr files, folders or globs under the server's "
+                            "--data-root (with --upload: local TIFFs)")
+    batch.add_argument("-o", "--output", default=None, help="output .zarr folder under the server's --data-root")
+    batch.add_argument("--method", default="ais", choices=["ais", "amg", "auto", "threshold", "embed"])
+    batch.add_argument("--model", default=None, help="model name (default: the server's default)")
+    batch.add_argument("--level", type=int, default=0, help="pyramid level of OME-TIFF / OME-Zarr inputs")
+    batch.add_argument("--chunk-size", type=int, default=0, help="chunk side in pixels (default 2048)")
+    batch.add_argument("--overlap", type=int, default=0,
+                       help="chunk overlap in pixels, >= the largest object's diameter (default 128)")
+    batch.add_argument("--auto-3d", action="store_true", help="join per-plane objects of stacks into 3D objects")
+    batch.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                       help="segmentation parameter, e.g. min_size=100 or threshold=500 (repeatable)")
+    batch.add_argument("--upload", action="store_true", help="inputs are local TIFFs: upload them")
+    batch.add_argument("--no-wait", action="store_true", help="print the queued job and return")
+    batch.set_defaults(func=cmd_batch)
     default = sub.add_parser("train-default", help="reproduce the default model (runs locally, needs the source)")
     default.add_argument("recipe_args", nargs=argparse.REMAINDER, help="options of bench/train_default_model.py")
     default.set_defaults(func=cmd_train_default)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
@@ -13,6 +14,8 @@ from sambridge import ctc, wire
 from sambridge.v1 import (
     automatic_pb2,
     automatic_pb2_grpc,
+    batch_pb2,
+    batch_pb2_grpc,
     common_pb2,
     embeddings_pb2,
     embeddings_pb2_grpc,
@@ -137,6 +140,7 @@ class Client:
         self._volume = volume_pb2_grpc.VolumeServiceStub(self._channel)
         self._tracking = tracking_pb2_grpc.TrackingServiceStub(self._channel)
         self._training = training_pb2_grpc.TrainingServiceStub(self._channel)
+        self._batch = batch_pb2_grpc.BatchServiceStub(self._channel)
         self._known_ids: set[str] = set()
 
     # -- plumbing ---------------------------------------------------------
@@ -516,6 +520,66 @@ class Client:
         response = self._call(self._training.ListJobs, training_pb2.ListJobsRequest())
         return [Job.from_message(j) for j in response.jobs]
 
+    # -- batch jobs ------------------------------------------------------------------
+    def batch(self, inputs, output: str = "", method: str = "ais", model: str | None = None, level: int = 0,
+              chunk_size: int = 0, overlap: int = 0, auto_3d: bool = False, tile_shape=None, halo=None,
+              precision: str = "", wait: bool = True, progress: ProgressCallback | None = None,
+              **params) -> "BatchJob":
+        """Segment many images (or whole slides, in stitched chunks) as a server job on Dask.
+
+        ``inputs``: server-side paths under the server's ``--data-root`` (TIFF, OME-TIFF, OME-Zarr,
+        folders, globs) and/or arrays (uploaded first). ``output``: a ``.zarr`` folder under a data
+        root (OME-Zarr labels per input plus ``objects.csv``). ``method``: ais, amg, auto,
+        threshold or embed; ``params`` as for :meth:`auto_segment`. With ``wait`` (default) this
+        follows the job (``progress(stage, done, total)``) and returns it finished; a failed job
+        raises. Without, it returns the queued job (see :meth:`watch_batch`, :meth:`cancel_batch`).
+        """
+        items = [inputs] if isinstance(inputs, (str, os.PathLike, np.ndarray)) else list(inputs)
+        request = batch_pb2.StartBatchRequest(
+            output=str(output), method=method, model=model or "", level=level, chunk_size=chunk_size,
+            overlap=overlap, auto_3d=auto_3d, precision=precision,
+            tiling=common_pb2.Tiling(tile_shape=list(tile_shape or ()), halo=list(halo or ())),
+            inputs=[str(i) for i in items if not isinstance(i, np.ndarray)],
+            image_ids=[self._image_id(i) for i in items if isinstance(i, np.ndarray)],
+        )
+        for name, value in params.items():
+            request.params[name] = float(value)
+        job = BatchJob.from_message(self._call(self._batch.StartBatch, request))
+        if not wait:
+            return job
+        for event in self.watch_batch(job):
+            if "job" in event:
+                job = event["job"]
+            elif progress is not None:
+                progress(event["progress"]["stage"], event["progress"]["done"], event["progress"]["total"])
+        if job.state == "FAILED":
+            raise SamBridgeError(grpc.StatusCode.ABORTED, f"batch {job.job_id} failed: {job.message}")
+        return job
+
+    def watch_batch(self, job) -> Iterable[dict]:
+        """Yield a batch job's events until it ends: ``{"job": BatchJob}`` or ``{"progress": dict}``
+        (stage, done, total, chunks_computed, chunks_reused, eta_s). Leaving does not stop the job."""
+        try:
+            for event in self._batch.WatchJob(training_pb2.JobRef(job_id=_job_id(job)), metadata=self._metadata):
+                if event.WhichOneof("event") == "job":
+                    yield {"job": BatchJob.from_message(event.job)}
+                else:
+                    p = event.progress
+                    yield {"progress": dict(stage=p.progress.stage, done=p.progress.done, total=p.progress.total,
+                                            chunks_computed=p.chunks_computed, chunks_reused=p.chunks_reused,
+                                            eta_s=p.eta_s)}
+        except grpc.RpcError as err:
+            raise SamBridgeError(err.code(), err.details()) from None
+
+    def cancel_batch(self, job) -> "BatchJob":
+        """Stop a batch job; done chunks stay recorded, so starting it again resumes."""
+        return BatchJob.from_message(self._call(self._batch.CancelJob, training_pb2.JobRef(job_id=_job_id(job))))
+
+    def batch_jobs(self) -> list["BatchJob"]:
+        """This caller's batch jobs, oldest first."""
+        response = self._call(self._batch.ListJobs, training_pb2.ListJobsRequest())
+        return [BatchJob.from_message(j) for j in response.jobs]
+
 
 @dataclass(frozen=True)
 class Job:
@@ -559,6 +623,34 @@ class SegmentResult:
         box = message.window
         return cls(np.stack([wire.from_mask(m) for m in message.masks]), np.asarray(message.scores, dtype=np.float32),
                    message.object_id, (int(box.x0), int(box.y0), int(box.x1), int(box.y1)), message.tile_index)
+
+
+@dataclass(frozen=True)
+class BatchJob:
+    """A batch job as the server reports it: state, chunk counts, objects found, output and tables."""
+
+    job_id: str
+    state: str
+    message: str
+    chunks_total: int
+    chunks_done: int
+    chunks_computed: int
+    chunks_reused: int
+    n_objects: int
+    output: str
+    tables: tuple[str, ...]
+
+    @property
+    def done(self) -> bool:
+        """True once the job succeeded, failed or was cancelled."""
+        return self.state in ("SUCCEEDED", "FAILED", "CANCELLED")
+
+    @classmethod
+    def from_message(cls, message) -> "BatchJob":
+        """Build from a ``batch_pb2.BatchJob``."""
+        return cls(message.job_id, training_pb2.JobState.Name(message.state), message.message,
+                   message.chunks_total, message.chunks_done, message.chunks_computed, message.chunks_reused,
+                   message.n_objects, message.output, tuple(message.tables))
 
 
 def _job_id(job) -> str:

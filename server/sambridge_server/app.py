@@ -12,6 +12,8 @@ from grpc_reflection.v1alpha import reflection
 from sambridge.v1 import (
     automatic_pb2,
     automatic_pb2_grpc,
+    batch_pb2,
+    batch_pb2_grpc,
     embeddings_pb2,
     embeddings_pb2_grpc,
     images_pb2,
@@ -32,6 +34,7 @@ from sambridge_server.config import ServerConfig
 from sambridge_server.engine.workspace import Workspace
 from sambridge_server.servicers.admission import PROBE_THREADS, AdmissionInterceptor
 from sambridge_server.servicers.automatic import AutomaticServicer
+from sambridge_server.servicers.batch import BatchServicer
 from sambridge_server.servicers.embeddings import EmbeddingServicer
 from sambridge_server.servicers.images import ImageServicer
 from sambridge_server.servicers.models import ModelServicer
@@ -52,6 +55,7 @@ _SERVICES = (
     (volume_pb2, "VolumeService", volume_pb2_grpc.add_VolumeServiceServicer_to_server, VolumeServicer),
     (tracking_pb2, "TrackingService", tracking_pb2_grpc.add_TrackingServiceServicer_to_server, TrackingServicer),
     (training_pb2, "TrainingService", training_pb2_grpc.add_TrainingServiceServicer_to_server, TrainingServicer),
+    (batch_pb2, "BatchService", batch_pb2_grpc.add_BatchServiceServicer_to_server, BatchServicer),
 )
 
 

@@ -75,6 +75,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="WatchJob streams open at once, server-wide (4 per caller; beyond: RESOURCE_EXHAUSTED)")
     parser.add_argument("--max-models", type=int, default=16, help="most models served at once (LoadModel beyond: "
                                                                    "RESOURCE_EXHAUSTED; UnloadModel frees one)")
+    parser.add_argument("--dask-workers", type=int, default=1,
+                        help="batch jobs: worker processes of the LocalCluster started on the first batch (default 1)")
+    parser.add_argument("--dask-scheduler", default=None,
+                        help="batch jobs: use the Dask scheduler at this address (tcp://host:8786) instead")
     parser.add_argument("--log-level", default="INFO")
     return parser.parse_args(argv)
 
@@ -117,6 +121,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         max_message_mb=args.max_message_mb, cache_mb=args.cache_mb, workers=args.workers, max_models=args.max_models,
         upload_mb=args.upload_mb, idle_timeout_s=args.idle_timeout, max_watchers=args.max_watchers,
         image_mb=args.image_mb, max_image_pixels=int(args.max_image_mpixels * 1_000_000),
+        dask_workers=args.dask_workers, dask_scheduler=args.dask_scheduler,
     )
 
 
@@ -140,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config.check_exposure()
         check_model_names(config)
+        if config.dask_workers < 1:
+            raise ValueError(f"--dask-workers must be >= 1, got {config.dask_workers}")
     except ValueError as err:
         print(f"sambridge-server: {err}", file=sys.stderr)
         return 2

@@ -58,6 +58,10 @@ class ServerConfig:
     max_watchers: int = 32
     watchers_per_caller: int = 4
     compile: bool = False
+    # Batch jobs (BatchService): a LocalCluster of this many worker processes, started on the first
+    # batch, or the Dask scheduler at this address (e.g. a dask-jobqueue Slurm cluster's).
+    dask_workers: int = 1
+    dask_scheduler: str | None = None
 
     @property
     def max_message_bytes(self) -> int:

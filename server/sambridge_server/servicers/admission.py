@@ -22,7 +22,7 @@ from sambridge_server.servicers.rpc import caller_id
 
 PROBE_METHODS = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 PROBE_THREADS = 4  # pool threads beyond the in-flight bound, kept for probes
-WATCH_METHODS = ("/sambridge.v1.TrainingService/WatchJob",)
+WATCH_METHODS = ("/sambridge.v1.TrainingService/WatchJob", "/sambridge.v1.BatchService/WatchJob")
 
 
 def refusing_handler(handler: grpc.RpcMethodHandler | None, code: grpc.StatusCode,
