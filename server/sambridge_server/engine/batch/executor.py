@@ -11,6 +11,7 @@ cancels every future of the job.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from typing import Callable, Sequence
@@ -47,16 +48,17 @@ class DaskExecutor:
                 if self.scheduler:
                     self._client = Client(self.scheduler, set_as_default=False)
                 else:
+                    # The machine's cores shared among the workers (torch would give each all of them).
+                    threads = str(max(1, (os.cpu_count() or 1) // self.workers))
                     self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=self.threads_per_worker,
                                                  processes=True, dashboard_address=None,
-                                                 silence_logs=logging.WARNING)
+                                                 silence_logs=logging.WARNING,
+                                                 env={"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads})
                     self._client = Client(self._cluster, set_as_default=False)
             return self._client
 
     def worker_pids(self) -> dict[str, int]:
         """{worker address: process id} of the current workers."""
-        import os
-
         return self.client.run(os.getpid)
 
     def run(self, function: Callable, tasks: Sequence, keys: Sequence[str], progress: ProgressFn | None = None,

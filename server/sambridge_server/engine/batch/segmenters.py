@@ -68,7 +68,10 @@ def _embeddings(pixels: np.ndarray, worker: WorkerModel, settings: EngineSetting
 
 def model_params(method: str, model_name: str, params: dict):
     """The model's tuned AIS/AMG parameters with validated overrides (as the server's AutoSegment)."""
-    from ..workspace import ais_parameters, amg_parameters
+    try:
+        from ..automatic.settings import ais_parameters, amg_parameters
+    except ImportError:  # before the automatic package held its settings
+        from ..automatic.settings import ais_parameters, amg_parameters
 
     return ais_parameters(model_name, params) if method == "ais" else amg_parameters(model_name, params)
 
