@@ -68,11 +68,13 @@ def _embeddings(pixels: np.ndarray, worker: WorkerModel, settings: EngineSetting
 
 def model_params(method: str, model_name: str, params: dict):
     """The model's tuned AIS/AMG parameters with validated overrides (as the server's AutoSegment)."""
-    try:
-        from ..automatic.settings import ais_parameters, amg_parameters
-    except ImportError:  # before the automatic package held its settings
-        from ..automatic.settings import ais_parameters, amg_parameters
+    import importlib
 
+    try:
+        settings = importlib.import_module("..automatic.settings", __package__)
+    except ImportError:  # before the automatic package held its settings (they lived in the Workspace)
+        settings = importlib.import_module("..workspace", __package__)
+    ais_parameters, amg_parameters = settings.ais_parameters, settings.amg_parameters
     return ais_parameters(model_name, params) if method == "ais" else amg_parameters(model_name, params)
 
 
