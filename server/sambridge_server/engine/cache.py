@@ -6,6 +6,11 @@ An entry is written into ``<cache_dir>/.tmp/`` and renamed into place (atomic on
 system) only after a ``COMPLETE`` marker was written, so a crash never leaves a half entry
 under a valid name; an entry that still fails the marker/shape/key checks is deleted and
 recomputed. No pickle anywhere. Volumes are cached per slice, so partial stacks resume.
+
+Several server processes (replicas, batch workers) may share one cache folder: an entry is
+computed under a per-key lock file (``.locks/<digest>.lock``, filelock), so a second process
+asking for the same embeddings waits and reads the first one's entry instead of computing it
+again; readers only ever see renamed, complete entries.
 """
 
 from __future__ import annotations
@@ -101,6 +106,13 @@ class DiskStore:
     def path(self, key: CacheKey) -> Path:
         """Final location of an entry."""
         return self.root / f"{key.digest()}.zarr"
+
+    def lock(self, key: CacheKey):
+        """The cross-process lock under which ``key``'s entry is computed (a ``filelock.FileLock``)."""
+        from filelock import FileLock
+
+        (self.root / ".locks").mkdir(exist_ok=True)
+        return FileLock(str(self.root / ".locks" / f"{key.digest()}.lock"))
 
     def write(self, key: CacheKey, embeddings: ImageEmbeddings) -> None:
         """Write the entry to a temp dir, mark it complete, then rename it into place."""
@@ -267,14 +279,32 @@ class EmbeddingCache:
                 if cancelled is not None and cancelled():
                     raise Cancelled("the call was cancelled while waiting for the same embeddings")
         try:
+            return self._compute_shared(key, compute, cancelled)
+        finally:
+            with self._lock:
+                self._inflight.pop(key).set()
+
+    def _compute_shared(self, key: CacheKey, compute: Callable[[], ImageEmbeddings],
+                        cancelled: CancelledFn | None) -> ImageEmbeddings:
+        """``compute()`` and store, unless another process sharing the disk store has (or is) computing it."""
+        lock = self.disk.lock(key) if self.disk is not None else None
+        if lock is not None:
+            _acquire_file_lock(lock, cancelled)
+        try:
+            stored = self.disk.read(key) if self.disk is not None else None
+            if stored is not None:  # another process finished it while this one waited for the lock
+                with self._lock:
+                    self.hits_disk += 1
+                self._remember(key, stored)
+                return stored
             embeddings = compute()
             with self._lock:
                 self.computes += 1
             self.put(key, embeddings)
             return embeddings
         finally:
-            with self._lock:
-                self._inflight.pop(key).set()
+            if lock is not None:
+                lock.release()
 
     def embed(
         self,
@@ -298,3 +328,18 @@ class EmbeddingCache:
         with self._lock:
             self._entries.clear()
             self._bytes = 0
+
+
+def _acquire_file_lock(lock, cancelled: CancelledFn | None) -> None:
+    """Take a FileLock, polling ``cancelled`` (Cancelled when the caller goes away while waiting)."""
+    from filelock import Timeout
+
+    from .errors import Cancelled
+
+    while True:
+        try:
+            lock.acquire(timeout=0.1)
+            return
+        except Timeout:
+            if cancelled is not None and cancelled():
+                raise Cancelled("the call was cancelled while another process computed the same embeddings") from None
