@@ -67,7 +67,8 @@ def main() -> None:
 
     from sambridge_server.engine.embeddings import compute_embeddings
     from sambridge_server.engine.models import PRESETS, build_sam, load_checkpoint, save_checkpoint
-    from sambridge_server.engine.prompts.decoding import decode, decode_objects
+    from sambridge_server.engine.prompts.decoding import decode
+    from sambridge_server.engine.prompts.many_objects import decode_objects
 
     image, boxes, points = _real_image_and_objects()
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, image {image.shape} {image.dtype}, "

@@ -47,7 +47,7 @@ from skimage.measure import regionprops
 from sambridge_server.engine.embeddings import compute_embeddings, compute_volume_embeddings
 from sambridge_server.engine.models import PRESETS, build_sam, load_checkpoint
 from sambridge_server.engine.prompts.projection import decode_prompts, project
-from sambridge_server.engine.volume.propagation import (
+from sambridge_server.engine.volume import (
     PropagationOptions,
     VolumeSource,
     objects_from_labels,

@@ -99,7 +99,8 @@ from sambridge_server.engine.models import PRESETS, build_sam, load_checkpoint  
 from sambridge_server.engine.compact_weights import save_compact  # noqa: E402
 from sambridge_server.engine.tiling import NativeTiling  # noqa: E402
 from sambridge_server.engine.training.synthetic import random_style, synthetic_image  # noqa: E402
-from sambridge_server.engine.training.trainer import SAM_PROMPT_NOISE, make_config, train  # noqa: E402
+from sambridge_server.engine.training.config import SAM_PROMPT_NOISE, make_config  # noqa: E402
+from sambridge_server.engine.training.trainer import train  # noqa: E402
 from sambridge_server.engine.training.data import synthetic_nuclei, to_sam_space, to_sam_tiles  # noqa: E402
 from sambridge_server.engine.training.scales import scale_views, zoomed_view  # noqa: E402
 

@@ -23,8 +23,12 @@ def test_client_does_not_import_torch():
 
 
 def test_engine_does_not_import_grpc():
+    """Every engine module, subpackages included, imports without pulling in grpc or protobuf."""
     code = ("import sys, importlib, pkgutil, sambridge_server.engine as e\n"
-            "for m in pkgutil.iter_modules(e.__path__): importlib.import_module('sambridge_server.engine.' + m.name)\n"
-            "assert 'grpc' not in sys.modules, 'engine imported grpc'")
+            "names = [m.name for m in pkgutil.walk_packages(e.__path__, 'sambridge_server.engine.')]\n"
+            "for name in names: importlib.import_module(name)\n"
+            "assert any('.prompts.' in n for n in names) and any('.training.' in n for n in names), names\n"
+            "bad = [m for m in ('grpc', 'google.protobuf', 'sambridge') if m in sys.modules]\n"
+            "assert not bad, f'engine imported {bad}'")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr

@@ -13,13 +13,13 @@ from sambridge_server.engine.embeddings import ImageEmbeddings
 from sambridge_server.engine.errors import InvalidInput, NotFound
 from sambridge_server.engine.models import (
     PRESETS,
-    ModelRegistry,
     build_sam,
     file_hash,
     infer_config,
     load_checkpoint,
     save_checkpoint,
 )
+from sambridge_server.engine.model_registry import ModelRegistry
 from sambridge_server.engine.prompts.decoding import decode
 from sambridge_server.engine.tiling import make_grid
 

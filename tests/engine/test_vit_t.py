@@ -178,7 +178,8 @@ def test_bf16_embeddings_are_close_to_fp32(ours, hela_crop):
 
 def test_training_refuses_vit_t(ours, tmp_path):
     from sambridge_server.engine.automatic.ais_decoder import AISDecoder
-    from sambridge_server.engine.training.trainer import TrainConfig, train
+    from sambridge_server.engine.training.config import TrainConfig
+    from sambridge_server.engine.training.trainer import train
 
     with pytest.raises(InvalidInput, match="vit_t"):
         train(ours[0].sam, AISDecoder(), [np.zeros((8, 8))], [], TrainConfig(), tmp_path)

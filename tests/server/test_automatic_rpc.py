@@ -48,11 +48,11 @@ def test_rerun_with_other_thresholds_reuses_decoder_maps(ais_server, hela_crop):
     crop = np.ascontiguousarray(hela_crop[:, ::-1])  # an image no other test decodes
     with Client(address, timeout=300) as client:
         client.auto_segment(crop, method="ais", model="ais")
-        computes, maps = workspace.cache.computes, workspace._automatic_cache.computations
+        computes, maps = workspace.cache.computes, workspace.automatic.recent.computations
         loose = client.auto_segment(crop, method="ais", model="ais", foreground_threshold=0.3)
         strict = client.auto_segment(crop, method="ais", model="ais", foreground_threshold=0.9)
     assert workspace.cache.computes == computes  # no new embeddings
-    assert workspace._automatic_cache.computations == maps  # and no new decoder maps
+    assert workspace.automatic.recent.computations == maps  # and no new decoder maps
     assert (loose > 0).sum() > (strict > 0).sum()
 
 
@@ -61,7 +61,7 @@ def test_identical_concurrent_ais_calls_compute_the_maps_once(ais_server, hela_c
 
     workspace, address, _ = ais_server
     crop = np.ascontiguousarray(hela_crop[::-1])
-    before = workspace._automatic_cache.computations
+    before = workspace.automatic.recent.computations
     results = {}
 
     def run(name):
@@ -73,7 +73,7 @@ def test_identical_concurrent_ais_calls_compute_the_maps_once(ais_server, hela_c
         thread.start()
     for thread in threads:
         thread.join(300)
-    assert workspace._automatic_cache.computations == before + 1
+    assert workspace.automatic.recent.computations == before + 1
     assert all(np.array_equal(results[0], results[i]) for i in (1, 2))
 
 

@@ -38,8 +38,8 @@ def _slow_planes(monkeypatch, workspace) -> list[float]:
         time.sleep(0.2)
         return np.zeros(embeddings.image_shape, np.uint32), {}
 
-    monkeypatch.setattr(workspace, "_decoder", lambda model: None)
-    monkeypatch.setattr(workspace, "_segment_plane", segment_plane)
+    monkeypatch.setattr(workspace.automatic, "decoder", lambda model: None)
+    monkeypatch.setattr(workspace.automatic, "_segment_plane", segment_plane)
     return calls
 
 

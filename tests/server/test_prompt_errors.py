@@ -52,12 +52,27 @@ def test_multimask_returns_three_sorted_candidates(client, image):
 
 
 def test_object_handle_reuses_previous_logits(client, live, image):
+    from sambridge import wire
+    from sambridge_server.engine.prompts.decoding import decode
+    from sambridge_server.engine.workspace import EmbeddingRequest
+
     first = client.segment(image, box=(20, 20, 90, 90), object_id="cell-1", model="tiny")
-    # A correction with only a negative point: the handle supplies the previous logits as mask prompt.
+    # A correction with only a negative point: the handle adds it to the box and supplies the
+    # previous best logits as the mask prompt.
     second = client.segment(image, points=[(30, 30)], point_labels=[0], object_id="cell-1", model="tiny")
     plain = client.segment(image, points=[(30, 30)], point_labels=[0], model="tiny")
     assert first.shape == second.shape == plain.shape
     assert not np.array_equal(second, plain)  # the handle changed the result
+
+    # ... to exactly what the engine decodes from the accumulated prompts and the previous logits.
+    embeddings, model, _ = live[0].embeddings_for(EmbeddingRequest(image_id=wire.image_id(image, "yx"), model="tiny"))
+    box = np.array([20, 20, 90, 90])
+    start = decode(model, embeddings, box=box)
+    best = int(np.argmax(start.scores))
+    assert np.array_equal(first, start.masks[best])
+    expected = decode(model, embeddings, points=np.array([[30, 30]]), point_labels=np.array([0]), box=box,
+                      mask_logits=start.logits[best])
+    assert np.array_equal(second, expected.masks[int(np.argmax(expected.scores))])
     assert client.release_object("cell-1") is True
     assert client.release_object("cell-1") is False
 

@@ -15,7 +15,7 @@ from sambridge import wire
 from sambridge.client import SamBridgeError
 from sambridge.v1 import common_pb2, tracking_pb2
 from sambridge_server.engine.tracking import interactive as tracking_interactive
-from sambridge_server.engine.workspace import LabelResult
+from sambridge_server.engine.automatic.planes import LabelResult
 
 
 def dividing_cells() -> tuple[np.ndarray, np.ndarray]:
@@ -145,7 +145,7 @@ def test_auto_without_labels_segments_every_frame_then_links(client, live, serie
 
     def auto_segment(request, method, **kwargs):
         # Stands in for AIS on a model with a decoder (the test model has none): the per-frame labels.
-        asked.update(image_id=request.image_id, method=method, indices=kwargs["indices"])
+        asked.update(image_id=request.image_id, method=method, indices=list(kwargs.get("indices", ())))
         kwargs["progress"](len(labels), len(labels), "segmenting")
         return LabelResult(labels, "tyx", [], "ais")
 

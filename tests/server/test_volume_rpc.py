@@ -8,7 +8,7 @@ import pytest
 
 from sambridge.client import SamBridgeError
 from sambridge_server.engine.volume import merge3d
-from sambridge_server.engine.volume import propagation as volume
+from sambridge_server.engine import volume
 from sambridge_server.engine.workspace import EmbeddingRequest
 
 CROP = (slice(None), slice(200, 264), slice(340, 404))  # 5 x 64 x 64 across two CHO nuclei
@@ -37,7 +37,7 @@ def volume_id(live, cho):
 
 
 def _engine_source(live, volume_id):
-    return volume.workspace_source(live[0], EmbeddingRequest(image_id=volume_id, model="tiny"))
+    return live[0].volume_source(EmbeddingRequest(image_id=volume_id, model="tiny"))
 
 
 def test_propagate_equals_engine(client, live, cho, volume_id):
@@ -121,17 +121,14 @@ def test_2d_image_is_rejected_and_server_keeps_serving(client, cho):
 def test_annotation_prompts_honour_cancellation(live, cho):
     """Decoding an annotation's prompts polls cancellation while its slice is being embedded."""
     from sambridge import wire
-    from sambridge.v1 import common_pb2, volume_pb2
 
     from sambridge_server.engine.errors import Cancelled
-    from sambridge_server.servicers.volume import VolumeServicer
 
     workspace = live[0]
     image = np.ascontiguousarray(cho[0][:, ::-1])  # pixels no other test has embedded
     image_id = wire.image_id(image, "zyx")
     workspace.images.put(image_id, image, "zyx")
     key = EmbeddingRequest(image_id=image_id, model="tiny")
-    source = volume.workspace_source(workspace, key)
-    annotation = volume_pb2.SliceAnnotation(z=1, box=common_pb2.Box(x0=20, y0=20, x1=44, y1=44))
+    annotation = volume.SliceAnnotation(z=1, box=np.array([20, 20, 44, 44]))
     with pytest.raises(Cancelled):
-        VolumeServicer(workspace)._annotation_mask(key, annotation, source, cancelled=lambda: True)
+        workspace.propagate(key, [annotation], volume.PropagationOptions(), cancelled=lambda: True)

@@ -31,8 +31,8 @@ from typing import Callable, Sequence
 import numpy as np
 import zarr
 
+from .callbacks import raise_if_cancelled
 from .embeddings import ImageEmbeddings, Precision, ProgressFn, CancelledFn, compute_embeddings
-from .errors import Cancelled
 from .models import LoadedModel
 from .tiling import make_grid
 
@@ -276,8 +276,7 @@ class EmbeddingCache:
                     self._inflight[key] = threading.Event()
                     break
             while not event.wait(0.1):
-                if cancelled is not None and cancelled():
-                    raise Cancelled("the call was cancelled while waiting for the same embeddings")
+                raise_if_cancelled(cancelled, "the call was cancelled while waiting for the same embeddings")
         try:
             return self._compute_shared(key, compute, cancelled)
         finally:

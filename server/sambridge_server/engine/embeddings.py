@@ -10,16 +10,17 @@ default, optional bf16 autocast, progress and cancellation callbacks.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Literal, Sequence
+from typing import TYPE_CHECKING, Literal, Sequence
 
 import numpy as np
 import torch
 from segment_anything.modeling import Sam
 from segment_anything.utils.transforms import ResizeLongestSide
 
+from .callbacks import CancelledFn, ProgressFn, raise_if_cancelled
 from .encoder import AttentionKind, encode
-from .errors import Cancelled, InvalidInput
-from .models import LoadedModel
+from .errors import InvalidInput
+from .models import LoadedModel, sam_of
 from .preprocess import to_uint8_rgb, validate_image
 from .tiling import Tile, TileGrid, make_grid
 
@@ -27,8 +28,6 @@ if TYPE_CHECKING:
     from .cache import EmbeddingCache
 
 Precision = Literal["fp32", "bf16"]
-ProgressFn = Callable[[int, int], None]
-CancelledFn = Callable[[], bool]
 PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
 TILE_FEATURE_BYTES = 256 * 64 * 64 * 4  # one tile's float32 (256, 64, 64) feature map
 
@@ -66,10 +65,6 @@ class ImageEmbeddings:
     def tile_features(self, index: int) -> np.ndarray:
         """(1, 256, 64, 64) features of tile ``index``."""
         return self.features[index : index + 1]
-
-
-def _sam_of(model: LoadedModel | Sam) -> Sam:
-    return model.sam if isinstance(model, LoadedModel) else model
 
 
 def check_options(precision: str, tile_shape: Sequence[int] | None, halo: Sequence[int] | None) -> None:
@@ -114,8 +109,7 @@ def encode_batch(
 
 
 def _check_cancelled(cancelled: CancelledFn | None) -> None:
-    if cancelled is not None and cancelled():
-        raise Cancelled("embedding computation was cancelled")
+    raise_if_cancelled(cancelled, "embedding computation was cancelled")
 
 
 def _batches(items: Sequence, batch_size: int) -> list[Sequence]:
@@ -140,7 +134,7 @@ def compute_embeddings(
     """
     image2d = validate_image(image2d)
     check_options(precision, tile_shape, halo)
-    sam = _sam_of(model)
+    sam = sam_of(model)
     grid = make_grid(image2d.shape[:2], tile_shape, halo)
     features = np.empty((len(grid.tiles), 256, 64, 64), dtype=np.float32)
     input_sizes: list[tuple[int, int]] = []
@@ -199,7 +193,7 @@ def compute_volume_embeddings(
     check_options(precision, tile_shape, halo)
     if cache is not None and not isinstance(model, LoadedModel):
         raise InvalidInput("caching volume embeddings needs a LoadedModel (for its model hash)")
-    sam = _sam_of(model)
+    sam = sam_of(model)
     n_slices = volume.shape[0]
     results: list[ImageEmbeddings | None] = [None] * n_slices
     keys = [None] * n_slices

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import os
 import stat
+import threading
+from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Iterator
 
 from .errors import InvalidInput, NotFound
 
@@ -68,3 +70,29 @@ def confine(path: str, roots: list[Path], what: str = "path") -> Path:
                 raise NotFound(f"{what} {path!r} does not exist")
             return resolved
     raise InvalidInput(f"{what} {path!r} is outside the allowed roots")
+
+
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """A temporary file next to ``path`` to write; it replaces ``path`` when the block succeeds.
+
+    Readers see the old file or the new one, never a half-written one (a crash leaves the old);
+    the temporary name is unique per process and thread and keeps ``path``'s suffix, so writers
+    that infer a format from it (matplotlib, numpy) still do.
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.{threading.get_ident()}.tmp{path.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_atomically(path: str | Path, data: bytes | str) -> None:
+    """Write ``data`` to ``path`` atomically (see ``atomic_path``)."""
+    with atomic_path(path) as tmp:
+        if isinstance(data, str):
+            tmp.write_text(data)
+        else:
+            tmp.write_bytes(data)

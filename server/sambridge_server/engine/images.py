@@ -22,10 +22,12 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 from sambridge_common.content_id import image_id as content_id
 
+from .files import write_atomically
 from .errors import InvalidInput, NotFound, ResourceExhausted
 
 MAX_CHANNELS = 16
@@ -143,7 +145,7 @@ class ImageStore:
             if path is not None and not path.exists():
                 # The axes ride along in a tiny sidecar (published first) so the .npy stays plain;
                 # both are written to temp files and renamed, so a crash never leaves a partial file.
-                _write_atomically(path.with_suffix(".axes"), axes.encode())
+                write_atomically(path.with_suffix(".axes"), axes.encode())
                 tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
                 with open(tmp, "wb") as handle:
                     np.save(handle, array, allow_pickle=False)
@@ -183,7 +185,7 @@ class ImageStore:
         if path is None:
             self._refs[image_id] = set(refs)
         else:
-            _write_atomically(path.with_suffix(".refs"), "".join(f"{r}\n" for r in sorted(refs)).encode())
+            write_atomically(path.with_suffix(".refs"), "".join(f"{r}\n" for r in sorted(refs)).encode())
 
     def references(self, image_id: str) -> set[str]:
         """The owner keys referencing an image (empty for an unknown or unowned one)."""
@@ -198,6 +200,18 @@ class ImageStore:
             if owner:
                 self._write_refs(image_id, self._read_refs(image_id) | {owner})
             return True
+
+    def put_transposed(self, image: StoredImage, axis: str) -> str:
+        """Store the stack whose planes are the zy (``axis`` "zy") or zx planes of ``image``; its id.
+
+        Stored once under its content id, so its embeddings are computed lazily and cached like
+        any other image's (also across restarts with a cache directory).
+        """
+        stack = np.ascontiguousarray(np.moveaxis(image.array, 2 if axis == "zy" else 1, 0))
+        image_id = content_id(stack, image.axes)
+        if image_id not in self:
+            self.put(image_id, stack, image.axes)
+        return image_id
 
     def get(self, image_id: str) -> StoredImage:
         """The image with this id (from memory or disk); NotFound otherwise."""
@@ -244,10 +258,18 @@ class ImageStore:
             return image, True
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    tmp = path.with_suffix(f"{path.suffix}.{os.getpid()}.{threading.get_ident()}.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
+def requested_planes(image: StoredImage, indices: Sequence[int]) -> list[int]:
+    """The planes a call works on: ``indices`` (each in range, none twice) or every plane."""
+    planes = [int(i) for i in indices]
+    if not planes:
+        return list(range(image.n_slices))
+    # Checked up front: a repeated or huge list must not allocate or loop before failing.
+    if len(set(planes)) != len(planes):
+        raise InvalidInput("indices must not repeat a plane")
+    bad = [i for i in planes if not 0 <= i < image.n_slices]
+    if bad:
+        raise InvalidInput(f"indices {bad[:5]} out of range for image {image.image_id} with {image.n_slices} planes")
+    return planes
 
 
 def _load_verified(path: Path, image_id: str) -> StoredImage | None:

@@ -47,3 +47,9 @@ def stops_when(check: Callable[[], bool]) -> Iterator[None]:
         yield
     finally:
         _local.check = previous
+
+
+def interruptible_model(model):
+    """``model`` (a LoadedModel) with every layer of its SAM checking the running thread's cancellation (once)."""
+    interruptible(model.sam)
+    return model

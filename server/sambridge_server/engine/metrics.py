@@ -83,3 +83,16 @@ def segmentation_scores(pred: np.ndarray, gt: np.ndarray) -> SegmentationScores:
     return SegmentationScores(
         msa=float(np.mean(accuracies)), sa50=_accuracy(iou, 0.5), sa75=_accuracy(iou, 0.75)
     )
+
+
+def mask_iou(a: np.ndarray, b: np.ndarray, eps: float = 0.0) -> float:
+    """Intersection over union of two binary masks; 0 when both are empty.
+
+    ``eps`` is added to the union: micro_sam's ``compute_iou`` uses 1e-7, and code that
+    reproduces its stopping rules passes the same.
+    """
+    intersection = float(np.count_nonzero(np.logical_and(a, b)))
+    union = float(np.count_nonzero(np.logical_or(a, b)))
+    if eps:
+        return intersection / (union + eps)
+    return intersection / union if union else 0.0

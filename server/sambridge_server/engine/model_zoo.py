@@ -34,6 +34,7 @@ from typing import Any, Callable, Mapping
 
 import xxhash
 
+from .callbacks import StageProgressFn
 from .errors import FailedPrecondition, InvalidInput, NotFound
 
 log = logging.getLogger("sambridge.server.models")
@@ -44,7 +45,6 @@ CHUNK_BYTES = 1 << 20
 
 ByteProgress = Callable[[int, int], None]
 """Download progress: ``(done_bytes, total_bytes)``; total is 0 when the server does not say."""
-StageProgress = Callable[[int, int, str], None]
 """Progress of a whole fetch: ``(done, total, stage)``, e.g. stage ``"download vit_b_lm.pt"``."""
 
 
@@ -252,7 +252,7 @@ class ModelZoo:
         """True when every file of ``name`` is in the model folder (verified when loaded)."""
         return all((self.model_dir / f.filename).is_file() for f in self.entry(name).files())
 
-    def fetch(self, name: str, progress: StageProgress | None = None) -> ModelFiles:
+    def fetch(self, name: str, progress: StageProgressFn | None = None) -> ModelFiles:
         """Local verified files of ``name``, downloading the missing ones (one fetch per name at a time)."""
         entry = self.entry(name)
         with self._guard:
@@ -261,7 +261,7 @@ class ModelZoo:
             paths = [self._ensure(remote, progress) for remote in entry.files()]
         return ModelFiles(checkpoint=paths[0], decoder=paths[1] if len(paths) > 1 else None)
 
-    def _ensure(self, remote: RemoteFile, progress: StageProgress | None) -> Path:
+    def _ensure(self, remote: RemoteFile, progress: StageProgressFn | None) -> Path:
         target = self.model_dir / remote.filename
         downloading = not target.is_file()
         stage = f"{'download' if downloading else 'verify'} {remote.filename}"

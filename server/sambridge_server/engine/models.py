@@ -15,8 +15,7 @@ Either may hold a ViT encoder (SAM's ``vit_b/l/h`` and our small presets) or Mob
 from __future__ import annotations
 
 import re
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any, BinaryIO, Literal, Mapping
@@ -31,7 +30,7 @@ from segment_anything.modeling import (
     TwoWayTransformer,
 )
 
-from .errors import FailedPrecondition, InvalidInput, NotFound
+from .errors import InvalidInput, NotFound
 from .files import open_confined
 from .compact_weights import expand_payload, is_compact
 from .tiling import NativeTiling
@@ -211,6 +210,11 @@ class LoadedModel:
     decoder_path: str | None = None
 
 
+def sam_of(model: "LoadedModel | Sam") -> Sam:
+    """The ``Sam`` module of a loaded model (or ``model`` itself when it is one already)."""
+    return model.sam if isinstance(model, LoadedModel) else model
+
+
 def file_hash(path: str | Path, chunk_size: int = 1 << 20) -> str:
     """xxh128 of a file in micro_sam's format ``"xxh128:<hex>"``."""
     with open(path, "rb") as handle:
@@ -380,48 +384,3 @@ def save_checkpoint(
     else:
         raise ValueError(f"unknown checkpoint format '{fmt}'")
     return path
-
-
-@dataclass
-class ModelRegistry:
-    """Thread-safe name -> LoadedModel map with a default model."""
-
-    _models: dict[str, LoadedModel] = field(default_factory=dict)
-    _default: str | None = None
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def add(self, model: LoadedModel, default: bool = False) -> None:
-        """Register ``model`` under its name; the first model added becomes the default."""
-        with self._lock:
-            self._models[model.name] = model
-            if default or self._default is None:
-                self._default = model.name
-
-    def get(self, name: str | None = None) -> LoadedModel:
-        """Model called ``name`` (the default when None); NotFound lists the known names."""
-        with self._lock:
-            key = self._default if not name else name
-            if key is None or key not in self._models:
-                known = ", ".join(sorted(self._models)) or "none"
-                raise NotFound(f"unknown model '{name or ''}'; known models: {known}")
-            return self._models[key]
-
-    def remove(self, name: str) -> LoadedModel:
-        """Stop serving ``name``; the default model cannot be removed (FailedPrecondition)."""
-        with self._lock:
-            if name not in self._models:
-                raise NotFound(f"unknown model '{name}'; known models: {', '.join(sorted(self._models)) or 'none'}")
-            if name == self._default:
-                raise FailedPrecondition(f"model '{name}' is the default model and cannot be unloaded")
-            return self._models.pop(name)
-
-    def list(self) -> list[LoadedModel]:
-        """All registered models, sorted by name."""
-        with self._lock:
-            return [self._models[key] for key in sorted(self._models)]
-
-    @property
-    def default_name(self) -> str | None:
-        """Name of the default model, None while empty."""
-        with self._lock:
-            return self._default

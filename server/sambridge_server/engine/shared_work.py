@@ -13,10 +13,10 @@ import threading
 from collections import OrderedDict
 from typing import Callable, Generic, Hashable, TypeVar
 
+from .callbacks import CancelledFn
 from .errors import Cancelled
 
 V = TypeVar("V")
-CancelledFn = Callable[[], bool]
 
 
 class _Running:

@@ -12,32 +12,37 @@ import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from contextlib import contextmanager
-from typing import Callable, Iterator, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
 
-from .prompts import interactive
-from .prompts import decoding as prompts
-from .automatic.ais import AISMaps, AISParams, ais_segment, default_ais_params, embeddings_ais_maps, prepare_smoothing
-from .automatic.ais_decoder import AISDecoder, build_ais_decoder
-from .automatic.amg import AMGParams, amg_segment, default_amg_params, embeddings_amg_candidates
+from .automatic.planes import AutomaticSegmenter, LabelResult
 from .cache import CacheKey, EmbeddingCache
+from .callbacks import (CancelledFn, ProgressFn, StageProgressFn, acquire_unless_cancelled, never,
+                        raise_if_cancelled)
 from .embeddings import TILE_FEATURE_BYTES, ImageEmbeddings, check_options, compute_embeddings
-from .errors import Cancelled, FailedPrecondition, InvalidInput, ResourceExhausted
-from .images import ImageStore, StoredImage
-from .interrupt import interruptible, stops_when
+from .errors import InvalidInput, ResourceExhausted
+from .files import confine
+from .images import ImageStore, StoredImage, requested_planes
+from .interrupt import interruptible_model, stops_when
 from .labels import ObjectSummary, summarize_labels
-from .model_zoo import ModelZoo, StageProgress, default_model_dir, load_registry
-from .models import LoadedModel, ModelRegistry, load_checkpoint
+from .model_zoo import ModelZoo, default_model_dir, load_registry
+from .model_registry import ModelRegistry
+from .models import LoadedModel, load_checkpoint
+from .prompts.many_objects import paint_objects
+from .prompts import interactive
 from .prompts.objects import ObjectState, ObjectStore
-from .shared_work import SharedLRU, progress_while_wanted
-from .tiling import Box
 from .prompts.windows import in_window
+from .tiling import Box
+from .tracking.tracker import Tracker
+from .volume.annotations import SliceAnnotation, annotation_masks, seed_objects
+from .volume.auto3d import segment_3d
+from .volume.merge3d import MergeOptions
+from .volume.propagation import propagate_object, propagate_objects
+from .volume.results import VolumeLabels, propagated_labels
+from .volume.source import PropagationOptions, VolumeSource
 
-ProgressFn = Callable[[int, int], None]
-CancelledFn = Callable[[], bool]
 
 
 @dataclass(frozen=True)
@@ -73,16 +78,6 @@ class EmbedSummary:
     seconds: float
 
 
-@dataclass(frozen=True)
-class LabelResult:
-    """A label image with its axes, per-object summaries and the method used."""
-
-    labels: np.ndarray
-    axes: str
-    objects: list[ObjectSummary]
-    method: str
-
-
 def resolve_device(device: str) -> str:
     """'auto' -> 'cuda' when a GPU is visible, else 'cpu'."""
     if device == "auto":
@@ -104,13 +99,12 @@ class Workspace:
         self.cache = EmbeddingCache(config.cache_mb * 1024 * 1024, cache_dir / "embeddings" if cache_dir else None)
         self.objects = ObjectStore()
         self._encoder_locks: dict[str, threading.Lock] = {}
-        # Full-image decoder passes (AIS maps, AMG candidates) of a model run one at a time too:
-        # each holds about a GB of activations on a 1024-px window, so their memory stays bounded.
-        self._decoder_locks: dict[str, threading.Lock] = {}
         self._keys: dict[tuple, CacheKey] = {}
-        self._decoders: dict[str, AISDecoder] = {}
-        # Decoder maps / AMG candidates of recent planes: re-running with other thresholds is cheap.
-        self._automatic_cache: SharedLRU = SharedLRU(capacity=8)
+        self.automatic = AutomaticSegmenter(lambda request: self._resolve(request)[:2], self.embeddings_for,
+                                            self._plane_key)
+        # Late-bound: the tracker always calls the workspace's current methods.
+        self.tracking = Tracker(self.images.get, self.models.get, lambda *a, **k: self.embeddings_for(*a, **k),
+                                lambda *a, **k: self.auto_segment(*a, **k))
         self.zoo = ModelZoo(load_registry(config.model_registry),
                             Path(config.model_dir) if config.model_dir else default_model_dir())
         self._pull_lock = threading.Lock()
@@ -122,7 +116,8 @@ class Workspace:
         # After the models: restoring jobs re-registers finished models and resumes unfinished runs.
         from .training.jobs import JobManager  # local import: training pulls in heavier modules
 
-        self.jobs = JobManager(self, cache_dir / "jobs" if cache_dir else None)
+        self.jobs = JobManager(self.models, lambda checkpoint, name: self.load_model(checkpoint, name=name),
+                               cache_dir / "jobs" if cache_dir else None)
 
     # -- models -------------------------------------------------------------------
     def load_model(self, path: Path, model_type: str | None = None, name: str | None = None,
@@ -143,7 +138,7 @@ class Workspace:
         self.models.add(model, default=default)
         return model
 
-    def pull_model(self, name: str, progress: StageProgress | None = None) -> LoadedModel:
+    def pull_model(self, name: str, progress: StageProgressFn | None = None) -> LoadedModel:
         """Serve the registry model ``name``, downloading and verifying its files first if needed.
 
         Idempotent: a model already served under ``name`` is returned as is. ``progress``
@@ -169,8 +164,7 @@ class Workspace:
         """Stop serving a model (not the default) and free what it holds; its cache entries stay."""
         model = self.models.remove(name)
         self._encoder_locks.pop(model.name, None)
-        self._decoder_locks.pop(model.name, None)
-        self._decoders.pop(model.name, None)
+        self.automatic.forget_model(model.name)
 
     def capabilities(self) -> list[str]:
         """Names of the capabilities this server implements."""
@@ -211,10 +205,10 @@ class Workspace:
 
         def compute() -> ImageEmbeddings:
             lock = self._encoder_locks.setdefault(model.name, threading.Lock())
-            _acquire(lock, cancelled)
+            acquire_unless_cancelled(lock, cancelled)
             try:
                 # A cancel stops the encoder between its blocks, not only between tiles.
-                with stops_when(cancelled or _never):
+                with stops_when(cancelled or never):
                     return compute_embeddings(interruptible_model(model), plane, request.tile_shape, request.halo,
                                               precision, progress, cancelled)
             finally:
@@ -245,8 +239,7 @@ class Workspace:
         planes = requested_planes(image, indices)
         n_cached, n_tiles = 0, 0
         for done, index in enumerate(planes):
-            if cancelled is not None and cancelled():
-                raise Cancelled("embedding was cancelled")
+            raise_if_cancelled(cancelled, "embedding was cancelled")
             key = self._cache_key(image, index, model, request, precision)
             cached = self.cache.get(key) is not None
             embeddings, _, _ = self.embeddings_for(
@@ -298,7 +291,7 @@ class Workspace:
 
         def compute() -> ImageEmbeddings:
             lock = self._encoder_locks.setdefault(model.name, threading.Lock())
-            _acquire(lock, cancelled)
+            acquire_unless_cancelled(lock, cancelled)
             try:
                 return compute_embeddings(model, crop, None, None, precision, None, cancelled)
             finally:
@@ -313,7 +306,7 @@ class Workspace:
 
         Also returns how many objects did not see every negative point (outside their tile)."""
         embeddings, model, _ = self.embeddings_for(request, index, cancelled=cancelled)
-        labels, scores, missed = prompts.paint_objects(model, embeddings, points=points, boxes=boxes,
+        labels, scores, missed = paint_objects(model, embeddings, points=points, boxes=boxes,
                                                        negative_points=negative_points, cancelled=cancelled)
         return labels, summarize_labels(labels, scores, index), missed
 
@@ -322,120 +315,90 @@ class Workspace:
         return self.objects.release(object_id, owner)
 
     # -- automatic segmentation -------------------------------------------------------
-    def _decoder(self, model: LoadedModel) -> AISDecoder:
-        if model.decoder_state is None:
-            raise FailedPrecondition(
-                f"model {model.name!r} has no AIS decoder (its checkpoint has no decoder_state); use method AMG "
-                "or a micro_sam model with a decoder"
-            )
-        if model.name not in self._decoders:
-            self._decoders[model.name] = interruptible(build_ais_decoder(model.decoder_state).to(model.device))
-        return self._decoders[model.name]
-
-    @contextmanager
-    def _decoder_pass(self, model: LoadedModel, cancelled: CancelledFn) -> Iterator[None]:
-        """Hold the model's decoder-pass lock (Cancelled if the work is abandoned while waiting)."""
-        lock = self._decoder_locks.setdefault(model.name, threading.Lock())
-        _acquire(lock, cancelled)
-        try:
-            yield
-        finally:
-            lock.release()
-
     def auto_segment(self, request: EmbeddingRequest, method: str = "auto", ais_params: dict | None = None,
                      amg_params: dict | None = None, indices: Sequence[int] = (),
-                     progress: Callable | None = None, cancelled: CancelledFn | None = None) -> LabelResult:
-        """AIS or AMG on a 2D image or on every requested plane of a stack.
+                     progress: StageProgressFn | None = None, cancelled: CancelledFn | None = None) -> LabelResult:
+        """AIS or AMG on a 2D image or on every requested plane of a stack (see ``AutomaticSegmenter.segment``)."""
+        return self.automatic.segment(request, method, ais_params, amg_params, indices, progress, cancelled)
 
-        Stacks are segmented plane by plane; ids are made unique across planes by offsetting.
-        ``progress(done, total, stage)`` counts tiles over all planes, per stage: "embedding"
-        (encoder tiles, cached ones included), then "decoding" (AIS decoder tiles) or
-        "segmenting" (AMG, one step per plane).
-        """
-        image, model, _, _ = self._resolve(request)
-        if method == "auto":
-            method = "ais" if model.decoder_state is not None else "amg"
-        if method not in ("ais", "amg"):
-            raise InvalidInput(f"unknown automatic segmentation method {method!r}; use 'ais' or 'amg'")
-        if method == "ais":
-            params = ais_parameters(model.name, ais_params or {})
-            self._decoder(model)
+    def _plane_key(self, request: EmbeddingRequest, index: int, model: LoadedModel) -> CacheKey:
+        return self._cache_key(self.images.get(request.image_id), index, model, request,
+                               request.precision or self.precision)
+
+    # -- training ---------------------------------------------------------------------
+    def start_training(self, spec, pairs: Sequence[tuple[str, str]] = (), data_dir: str = "",
+                       owner: str = ""):
+        """Queue a finetuning job (a ``training.JobSpec``) on uploaded (image id, labels id) pairs or on
+        a server-side folder under the data roots; returns its ``JobRecord`` (QUEUED)."""
+        from .training.data import pairs_from_folder, pairs_from_images
+
+        if data_dir and pairs:
+            raise InvalidInput("give either pairs or data_dir, not both")
+        if data_dir:
+            samples = pairs_from_folder(confine(data_dir, self.config.data_roots, "data_dir"))
         else:
-            params = amg_parameters(model.name, amg_params or {})
-        planes = requested_planes(image, indices)
-        labels = np.zeros((len(planes),) + image.spatial_shape, dtype=np.uint32)
-        objects: list[ObjectSummary] = []
-        offset = 0
+            samples = pairs_from_images([(self.images.get(i), self.images.get(j)) for i, j in pairs])
+        return self.jobs.submit(spec, samples, owner=owner)
+
+    # -- volumes ----------------------------------------------------------------------
+    def volume_source(self, request: EmbeddingRequest, cancelled: CancelledFn | None = None) -> VolumeSource:
+        """A stored (z, y, x) stack as propagation sees it: per-slice embeddings computed lazily and
+        cached; zy / zx plane embeddings from derived stacks (all-plane refinement).
+
+        ``cancelled`` is polled while an embedding is computed or waited for.
+        """
+        image = self.images.get(request.image_id)
+        if not image.is_stack:
+            raise InvalidInput(f"image {request.image_id} is 2D (axes {image.axes}); volume calls need a (z, y, x) "
+                               "stack")
+        model = self.models.get(request.model)
+        derived: dict[str, str] = {}
+
+        def embeddings_at(z: int) -> ImageEmbeddings:
+            return self.embeddings_for(request, z, cancelled=cancelled)[0]
+
+        def plane_embeddings(axis: str, index: int) -> ImageEmbeddings:
+            if axis not in derived:
+                derived[axis] = self.images.put_transposed(image, axis)
+            return self.embeddings_for(replace(request, image_id=derived[axis]), index, cancelled=cancelled)[0]
+
+        return VolumeSource(model, (image.n_slices,) + tuple(image.spatial_shape), embeddings_at, plane_embeddings)
+
+    def propagate(self, request: EmbeddingRequest, annotations: Sequence[SliceAnnotation],
+                  options: PropagationOptions, progress: ProgressFn | None = None,
+                  cancelled: CancelledFn | None = None) -> VolumeLabels:
+        """One object through z from its annotated slices (masks, or prompts decoded on their slice)."""
+        source = self.volume_source(request, cancelled)
+
+        def decode(z: int, points, point_labels, box) -> np.ndarray:
+            result = self.segment(request, z, points=points, point_labels=point_labels, box=box, cancelled=cancelled)
+            return result.masks[int(np.argmax(result.scores))]
+
+        masks = annotation_masks(annotations, source.shape[0], decode)
+        result = propagate_object(source, masks, options, progress=progress, cancelled=cancelled)
+        return propagated_labels(result, {1: min(masks)})
+
+    def propagate_labels(self, request: EmbeddingRequest, z: int, labels: np.ndarray,
+                         options: PropagationOptions, progress: ProgressFn | None = None,
+                         cancelled: CancelledFn | None = None) -> VolumeLabels:
+        """Every object of slice z's 2D label image through z, decoded in batches per slice."""
+        source = self.volume_source(request, cancelled)
+        objects = seed_objects(labels, z, source.shape)
+        result = propagate_objects(source, objects, options, progress=progress, cancelled=cancelled)
+        return propagated_labels(result, {label: z for label in objects})
+
+    def auto_segment_3d(self, request: EmbeddingRequest, method: str, merge: MergeOptions,
+                        all_planes: bool = False, ais_params: dict | None = None, amg_params: dict | None = None,
+                        progress: StageProgressFn | None = None,
+                        cancelled: CancelledFn | None = None) -> VolumeLabels:
+        """Automatic segmentation of every slice merged into 3D objects (stages: the 2D ones, then "merging")."""
+        source = self.volume_source(request, cancelled)  # rejects 2D images
+        merge.validate()
         report = progress or (lambda done, total, stage: None)
-        for done, index in enumerate(planes):
-            if cancelled is not None and cancelled():
-                raise Cancelled("automatic segmentation was cancelled")
-
-            def in_stack(stage: str, plane: int = done) -> Callable[[int, int], None]:
-                # per-plane tile counts -> counts over all planes of the call
-                return lambda tiles_done, n_tiles: report(plane * n_tiles + tiles_done, len(planes) * n_tiles, stage)
-
-            embeddings, _, _ = self.embeddings_for(request, index, progress=in_stack("embedding"), cancelled=cancelled)
-            in_stack("embedding")(embeddings.n_tiles, embeddings.n_tiles)  # also when it came from the cache
-            plane, scores = self._segment_plane(request, index, model, embeddings, method, params,
-                                                in_stack("decoding"), cancelled)
-            plane[plane > 0] += offset
-            objects += summarize_labels(plane, {k + offset: v for k, v in scores.items()}, index)
-            offset = max(offset, int(plane.max()))
-            labels[done] = plane
-            if method == "ais":
-                in_stack("decoding")(embeddings.n_tiles, embeddings.n_tiles)
-            else:
-                report(done + 1, len(planes), "segmenting")
-        axes = image.axes.replace("c", "")
-        return LabelResult(labels if image.is_stack else labels[0], axes, objects, method)
-
-    def _segment_plane(self, request, index, model, embeddings, method, params,
-                       tile_progress: Callable[[int, int], None] | None = None,
-                       cancelled: CancelledFn | None = None) -> tuple[np.ndarray, dict]:
-        # Identical concurrent calls share one computation of the maps / candidates; it stops
-        # once every caller waiting for it has cancelled.
-        key = (self._cache_key(self.images.get(request.image_id), index, model, request,
-                               request.precision or self.precision), method)
-        # The shared work also stops inside a decoder pass (between layers), see engine/interrupt.py.
-        if method == "ais":
-            def ais_maps(abandoned: CancelledFn) -> AISMaps:
-                with self._decoder_pass(model, abandoned), stops_when(abandoned):
-                    return prepare_smoothing(embeddings_ais_maps(
-                        self._decoder(model), embeddings, progress_while_wanted(tile_progress, abandoned)), params)
-
-            maps = self._automatic_cache.get(key, ais_maps, cancelled)
-            labels = ais_segment(maps, params)
-            return labels, _mean_per_label(maps.foreground, labels)
-        amg_key = key + (params.points_per_side, params.points_per_batch, params.pred_iou_thresh)
-
-        def amg_candidates(abandoned: CancelledFn) -> list:
-            with self._decoder_pass(model, abandoned), stops_when(abandoned):
-                return embeddings_amg_candidates(interruptible_model(model).sam, embeddings, params.points_per_side,
-                                                 params.points_per_batch, params.pred_iou_thresh)
-
-        candidates = self._automatic_cache.get(amg_key, amg_candidates, cancelled)
-        result = amg_segment(candidates, params.filter)
-        return result.labels, {i + 1: float(s) for i, s in enumerate(result.pred_iou)}
-
-
-def _never() -> bool:
-    return False
-
-
-def interruptible_model(model: LoadedModel) -> LoadedModel:
-    """``model`` with every layer of its SAM checking the running thread's cancellation (once)."""
-    interruptible(model.sam)
-    return model
-
-
-def _acquire(lock: threading.Lock, cancelled: CancelledFn | None) -> None:
-    """Take ``lock``, giving up with Cancelled when the caller goes away while waiting."""
-    # A cancelled call queued behind a long embedding must free its worker thread promptly.
-    while not lock.acquire(timeout=0.1):
-        if cancelled is not None and cancelled():
-            raise Cancelled("the call was cancelled while waiting for the encoder")
-
+        slices = self.auto_segment(request, method, ais_params=ais_params, amg_params=amg_params,
+                                   progress=report, cancelled=cancelled)
+        report(0, 1, "merging")
+        return segment_3d(slices.labels, merge, source if all_planes else None, cancelled)
 
 _MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,63}")
 
@@ -444,79 +407,3 @@ def check_model_name(name: str) -> None:
     """InvalidInput unless ``name`` is 1-64 letters, digits, '.', '_', '+' or '-' (no path parts)."""
     if not _MODEL_NAME.fullmatch(name or "") or ".." in name:
         raise InvalidInput(f"invalid model name {name[:80]!r}: use 1-64 letters, digits, '.', '_', '+' or '-'")
-
-
-def requested_planes(image: StoredImage, indices: Sequence[int]) -> list[int]:
-    """The planes a call works on: ``indices`` (each in range, none twice) or every plane."""
-    planes = [int(i) for i in indices]
-    if not planes:
-        return list(range(image.n_slices))
-    # Checked up front: a repeated or huge list must not allocate or loop before failing.
-    if len(set(planes)) != len(planes):
-        raise InvalidInput("indices must not repeat a plane")
-    bad = [i for i in planes if not 0 <= i < image.n_slices]
-    if bad:
-        raise InvalidInput(f"indices {bad[:5]} out of range for image {image.image_id} with {image.n_slices} planes")
-    return planes
-
-
-def _mean_per_label(values: np.ndarray, labels: np.ndarray) -> dict[int, float]:
-    ids = np.unique(labels)
-    ids = ids[ids != 0]
-    if ids.size == 0:
-        return {}
-    from scipy import ndimage
-
-    return {int(i): float(m) for i, m in zip(ids, ndimage.mean(values, labels, ids))}
-
-
-_UNIT_INTERVAL = ("center_distance_threshold", "boundary_distance_threshold", "foreground_threshold",
-                  "pred_iou_thresh", "stability_score_thresh", "box_nms_thresh")
-
-
-def _check_ranges(values: dict) -> None:
-    for name, value in values.items():
-        if not np.isfinite(value):
-            raise InvalidInput(f"{name} must be a finite number, got {value}")
-        if name in _UNIT_INTERVAL and not 0.0 <= value <= 1.0:
-            raise InvalidInput(f"{name} must lie in [0, 1], got {value}")
-        if value < 0:
-            raise InvalidInput(f"{name} must not be negative, got {value}")
-
-
-def ais_parameters(model_name: str, overrides: dict) -> AISParams:
-    """The model's AIS defaults with validated per-call overrides."""
-    _check_ranges(overrides)
-    for name in ("foreground_smoothing", "distance_smoothing"):
-        if overrides.get(name, 0) > 50:
-            raise InvalidInput(f"{name} of {overrides[name]} is too large (at most 50)")
-    values = {**default_ais_params(model_name).__dict__, **overrides}
-    values["min_size"] = int(values["min_size"])
-    return AISParams(**values)
-
-
-@dataclass(frozen=True)
-class AMGSettings:
-    """AMG grid settings plus the filtering parameters of ``amg_segment``."""
-
-    points_per_side: int
-    points_per_batch: int
-    pred_iou_thresh: float
-    filter: AMGParams
-
-
-def amg_parameters(model_name: str, overrides: dict) -> AMGSettings:
-    """The model's AMG defaults with validated per-call overrides."""
-    _check_ranges(overrides)
-    overrides = dict(overrides)
-    points_per_side = int(overrides.pop("points_per_side", 32))
-    points_per_batch = int(overrides.pop("points_per_batch", 64))
-    if not 1 <= points_per_side <= 128:
-        raise InvalidInput(f"points_per_side must be in 1..128, got {points_per_side}")
-    if not 1 <= points_per_batch <= 1024:
-        raise InvalidInput(f"points_per_batch must be in 1..1024, got {points_per_batch}")
-    base = default_amg_params(model_name)
-    values = {**base.__dict__, **overrides}
-    values["min_mask_region_area"] = int(values["min_mask_region_area"])
-    params = AMGParams(**values)
-    return AMGSettings(points_per_side, points_per_batch, params.pred_iou_thresh, params)

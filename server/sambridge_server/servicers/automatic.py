@@ -4,26 +4,9 @@ from __future__ import annotations
 
 from sambridge import wire
 from sambridge.v1 import automatic_pb2, automatic_pb2_grpc
-from sambridge_server.engine.errors import InvalidInput
 from sambridge_server.engine.workspace import Workspace
-from sambridge_server.servicers.keys import embedding_request
-from sambridge_server.servicers.prompts import object_info
+from sambridge_server.servicers.convert import embedding_request, method_name, object_info, set_params
 from sambridge_server.servicers.rpc import stream
-
-METHOD_NAMES = {automatic_pb2.AUTO_METHOD_UNSPECIFIED: "auto", automatic_pb2.AIS: "ais", automatic_pb2.AMG: "amg"}
-
-
-def method_name(method: int) -> str:
-    """Engine name of a wire AutoMethod."""
-    if method not in METHOD_NAMES:
-        raise InvalidInput(f"unknown automatic segmentation method {method}; use AIS or AMG")
-    return METHOD_NAMES[method]
-
-
-def set_params(message) -> dict[str, float]:
-    """The explicitly set fields of an AISParams/AMGParams message as a dict."""
-    return {field.name: value for field, value in message.ListFields()}
-
 
 class AutomaticServicer(automatic_pb2_grpc.AutomaticServiceServicer):
     """Automatic instance segmentation with progress per slice."""

@@ -10,7 +10,7 @@ from sambridge.v1 import batch_pb2, batch_pb2_grpc, common_pb2, training_pb2
 from sambridge_server.engine.batch import BatchJob, BatchProgress, BatchSpec
 from sambridge_server.engine.batch.service import batch_manager
 from sambridge_server.engine.workspace import Workspace
-from sambridge_server.servicers.rpc import _abort, caller_key, is_admin, unary
+from sambridge_server.servicers.rpc import abort_call, caller_key, is_admin, unary
 
 _STATES = {name: getattr(training_pb2, name) for name in ("QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED")}
 
@@ -76,7 +76,7 @@ class BatchServicer(batch_pb2_grpc.BatchServiceServicer):
             events = self.jobs.watch(request.job_id, self._viewer(context), stopped=left.is_set)
             first = next(events, None)
         except Exception as exc:  # noqa: BLE001 - unknown job -> NOT_FOUND
-            _abort(context, exc)
+            abort_call(context, exc)
             return
         if first is None:
             return

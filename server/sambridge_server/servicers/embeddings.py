@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sambridge.v1 import embeddings_pb2, embeddings_pb2_grpc
 from sambridge_server.engine.workspace import Workspace
-from sambridge_server.servicers.keys import embedding_request
+from sambridge_server.servicers.convert import embedding_request
 from sambridge_server.servicers.rpc import stream
 
 

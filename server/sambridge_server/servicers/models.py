@@ -9,7 +9,7 @@ from sambridge_server import __version__
 from sambridge_server.engine.errors import InvalidInput
 from sambridge_server.engine.models import LoadedModel
 from sambridge_server.engine.workspace import Workspace
-from sambridge_server.paths import confine
+from sambridge_server.engine.files import confine
 from sambridge_server.servicers.rpc import stream, unary
 
 

@@ -5,10 +5,17 @@ from __future__ import annotations
 import numpy as np
 
 from sambridge import wire
-from sambridge.v1 import common_pb2, prompts_pb2, prompts_pb2_grpc
+from sambridge.v1 import prompts_pb2, prompts_pb2_grpc
 from sambridge_server.engine.errors import InvalidInput
 from sambridge_server.engine.workspace import Workspace
-from sambridge_server.servicers.keys import box_xyxy, embedding_request, mask_array, points_xy
+from sambridge_server.servicers.convert import (
+    box_xyxy,
+    embedding_request,
+    mask_array,
+    object_info,
+    points_xy,
+    window_box,
+)
 from sambridge_server.servicers.rpc import call_cancelled, caller_id, unary
 
 MAX_PROMPTS = 4096
@@ -84,21 +91,6 @@ class PromptServicer(prompts_pb2_grpc.PromptServiceServicer):
         """Forget one of the caller's object handles."""
         released = self.workspace.release_object(request.object_id, caller_id(context))
         return prompts_pb2.ReleaseObjectResponse(released=released)
-
-
-def object_info(obj) -> common_pb2.ObjectInfo:
-    """Wire form of an engine ObjectSummary (label, score, bbox (x0, y0, x1, y1), area, index)."""
-    x0, y0, x1, y1 = obj.bbox
-    return common_pb2.ObjectInfo(
-        label=int(obj.label), score=float(obj.score), area=int(obj.area), index=int(obj.index),
-        bbox=common_pb2.Box(x0=x0, y0=y0, x1=x1, y1=y1),
-    )
-
-
-def window_box(window) -> common_pb2.Box:
-    """Wire box (x0, y0, x1, y1) of an engine (y0, x0, y1, x1) window."""
-    y0, x0, y1, x1 = window
-    return common_pb2.Box(x0=x0, y0=y0, x1=x1, y1=y1)
 
 
 def _object_id(request) -> str:

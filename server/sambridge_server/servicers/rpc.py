@@ -52,7 +52,8 @@ def status_of(exc: BaseException) -> grpc.StatusCode:
     return grpc.StatusCode.INTERNAL
 
 
-def _abort(context: grpc.ServicerContext, exc: BaseException) -> None:
+def abort_call(context: grpc.ServicerContext, exc: BaseException) -> None:
+    """End the call with the gRPC status of ``exc`` (engine errors map to their codes; others are INTERNAL)."""
     code = status_of(exc)
     message = str(exc) or type(exc).__name__
     if code == grpc.StatusCode.INTERNAL:
@@ -73,7 +74,7 @@ def unary(method: Callable) -> Callable:
         except Exception as exc:  # noqa: BLE001 - every failure must become a status
             if context.code() is not None:  # already aborted by the method itself
                 raise
-            _abort(context, exc)
+            abort_call(context, exc)
 
     return wrapper
 
@@ -246,11 +247,11 @@ def stream(
             yield progress_event(event)
     thread.join()
     if "error" in outcome:
-        _abort(context, outcome["error"])
+        abort_call(context, outcome["error"])
     try:
         final = result_event(outcome["result"])
     except Exception as exc:  # noqa: BLE001 - a failing conversion must still end with a clear status
-        _abort(context, exc)
+        abort_call(context, exc)
     yield final
 
 

@@ -6,16 +6,11 @@ import math
 import threading
 
 import grpc
-import numpy as np
-
 from sambridge.v1 import training_pb2, training_pb2_grpc
-from sambridge_server.engine.errors import InvalidInput
 from sambridge_server.engine.training.jobs import JobRecord, JobSpec
-from sambridge_server.engine.training.trainer import Progress
-from sambridge_server.engine.training.data import load_data_dir
+from sambridge_server.engine.training.config import Progress
 from sambridge_server.engine.workspace import Workspace
-from sambridge_server.paths import confine
-from sambridge_server.servicers.rpc import _abort, caller_key, is_admin, unary
+from sambridge_server.servicers.rpc import abort_call, caller_key, is_admin, unary
 
 _STATES = {name: getattr(training_pb2, name) for name in ("QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED")}
 
@@ -68,23 +63,9 @@ class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):
             steps_per_epoch=request.steps_per_epoch, patch_size=request.patch_size,
             freeze_encoder=request.freeze_encoder,
         )
-        record = self.workspace.jobs.submit(spec, self._pairs(request), owner=caller_key(context))
+        record = self.workspace.start_training(spec, [(p.image_id, p.labels_id) for p in request.pairs],
+                                               request.data_dir, owner=caller_key(context))
         return job_message(record)
-
-    def _pairs(self, request) -> list[tuple[np.ndarray, np.ndarray]]:
-        if request.data_dir and request.pairs:
-            raise InvalidInput("give either pairs or data_dir, not both")
-        if request.data_dir:
-            folder = confine(request.data_dir, self.workspace.config.data_roots, "data_dir")
-            return [(image, labels) for _, image, labels in load_data_dir(folder)]
-        pairs = []
-        for i, pair in enumerate(request.pairs):
-            image = self.workspace.images.get(pair.image_id)
-            labels = self.workspace.images.get(pair.labels_id)
-            if image.is_stack != labels.is_stack or image.n_slices != labels.n_slices:
-                raise InvalidInput(f"pair {i}: image has {image.n_slices} planes, labels {labels.n_slices}")
-            pairs += [(image.plane(z), labels.plane(z)) for z in range(image.n_slices)]
-        return pairs
 
     def WatchJob(self, request, context):
         """Stream the job's state changes and progress until it ends (or the client leaves).
@@ -103,7 +84,7 @@ class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):
             events = self.workspace.jobs.watch(request.job_id, self._viewer(context), stopped=left.is_set)
             first = next(events, None)
         except Exception as exc:  # noqa: BLE001 - unknown job -> NOT_FOUND
-            _abort(context, exc)
+            abort_call(context, exc)
             return
         if first is None:  # the caller left before the first event
             return

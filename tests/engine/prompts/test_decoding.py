@@ -9,7 +9,8 @@ from micro_sam.util import precompute_image_embeddings
 
 from sambridge_server.engine.embeddings import compute_embeddings
 from sambridge_server.engine.errors import InvalidInput
-from sambridge_server.engine.prompts.decoding import decode, decode_objects, logits_from_mask, paint_labels
+from sambridge_server.engine.prompts.decoding import decode, logits_from_mask
+from sambridge_server.engine.prompts.many_objects import decode_objects, paint_labels
 
 TILE_SHAPE, HALO = (128, 128), (32, 32)
 
@@ -161,7 +162,7 @@ def test_invalid_object_boxes_are_named(tiny_sam, setup):
 def test_paint_objects_streams_the_same_labels_in_image_sized_memory(tiny_sam, setup, hela_objects):
     import tracemalloc
 
-    from sambridge_server.engine.prompts.decoding import paint_objects
+    from sambridge_server.engine.prompts.many_objects import paint_objects
 
     ours, _ = setup
     boxes, points = hela_objects

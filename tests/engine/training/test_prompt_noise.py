@@ -8,7 +8,9 @@ import torch
 
 from sambridge_server.engine.models import PRESETS, build_sam
 from sambridge_server.engine.training.prompt_noise import SAM_BOX_NOISE, BoxNoise, noisy_boxes
-from sambridge_server.engine.training.trainer import SAM_PROMPT_NOISE, box_noise, make_config, prompt_loss
+from sambridge_server.engine.training.config import SAM_PROMPT_NOISE
+from sambridge_server.engine.training.config import box_noise, make_config
+from sambridge_server.engine.training.objective import prompt_loss
 from sambridge_server.engine.training.data import Patch
 
 JITTER_ONLY = BoxNoise(jitter=0.1, max_jitter_px=20.0)
@@ -96,7 +98,7 @@ def test_refinement_rounds_add_no_prompt_but_feed_the_mask(seed):
 
 
 def test_first_prompts_points_are_uniform_inside_and_boxes_inside_the_patch():
-    from sambridge_server.engine.training.trainer import _first_prompts
+    from sambridge_server.engine.training.objective import _first_prompts
 
     masks = torch.zeros(400, 40, 60, dtype=torch.bool)
     masks[:, 10:30, 0:20] = True  # an object touching the patch's left border

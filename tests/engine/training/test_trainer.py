@@ -11,14 +11,10 @@ import torch
 from sambridge_server.engine.automatic.ais_decoder import AISDecoder, build_ais_decoder
 from sambridge_server.engine.errors import Cancelled, InvalidInput
 from sambridge_server.engine.models import PRESETS, build_sam, load_checkpoint
-from sambridge_server.engine.training.trainer import (
-    STATE_NAME,
-    ais_loss,
-    encode_patch,
-    make_config,
-    prompt_loss,
-    train,
-)
+from sambridge_server.engine.training.config import STATE_NAME, make_config
+from sambridge_server.engine.training.objective import ais_loss, prompt_loss
+from sambridge_server.engine.training.patch_encoding import encode_patch
+from sambridge_server.engine.training.trainer import train
 from sambridge_server.engine.training.data import (
     distance_targets,
     flip_valid,
@@ -190,7 +186,7 @@ def test_joint_training_can_validate_box_prompts_on_fresh_embeddings(images, tmp
         validated.append(frozen.embeddings(0).clone())
         return real_validate(sam, frozen)
 
-    monkeypatch.setattr("sambridge_server.engine.training.trainer.validate_box_prompts", spy)
+    monkeypatch.setattr("sambridge_server.engine.training.validation.validate_box_prompts", spy)
     sam, decoder = _model()
     config = make_config("cpu", epochs=2, validate_boxes=True, train_decoder=False, **TINY)  # no AIS: fast
     result = train(sam, decoder, images[:1], images[1:], config, tmp_path)
@@ -213,7 +209,7 @@ def test_resume_drops_curve_rows_logged_after_the_checkpoint(tmp_path):
 def test_correction_points_follow_micro_sams_rules():
     """Positive points fall on missed object pixels, negative ones on false positives, else on
     the object's box periphery; the sampled pixels are spread over the whole region."""
-    from sambridge_server.engine.training.trainer import _correction_points
+    from sambridge_server.engine.training.objective import _correction_points
 
     target = torch.zeros(2, 40, 50, dtype=torch.bool)
     target[0, 5:15, 5:25] = True

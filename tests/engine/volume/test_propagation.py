@@ -15,7 +15,7 @@ from sambridge_server.engine.embeddings import ImageEmbeddings
 from sambridge_server.engine.errors import Cancelled, InvalidInput
 from sambridge_server.engine.prompts.projection import PROJECTION_MODES
 from sambridge_server.engine.tiling import make_grid
-from sambridge_server.engine.volume.propagation import (
+from sambridge_server.engine.volume import (
     PropagationOptions,
     VolumeSource,
     majority_vote,
@@ -187,7 +187,7 @@ def test_majority_vote_takes_two_of_three():
 
 def test_all_planes_refinement_votes_over_orientations(cho, embedded, tiny_sam):
     from sambridge_server.engine.embeddings import compute_embeddings
-    from sambridge_server.engine.volume.propagation import _refine_axis
+    from sambridge_server.engine.volume.refinement import _refine_axis
 
     volume, _ = cho
     _, source = embedded
@@ -221,7 +221,7 @@ def test_all_planes_refinement_votes_over_orientations(cho, embedded, tiny_sam):
 
 
 def test_all_planes_refinement_skips_thin_planes(cho, embedded):
-    from sambridge_server.engine.volume.propagation import plane_z_extent
+    from sambridge_server.engine.volume import plane_z_extent
 
     volume, labels = cho
     _, source = embedded
@@ -242,7 +242,7 @@ def test_all_planes_refinement_skips_thin_planes(cho, embedded):
 
 
 def test_refinement_keeps_planes_whose_re_decode_mostly_disagrees(monkeypatch, tiny_sam):
-    from sambridge_server.engine.volume import propagation as volume_module
+    from sambridge_server.engine.volume import refinement as volume_module
 
     labels = np.zeros((4, 6, 6), dtype=np.uint32)
     labels[:, 1:5, 1:5] = 7  # one object: a 4 x 4 x 4 cube

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch
@@ -30,11 +29,10 @@ from segment_anything.modeling import Sam
 from segment_anything.utils.transforms import ResizeLongestSide
 
 from ..embeddings import ImageEmbeddings
-from ..errors import Cancelled, InvalidInput
-from ..models import LoadedModel
+from ..errors import InvalidInput
+from ..models import LoadedModel, sam_of
 from .shared_decoder import (
     SharedImage,
-    default_batch_size,
     predict_masks,
     shared_image,
     sparse_embeddings,
@@ -64,16 +62,12 @@ class DecodeResult:
 
 
 @dataclass
-class _TilePrompt:
+class TilePrompt:
     """One object's prompt in the coordinates of the tile it is decoded on."""
 
     coords: np.ndarray | None  # (N, 2) x, y in tile pixels
     labels: np.ndarray | None  # (N,)
     box: np.ndarray | None  # (4,) x0, y0, x1, y1 in tile pixels, rounded
-
-
-def _sam_of(model: LoadedModel | Sam) -> Sam:
-    return model.sam if isinstance(model, LoadedModel) else model
 
 
 # ---------------------------------------------------------------- validation
@@ -142,7 +136,7 @@ def _as_mask_logits(mask_logits: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------- tile mapping
 
 
-def _points_in_tile(coords: np.ndarray, labels: np.ndarray, tile: Tile) -> tuple[np.ndarray, np.ndarray]:
+def points_in_tile(coords: np.ndarray, labels: np.ndarray, tile: Tile) -> tuple[np.ndarray, np.ndarray]:
     """Shift (x, y) points into the tile and drop those outside it (micro_sam's rule)."""
     oy, ox = tile.offset
     height, width = tile.shape
@@ -153,7 +147,7 @@ def _points_in_tile(coords: np.ndarray, labels: np.ndarray, tile: Tile) -> tuple
     return local[inside], labels[inside]
 
 
-def _box_in_tile(box: np.ndarray, tile: Tile) -> np.ndarray:
+def box_in_tile(box: np.ndarray, tile: Tile) -> np.ndarray:
     """Shift a clipped (x0, y0, x1, y1) box into the tile, clip to it and round (micro_sam)."""
     oy, ox = tile.offset
     height, width = tile.shape
@@ -165,11 +159,11 @@ def _box_in_tile(box: np.ndarray, tile: Tile) -> np.ndarray:
 # ---------------------------------------------------------------- decoder
 
 
-def _run_decoder(
+def run_decoder(
     sam: Sam,
     embeddings: ImageEmbeddings,
     tile: Tile,
-    prompts: list[_TilePrompt],
+    prompts: list[TilePrompt],
     mask_logits: np.ndarray | None,
     multimask: bool,
     keep_best: bool = False,
@@ -222,7 +216,8 @@ def _run_decoder(
     return masks, scores, low_res
 
 
-def _is_lone_positive_point(prompt: _TilePrompt, has_mask: bool) -> bool:
+def is_lone_positive_point(prompt: TilePrompt, has_mask: bool) -> bool:
+    """True for one positive point without box or mask: decoded multimask, best kept (micro_sam)."""
     return (
         not has_mask
         and prompt.box is None
@@ -239,7 +234,8 @@ def _pick_best(low_res: torch.Tensor, scores: torch.Tensor) -> tuple[torch.Tenso
     return low_res[rows, best][:, None], scores[rows, best][:, None]
 
 
-def _to_results(embeddings, tile, masks, scores, low_res) -> list[DecodeResult]:
+def to_results(embeddings, tile, masks, scores, low_res) -> list[DecodeResult]:
+    """Per-prompt results with tile masks pasted into full-image coordinates."""
     grid = embeddings.grid
     return [
         DecodeResult(
@@ -271,7 +267,7 @@ def decode(
     or a box outside the tile raise InvalidInput naming them, unless ``drop_outside`` (micro_sam's
     rule: such points are dropped, the box clipped).
     """
-    sam = _sam_of(model)
+    sam = sam_of(model)
     shape = embeddings.image_shape
     coords = as_points(points, "points", shape)
     labels = as_labels(point_labels, len(coords))
@@ -280,27 +276,28 @@ def decode(
     if len(coords) == 0 and clipped_box is None and logits_in is None:
         raise InvalidInput("no prompt given: pass points, a box or mask_logits")
     whole = ObjectPrompt(coords, labels, clipped_box)
-    tile = _choose_tile(embeddings, whole, tile_index, drop_outside)
+    tile = choose_object_tile(embeddings, whole, tile_index, drop_outside)
     if not drop_outside and not holds(tile.outer, whole):
         raise InvalidInput(f"prompts outside the decoding window (tile {tile.index}, y0 x0 y1 x1 = "
                            f"{tile.outer}): {outside(tile.outer, whole)}")
-    local_coords, local_labels = _points_in_tile(coords, labels, tile)
+    local_coords, local_labels = points_in_tile(coords, labels, tile)
     if len(local_coords) == 0 and clipped_box is None and logits_in is None:
         raise InvalidInput(f"all points lie outside tile {tile.index}; nothing left to decode")
-    prompt = _TilePrompt(
+    prompt = TilePrompt(
         coords=local_coords if len(local_coords) else None,
         labels=local_labels if len(local_coords) else None,
-        box=None if clipped_box is None else _box_in_tile(clipped_box, tile),
+        box=None if clipped_box is None else box_in_tile(clipped_box, tile),
     )
-    use_best = not multimask and _is_lone_positive_point(prompt, logits_in is not None)
-    masks, scores, low_res = _run_decoder(
+    use_best = not multimask and is_lone_positive_point(prompt, logits_in is not None)
+    masks, scores, low_res = run_decoder(
         sam, embeddings, tile, [prompt], logits_in, multimask or use_best, keep_best=use_best
     )
-    return _to_results(embeddings, tile, masks, scores, low_res)[0]
+    return to_results(embeddings, tile, masks, scores, low_res)[0]
 
 
-def _choose_tile(embeddings: ImageEmbeddings, prompt: ObjectPrompt, tile_index: int | None,
-                 drop_outside: bool) -> Tile:
+def choose_object_tile(embeddings: ImageEmbeddings, prompt: ObjectPrompt, tile_index: int | None,
+                       drop_outside: bool) -> Tile:
+    """The tile that decodes ``prompt``: ``tile_index`` if given, else micro_sam's tile or the nearest holding it."""
     grid = embeddings.grid
     if tile_index is not None:
         if not 0 <= tile_index < len(grid.tiles):
@@ -316,135 +313,6 @@ def _choose_tile(embeddings: ImageEmbeddings, prompt: ObjectPrompt, tile_index: 
     if tile is None:
         raise InvalidInput(f"no tile holds all prompts of the object: {describe(prompt)}")
     return tile
-
-
-def _plan_objects(embeddings: ImageEmbeddings, points, boxes, negative_points):
-    """Validate many-object prompts and group them by (tile, prompt structure).
-
-    Returns (groups {(tile index, structure): [(object index, tile prompt)]}, shared negatives each
-    object's tile does not hold, number of objects). Order: point objects first, then boxes.
-    """
-    shape = embeddings.image_shape
-    positives = as_points(points, "points", shape)
-    negatives = as_points(negative_points, "negative_points", shape)
-    box_list = [] if boxes is None else list(np.asarray(boxes, dtype=np.float64).reshape(-1, 4))
-    box_list = [as_box(b, f"boxes[{i}]", shape) for i, b in enumerate(box_list)]
-    objects: list[tuple[np.ndarray | None, np.ndarray | None]] = [(p[None], None) for p in positives]
-    objects += [(None, b) for b in box_list]
-    groups: dict[tuple[int, str], list[tuple[int, _TilePrompt]]] = {}
-    dropped = [0] * len(objects)
-    for index, (pos, obj_box) in enumerate(objects):
-        pos = np.zeros((0, 2)) if pos is None else pos
-        tile = embeddings.grid.best_tile(ObjectPrompt(pos, np.ones(len(pos)), obj_box).locating_yx())
-        local_pos, _ = _points_in_tile(pos, np.ones(len(pos), dtype=np.int64), tile)
-        local_neg, _ = _points_in_tile(negatives, np.zeros(len(negatives), dtype=np.int64), tile)
-        dropped[index] = len(negatives) - len(local_neg)
-        coords = np.concatenate([local_pos, local_neg])
-        labels = np.concatenate([np.ones(len(local_pos)), np.zeros(len(local_neg))]).astype(np.int64)
-        prompt = _TilePrompt(
-            coords=coords if len(coords) else None,
-            labels=labels if len(coords) else None,
-            box=None if obj_box is None else _box_in_tile(obj_box, tile),
-        )
-        # Objects in one decoder call must share prompt structure (point count, box or not).
-        structure = f"{0 if prompt.coords is None else len(prompt.coords)}-{prompt.box is not None}"
-        groups.setdefault((tile.index, structure), []).append((index, prompt))
-    return groups, dropped, len(objects)
-
-
-def _decoded_chunks(sam: Sam, embeddings: ImageEmbeddings, groups, batch_size: int):
-    """Decode planned objects chunk by chunk: yields (object indices, tile, tile-local masks
-    (B, K, h, w), scores (B, K), low-res logits (B, K, 256, 256)); one chunk in memory at a time."""
-    shared: dict[int, SharedImage | None] = {}  # image-side decoder work, once per tile
-    for (tile_index, _), members in groups.items():
-        tile = embeddings.grid.tiles[tile_index]
-        if tile_index not in shared:
-            shared[tile_index] = shared_image(sam, embeddings.tile_features(tile_index))
-        for start in range(0, len(members), batch_size):
-            chunk = members[start : start + batch_size]
-            prompts = [prompt for _, prompt in chunk]
-            use_best = _is_lone_positive_point(prompts[0], False)
-            masks, scores, low_res = _run_decoder(sam, embeddings, tile, prompts, None, use_best, keep_best=use_best,
-                                                  shared=shared[tile_index])
-            yield [index for index, _ in chunk], tile, masks, scores, low_res
-
-
-def decode_objects(
-    model: LoadedModel | Sam,
-    embeddings: ImageEmbeddings,
-    points: np.ndarray | None = None,
-    boxes: np.ndarray | None = None,
-    negative_points: np.ndarray | None = None,
-    batch_size: int | None = None,
-) -> list[DecodeResult]:
-    """Segment many objects at once: every positive point and every box is its own object, and
-    all negative points are added to every object (those outside an object's tile are dropped).
-
-    Objects are batched through the decoder per tile (default batch: 64 on a GPU, 1 on CPU) and
-    share the tile's image-side decoder work;
-    result i is the same as ``decode(points=[p_i] + negatives, ...)`` / ``decode(box=b_i, points=negatives, ...)``.
-    Order: point objects first, then box objects. Every result holds full-image masks: for many
-    objects on a large image use ``paint_objects``.
-    """
-    sam = _sam_of(model)
-    groups, dropped, n_objects = _plan_objects(embeddings, points, boxes, negative_points)
-    results: list[DecodeResult | None] = [None] * n_objects
-    for indices, tile, masks, scores, low_res in _decoded_chunks(sam, embeddings, groups,
-                                                                   batch_size or default_batch_size(sam)):
-        for index, result in zip(indices, _to_results(embeddings, tile, masks, scores, low_res)):
-            result.dropped_points = dropped[index]
-            results[index] = result
-    return [result for result in results if result is not None]
-
-
-def paint_objects(
-    model: LoadedModel | Sam,
-    embeddings: ImageEmbeddings,
-    points: np.ndarray | None = None,
-    boxes: np.ndarray | None = None,
-    negative_points: np.ndarray | None = None,
-    batch_size: int | None = None,
-    cancelled: Callable[[], bool] | None = None,
-) -> tuple[np.ndarray, dict[int, float], int]:
-    """``paint_labels(decode_objects(...))`` in O(image + batch) memory: each chunk's best masks
-    are painted as they are decoded (higher score wins overlaps; ties: the later object).
-
-    Returns the uint32 labels, {label: best score} and how many objects missed a shared negative.
-    Cancelled between chunks once ``cancelled()`` is True.
-    """
-    sam = _sam_of(model)
-    groups, dropped, _ = _plan_objects(embeddings, points, boxes, negative_points)
-    labels = np.zeros(embeddings.image_shape, dtype=np.uint32)
-    best = np.full(embeddings.image_shape, -np.inf, dtype=np.float32)
-    scores_of: dict[int, float] = {}
-    for indices, tile, masks, scores, _ in _decoded_chunks(sam, embeddings, groups,
-                                                           batch_size or default_batch_size(sam)):
-        if cancelled is not None and cancelled():
-            raise Cancelled("the call was cancelled while its objects were decoded")
-        region = tile.outer_slices()
-        tile_labels, tile_best = labels[region], best[region]  # views: painting writes through
-        scores_np = scores.float().cpu().numpy()
-        for row, index in enumerate(indices):
-            k = int(scores_np[row].argmax())
-            score = np.float32(scores_np[row, k])
-            mask = masks[row, k].cpu().numpy()
-            wins = mask & ((score > tile_best) | ((score == tile_best) & (tile_labels < index + 1)))
-            tile_labels[wins], tile_best[wins] = index + 1, score
-            scores_of[index + 1] = float(score)
-    return labels, scores_of, sum(1 for count in dropped if count)
-
-
-def paint_labels(results: list[DecodeResult], image_shape: tuple[int, int]) -> np.ndarray:
-    """uint32 label image, object i -> label i + 1 (its best mask).
-
-    Overlap rule: where objects overlap the one with the higher score wins (ties: later object).
-    """
-    labels = np.zeros(tuple(image_shape), dtype=np.uint32)
-    best_scores = [float(result.scores.max()) if len(result.scores) else -np.inf for result in results]
-    for index in np.argsort(best_scores, kind="stable"):
-        result = results[index]
-        labels[result.masks[int(result.scores.argmax())]] = index + 1
-    return labels
 
 
 def logits_from_mask(mask: np.ndarray, input_size: tuple[int, int] | None = None) -> np.ndarray:

@@ -31,7 +31,7 @@ from skimage.feature import peak_local_max
 
 from ..embeddings import ImageEmbeddings
 from ..errors import InvalidInput
-from ..models import LoadedModel
+from ..models import LoadedModel, sam_of
 from .decoding import logits_from_mask
 from .shared_decoder import SharedImage, default_batch_size, predict_masks, shared_image, sparse_embeddings
 from .upsampling import threshold_low_res
@@ -161,10 +161,6 @@ def project(mask: np.ndarray, embeddings: ImageEmbeddings, mode: str = DEFAULT_M
     return prompt
 
 
-def _sam_of(model: LoadedModel | Sam) -> Sam:
-    return model.sam if isinstance(model, LoadedModel) else model
-
-
 def _decode_group(sam: Sam, embeddings: ImageEmbeddings, prompts: list[SlicePrompt],
                   shared: SharedImage | None) -> tuple[np.ndarray, np.ndarray]:
     """Decode same-structured prompts on one tile in one decoder call -> (B, h, w) masks, (B,) scores.
@@ -212,7 +208,7 @@ def decode_prompts(model: LoadedModel | Sam, embeddings: ImageEmbeddings, prompt
     with score 0. Result i equals decoding prompt i alone (prompts without points, box or mask
     are identical and decoded once, as the prompt encoder cannot batch them).
     """
-    sam = _sam_of(model)
+    sam = sam_of(model)
     if batch_size is None:
         batch_size = default_batch_size(sam)
     masks = np.zeros((len(prompts),) + tuple(embeddings.image_shape), dtype=bool)

@@ -3,16 +3,19 @@
 Modules: ``graph`` (candidate objects and links), ``costs`` and ``divisions`` (the objective),
 ``solve`` (motile ILP, greedy fallback), ``linking`` (labels -> tracks and lineage),
 ``interactive`` (follow one annotated object with SAM), ``motion`` (its motion model),
-``metrics`` (TRA and link scores), ``ctc`` (Cell Tracking Challenge files).
+``metrics`` (TRA and link scores), ``ctc`` (Cell Tracking Challenge files), ``tracker``
+(tracking calls on stored images: link or follow).
 """
 
 from .costs import TrackingCosts
 from .ctc import read_ctc, write_ctc
-from .interactive import FollowOptions, InteractiveTrackingResult, ObjectAnnotation, track_object
+from .interactive import Division, FollowOptions, InteractiveTrackingResult, ObjectAnnotation, track_object
 from .linking import TrackingResult, track_labels
 from .metrics import TrackingScores, evaluate_tracking
+from .tracker import LinkOptions, Tracker, TrackingOutcome
 
 __all__ = [
-    "FollowOptions", "InteractiveTrackingResult", "ObjectAnnotation", "TrackingCosts", "TrackingResult",
-    "TrackingScores", "evaluate_tracking", "read_ctc", "track_labels", "track_object", "write_ctc",
+    "Division", "FollowOptions", "InteractiveTrackingResult", "LinkOptions", "ObjectAnnotation", "Tracker",
+    "TrackingCosts", "TrackingOutcome", "TrackingResult", "TrackingScores", "evaluate_tracking", "read_ctc",
+    "track_labels", "track_object", "write_ctc",
 ]

@@ -14,7 +14,7 @@ Minimised over the selected objects and links of the candidate graph:
   short life  ``short_daughter_cost`` per daughter ending where she starts   (``ShortDaughterCost``)
 
 with at most one parent and two children per object. A continuation thus prefers a close
-object of the same size in the next frame; a division needs evidence (``tracking_divisions``)
+object of the same size in the next frame; a division needs evidence (``divisions``)
 to pay for its split cost. Each new term is a small ``motile.costs.Cost`` over a motile
 variable, the variables motile lacks (``DaughterLink``, ``SisterPair``, ``ShortDaughter``) are
 defined here for the candidate daughter links only, which keeps the model small. A cell cut in
@@ -136,7 +136,7 @@ class SizeChangeCost(Cost):
 class DaughterLink(Variable):
     """1 when a candidate daughter link is selected and its source divides (``x_e AND s_u``).
 
-    Only links with a ``daughter_cost`` (``tracking_divisions``) get the variable, and only the
+    Only links with a ``daughter_cost`` (``divisions``) get the variable, and only the
     sides of the product the minimisation can push against: ``y <= x``, ``y <= s`` where ``y``
     earns (a daughter link cheaper than the continuation, or one of a sister pair), ``y >= x +
     s - 1`` where it costs (a dearer daughter link, or a daughter who could go on and so may pay

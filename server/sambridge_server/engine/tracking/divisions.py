@@ -3,8 +3,8 @@
 A dividing cell (Cell Tracking Challenge movies, HeLa, CHO) rounds up and often brightens just
 before it divides; its two daughters are each smaller than it, alike in size, and lie on either
 side of where it was, often beyond its outline and sometimes a frame later. The functions here
-turn that into numbers on the candidate graph (``tracking_graph``) that the cost terms of
-``tracking_costs`` read:
+turn that into numbers on the candidate graph (``graph``) that the cost terms of
+``costs`` read:
 
 - node ``mother_evidence`` in [0, 1]: the stronger of rounding (roundness above the frame's
   typical one) and, given an image, brightening (mean intensity above the frame's typical one):

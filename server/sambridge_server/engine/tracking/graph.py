@@ -6,7 +6,7 @@ object at ``t`` to an object at ``t + g`` (``1 <= g <= max_gap``: ``g > 1`` clos
 missed detections) when the two overlap (IoU > 0) or their centroids are within the object's
 reach: ``max_distance`` pixels, or ``division_reach`` times its radius when that is more (a
 daughter may lie beyond its mother's outline whatever her size). The solver
-(``tracking_solve``) then picks which nodes and edges form the tracks.
+(``solve``) then picks which nodes and edges form the tracks.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ import networkx as nx
 import numpy as np
 from scipy.spatial import cKDTree
 
-from ..errors import Cancelled, InvalidInput, ResourceExhausted
+from ..callbacks import CancelledFn, raise_if_cancelled
+from ..errors import InvalidInput, ResourceExhausted
 
 Progress = Callable[[int, int], None]
-IsCancelled = Callable[[], bool]
 
 
 @dataclass(frozen=True)
@@ -143,7 +143,7 @@ def build_candidate_graph(
     max_distance: float = 50.0,
     scores: Mapping[tuple[int, int], float] | None = None,
     progress: Progress | None = None,
-    cancelled: IsCancelled | None = None,
+    cancelled: CancelledFn | None = None,
     image: np.ndarray | None = None,
     max_gap: int = 2,
     division_reach: float = 2.5,
@@ -175,8 +175,7 @@ def build_candidate_graph(
     graph = nx.DiGraph()
     recent: list[tuple[FrameObjects, np.ndarray]] = []  # the last max_gap frames, newest last
     for t, frame in enumerate(labels):
-        if cancelled is not None and cancelled():
-            raise Cancelled("tracking cancelled while building the candidate graph")
+        raise_if_cancelled(cancelled, "tracking cancelled while building the candidate graph")
         objects = frame_objects(frame, None if image is None else image[t])
         ids = np.arange(len(objects.labels)) + graph.number_of_nodes()
         _add_nodes(graph, t, objects, ids, scores)

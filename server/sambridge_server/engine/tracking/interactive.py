@@ -2,7 +2,7 @@
 
 Same procedure as micro_sam's ``track_from_prompts`` (tracking annotator): the object is segmented
 on its annotated frame, then each next frame is prompted with the previous mask shifted by the
-center-of-mass motion model (``tracking_motion``: no shift for the first two frames, exponential
+center-of-mass motion model (``motion``: no shift for the first two frames, exponential
 smoothing 0.5 from the third). The prompt is derived from the shifted mask by ``projection``, as
 micro_sam's ``segment_from_mask`` does (micro_sam's tracking defaults: ``single_point``, box
 extension 0.05), and decoded single-mask. A track stops (the frame is not kept) when the new mask's
@@ -27,17 +27,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..callbacks import CancelledFn, raise_if_cancelled
 from ..prompts import decoding as prompts
 from ..prompts import projection as prompt_projection
 from ..embeddings import ImageEmbeddings
-from ..errors import Cancelled, InvalidInput
+from ..metrics import mask_iou
+from ..errors import InvalidInput
 from ..models import LoadedModel
 from .linking import lineage_from_tracks
 from .motion import center_of_mass_motion, shift_mask
 
 EmbeddingsAt = Callable[[int], ImageEmbeddings]
 Progress = Callable[[int, int], None]
-IsCancelled = Callable[[], bool]
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,7 @@ def track_object(
     divisions: Sequence[Division] = (),
     options: FollowOptions | None = None,
     progress: Progress | None = None,
-    cancelled: IsCancelled | None = None,
+    cancelled: CancelledFn | None = None,
 ) -> InteractiveTrackingResult:
     """Follow the object annotated by ``start`` through a series of ``shape`` ``(t, y, x)``.
 
@@ -210,7 +211,7 @@ def follow_step(
     mask = segment_from_mask(model, embeddings, shifted, options.projection, options.box_extension)
     if not mask.any():
         return None, "empty mask"
-    overlap = iou(shifted, mask)
+    overlap = mask_iou(shifted, mask)
     if overlap < options.iou_threshold:
         return None, f"IoU {overlap:.2f} < {options.iou_threshold:g}"
     return mask, ""
@@ -222,7 +223,7 @@ def _follow_backward(
     track: _Track,
     options: FollowOptions,
     step_done: Callable[[], None],
-    cancelled: IsCancelled | None,
+    cancelled: CancelledFn | None,
 ) -> str:
     """Follow track 1 from its annotated frame back to frame 0; return why it stopped."""
     history = [track.masks[0]]
@@ -332,12 +333,6 @@ def segment_from_mask(
     return masks[0]
 
 
-def iou(a: np.ndarray, b: np.ndarray) -> float:
-    """Intersection over union of two binary masks (0 when both are empty)."""
-    union = np.count_nonzero(a | b)
-    return float(np.count_nonzero(a & b)) / union if union else 0.0
-
-
 # ---------------------------------------------------------------- validation and result
 
 
@@ -378,9 +373,8 @@ def _check_division(division: Division, index: int, start: int, n_frames: int, p
         _check_annotation(daughter, f"{what} daughter {which}", n_frames, plane)
 
 
-def _raise_if_cancelled(cancelled: IsCancelled | None) -> None:
-    if cancelled is not None and cancelled():
-        raise Cancelled("interactive tracking cancelled")
+def _raise_if_cancelled(cancelled: CancelledFn | None) -> None:
+    raise_if_cancelled(cancelled, "interactive tracking cancelled")
 
 
 def _result(tracks: Sequence[_Track], shape: tuple[int, int, int], backward_stop: str) -> InteractiveTrackingResult:

@@ -1,7 +1,7 @@
 """Automatic tracking: link a per-frame label series into tracks with a lineage.
 
-``track_labels`` builds the candidate graph (``tracking_graph``), solves it (``tracking_solve``,
-objective in ``tracking_costs``, division evidence in ``tracking_divisions``) and turns the
+``track_labels`` builds the candidate graph (``graph``), solves it (``solve``,
+objective in ``costs``, division evidence in ``divisions``) and turns the
 selected links into tracks: a track is a chain of objects in consecutive frames with one child
 each; an object with two children ends its track and starts two daughter tracks, and a link
 across a gap (missed detections) starts a new track whose parent is the one before the gap.
@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 import networkx as nx
 import numpy as np
 
-from ..errors import Cancelled, InvalidInput
+from ..callbacks import CancelledFn, raise_if_cancelled
+from ..errors import InvalidInput
 from .graph import build_candidate_graph
 from .solve import TrackingCosts, solve_links
 
 Progress = Callable[[int, int], None]
-IsCancelled = Callable[[], bool]
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def track_labels(
     time_limit_s: float = 60.0,
     scores: Mapping[tuple[int, int], float] | None = None,
     progress: Progress | None = None,
-    cancelled: IsCancelled | None = None,
+    cancelled: CancelledFn | None = None,
     image: np.ndarray | None = None,
     max_gap: int = 2,
     division_reach: float = 2.5,
@@ -99,8 +99,7 @@ def track_labels(
     solved = time.perf_counter()
     if progress is not None:
         progress(n_frames + 1, total)
-    if cancelled is not None and cancelled():
-        raise Cancelled("tracking cancelled")
+    raise_if_cancelled(cancelled, "tracking cancelled")
     node_track, tracks = tracks_from_links(graph, solution.nodes, solution.edges)
     relabelled = relabel(labels, graph, node_track)
     done = time.perf_counter()

@@ -1,6 +1,6 @@
 """Pick tracks out of a candidate graph: motile ILP under a time limit, greedy as a safety net.
 
-The objective and its terms are ``tracking_costs``'s (object reward, link, gap, size change,
+The objective and its terms are ``costs``'s (object reward, link, gap, size change,
 appear, disappear, split with division evidence), with at most one parent and two children per
 object. motile/SCIP solve it exactly; when the time limit cuts the solver (or leaves no time to
 start it) the greedy linking below is the fallback, and whichever of the two has the lower
@@ -10,17 +10,16 @@ objective is returned.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import networkx as nx
 
+from ..callbacks import CancelledFn, raise_if_cancelled
 from ..errors import Cancelled, InvalidInput
 from .costs import SplitChildren, TrackingCosts, add_costs, annotate_costs, objective, split_cost
 
 __all__ = ["LinkSolution", "TrackingCosts", "greedy_links", "objective", "solve_links"]
 
-IsCancelled = Callable[[], bool]
 
 # SCIP's time limit does not cover building motile's model (measured ~0.1 ms per node + edge
 # on the 2-core CPU machine, motile 1.0.1) nor handing it to SCIP and reading the answer back
@@ -47,14 +46,14 @@ class LinkSolution:
     """Seconds in ``greedy`` (fallback), ``model`` (building motile's ILP) and ``solver`` (SCIP)."""
     solver_objective: float | None = None
     """SCIP's own value of its solution (None without one): equals ``objective`` when the motile
-    model and ``tracking_costs.objective`` agree."""
+    model and ``costs.objective`` agree."""
 
 
 def solve_links(
     graph: nx.DiGraph,
     costs: TrackingCosts,
     time_limit_s: float,
-    cancelled: IsCancelled | None = None,
+    cancelled: CancelledFn | None = None,
 ) -> LinkSolution:
     """Select tracks in ``graph`` (from ``build_candidate_graph``) within ``time_limit_s`` seconds.
 
@@ -90,7 +89,7 @@ def solve_links(
 
 
 def _solve_ilp(
-    graph: nx.DiGraph, costs: TrackingCosts, deadline: float, cancelled: IsCancelled | None
+    graph: nx.DiGraph, costs: TrackingCosts, deadline: float, cancelled: CancelledFn | None
 ) -> LinkSolution | None:
     """Run motile; ``None`` when model building used up the time budget."""
     started = time.perf_counter()
@@ -182,6 +181,5 @@ def _greedy_result(
     return LinkSolution(greedy[0], greedy[1], value, "greedy", status, False, True, timings)
 
 
-def _raise_if_cancelled(cancelled: IsCancelled | None) -> None:
-    if cancelled is not None and cancelled():
-        raise Cancelled("tracking cancelled")
+def _raise_if_cancelled(cancelled: CancelledFn | None) -> None:
+    raise_if_cancelled(cancelled, "tracking cancelled")

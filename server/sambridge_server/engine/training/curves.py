@@ -10,6 +10,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from ..files import atomic_path
+
 
 def append_row(path: Path, row: Mapping[str, float | int | str]) -> None:
     """Append ``row`` to a CSV file, writing the header when the file is new."""
@@ -32,13 +34,11 @@ def truncate_rows(path: Path, last_step: int) -> None:
                 rows.append(row)
         except (KeyError, TypeError, ValueError):
             continue  # a row cut short by a crash
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="") as handle:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
         if rows:
             writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
             writer.writeheader()
             writer.writerows(rows)
-    tmp.replace(path)
 
 
 def read_rows(path: Path) -> list[dict[str, str]]:
@@ -70,10 +70,9 @@ def plot_curves(csv_path: Path, png_path: Path, columns: Sequence[str] = ("loss"
         ax.set_xlabel("step")
         ax.set_title(column)
     fig.tight_layout()
-    tmp = png_path.with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=80)
+    with atomic_path(png_path) as tmp:
+        fig.savefig(tmp, dpi=80)
     plt.close(fig)
-    tmp.replace(png_path)
     return png_path
 
 

@@ -21,6 +21,7 @@ from skimage.segmentation import find_boundaries
 
 from ..errors import InvalidInput
 from ..files import open_confined
+from ..images import StoredImage
 from ..preprocess import to_uint8_rgb, validate_image
 from ..tiling import NativeTiling, make_grid
 
@@ -305,3 +306,18 @@ def synthetic_nuclei(shape: tuple[int, int], n_objects: int, rng: np.random.Gene
     image = ndimage.gaussian_filter(image, rng.uniform(0.8, 2.0))
     image += rng.uniform(0.05, 0.2) + rng.normal(0, rng.uniform(0.01, 0.08), size=shape)
     return (np.clip(image, 0, None) * 1000).astype(np.uint16), labels
+
+
+def pairs_from_folder(directory: str | Path) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(image, labels) of every pair in a training folder (``load_data_dir``'s layout)."""
+    return [(image, labels) for _, image, labels in load_data_dir(directory)]
+
+
+def pairs_from_images(pairs: Sequence[tuple[StoredImage, StoredImage]]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(image plane, labels plane) of stored (image, labels) pairs; stacks give one pair per plane."""
+    samples = []
+    for i, (image, labels) in enumerate(pairs):
+        if image.is_stack != labels.is_stack or image.n_slices != labels.n_slices:
+            raise InvalidInput(f"pair {i}: image has {image.n_slices} planes, labels {labels.n_slices}")
+        samples += [(image.plane(z), labels.plane(z)) for z in range(image.n_slices)]
+    return samples

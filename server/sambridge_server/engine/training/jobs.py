@@ -30,11 +30,14 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 import torch
 
+from ..files import atomic_path, write_atomically
 from ..automatic.ais_decoder import AISDecoder, build_ais_decoder
 from ..errors import Cancelled, InvalidInput, NotFound
+from ..model_registry import ModelRegistry
 from ..models import build_sam
 from ..tiling import NativeTiling
-from .trainer import Progress, TrainConfig, check_trainable, make_config, train
+from .config import Progress, TrainConfig, make_config
+from .trainer import check_trainable, train
 from .data import check_pair, split_validation, to_sam_tiles
 from .lora import merged_state_dict
 
@@ -105,8 +108,12 @@ class _Live:
 class JobManager:
     """Queue and run training jobs one at a time in a daemon thread."""
 
-    def __init__(self, workspace: Any, directory: str | Path | None = None) -> None:
-        self.workspace = workspace
+    def __init__(self, models: ModelRegistry, on_finished: Callable[[Path, str], Any],
+                 directory: str | Path | None = None) -> None:
+        """``models``: the served models (bases, name clashes); ``on_finished(checkpoint, name)``
+        serves a finished job's model; ``directory`` holds the jobs (a temporary one if None)."""
+        self.models = models
+        self.on_finished = on_finished
         # Server-wide TrainConfig overrides (e.g. tiny patches in tests or on very small machines).
         self.config_overrides: dict[str, Any] = {}
         self.directory = Path(directory) if directory else Path(tempfile.mkdtemp(prefix="sambridge-jobs-"))
@@ -206,11 +213,11 @@ class JobManager:
     def _validate(self, spec: JobSpec, pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> None:
         if not _NAME.fullmatch(spec.output_model or ""):
             raise InvalidInput("output_model (the trained model's name) must be 1-100 characters of A-Z a-z 0-9 . _ -")
-        if any(m.name == spec.output_model for m in self.workspace.models.list()) or any(
+        if any(m.name == spec.output_model for m in self.models.list()) or any(
             r.spec.output_model == spec.output_model and r.state not in (FAILED, CANCELLED) for r in self.list()
         ):
             raise InvalidInput(f"a model or job named {spec.output_model!r} already exists")
-        check_trainable(self.workspace.models.get(spec.base_model or None).sam)  # NotFound lists the known models
+        check_trainable(self.models.get(spec.base_model or None).sam)  # NotFound lists the known models
         make_config(spec.preset or "auto", **_config_values(spec))  # unknown preset, bad patch size -> InvalidInput
         if not math.isfinite(spec.lr) or spec.lr < 0:
             raise InvalidInput(f"lr must be a finite number > 0 (0: the preset's), got {spec.lr}")
@@ -231,14 +238,12 @@ class JobManager:
     def _persist(self, job_id: str) -> None:
         """Write the job's current record to job.json atomically (a kill -9 leaves the old or the new file)."""
         path = self.directory / job_id / "job.json"
-        tmp = path.with_suffix(".tmp")
         with self._disk:
             # Snapshot under the disk lock so that the last write always carries the latest state,
             # whichever thread changed it last.
             with self._changed:
                 text = self._records[job_id].to_json()
-            tmp.write_text(text)
-            tmp.replace(path)
+            write_atomically(path, text)
 
     def _update(self, job_id: str, progress: Progress | None = None, **changes) -> None:
         with self._changed:
@@ -296,7 +301,7 @@ class JobManager:
             raise Cancelled("cancelled")
         self._update(job_id, state=RUNNING, message="loading data")
         # A base model served in tiles (its native tiling) trains on exactly those tiles.
-        tiling = self.workspace.models.get(spec.base_model or None).native_tiling
+        tiling = self.models.get(spec.base_model or None).native_tiling
         images = self._training_images(job_id, tiling)
         train_images, val_images = split_validation(images, spec.validation_fraction)
         config = replace(self._config(spec), native_tiling=tiling)
@@ -313,9 +318,8 @@ class JobManager:
         result = train(sam, decoder, train_images, val_images, config, run_dir, on_progress, live.cancel.is_set)
         final = self.directory / job_id / "model.pt"  # never derived from the (client-chosen) name
         best = torch.load(result.best_checkpoint, map_location="cpu", weights_only=True)
-        final_tmp = final.with_suffix(".tmp")
-        torch.save(best, final_tmp)
-        final_tmp.replace(final)
+        with atomic_path(final) as tmp:
+            torch.save(best, tmp)
         record = self.get(job_id)
         record.checkpoint_path, record.best_val_msa = str(final), result.best_val_msa
         self._register(record)
@@ -334,7 +338,7 @@ class JobManager:
 
     def _start_model(self, base_model: str):
         """Fresh trainable copies of the base model's SAM and AIS decoder (new decoder if it has none)."""
-        base = self.workspace.models.get(base_model or None)
+        base = self.models.get(base_model or None)
         sam = build_sam(base.config)
         sam.load_state_dict(merged_state_dict(base.sam))
         decoder = build_ais_decoder(base.decoder_state) if base.decoder_state else AISDecoder()
@@ -343,10 +347,10 @@ class JobManager:
     def _register(self, record: JobRecord) -> None:
         """Serve a finished job's model under its output name (no-op if already loaded)."""
         name = record.spec.output_model
-        if any(m.name == name for m in self.workspace.models.list()):
+        if any(m.name == name for m in self.models.list()):
             return
         try:
-            self.workspace.load_model(Path(record.checkpoint_path), name=name)
+            self.on_finished(Path(record.checkpoint_path), name)
         except Exception as error:  # noqa: BLE001 - a missing file must not block the server start
             log.warning("could not register model %s of job %s: %s", name, record.job_id, error)
 

@@ -1,11 +1,12 @@
-"""Translation of wire prompts and keys into engine arguments."""
+"""Translation between wire messages and engine values shared by the servicers: keys, prompts,
+object summaries, method and mode names, parameter sets."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from sambridge import wire
-from sambridge.v1 import common_pb2
+from sambridge.v1 import automatic_pb2, common_pb2, volume_pb2
 from sambridge_server.engine.errors import InvalidInput
 from sambridge_server.engine.workspace import EmbeddingRequest
 
@@ -61,3 +62,43 @@ def box_xyxy(box: common_pb2.Box) -> np.ndarray:
 def mask_array(mask: common_pb2.Mask) -> np.ndarray:
     """A wire mask as a 2D bool array."""
     return wire.from_mask(mask)
+
+
+MODE_NAMES = {
+    volume_pb2.PROJECTION_UNSPECIFIED: "single_point",
+    volume_pb2.SINGLE_POINT: "single_point",
+    volume_pb2.POINTS: "points",
+    volume_pb2.BOX: "box",
+    volume_pb2.MASK: "mask",
+    volume_pb2.POINTS_AND_MASK: "points_and_mask",
+}
+
+
+METHOD_NAMES = {automatic_pb2.AUTO_METHOD_UNSPECIFIED: "auto", automatic_pb2.AIS: "ais", automatic_pb2.AMG: "amg"}
+
+
+def method_name(method: int) -> str:
+    """Engine name of a wire AutoMethod."""
+    if method not in METHOD_NAMES:
+        raise InvalidInput(f"unknown automatic segmentation method {method}; use AIS or AMG")
+    return METHOD_NAMES[method]
+
+
+def set_params(message) -> dict[str, float]:
+    """The explicitly set fields of an AISParams/AMGParams message as a dict."""
+    return {field.name: value for field, value in message.ListFields()}
+
+
+def object_info(obj) -> common_pb2.ObjectInfo:
+    """Wire form of an engine ObjectSummary (label, score, bbox (x0, y0, x1, y1), area, index)."""
+    x0, y0, x1, y1 = obj.bbox
+    return common_pb2.ObjectInfo(
+        label=int(obj.label), score=float(obj.score), area=int(obj.area), index=int(obj.index),
+        bbox=common_pb2.Box(x0=x0, y0=y0, x1=x1, y1=y1),
+    )
+
+
+def window_box(window) -> common_pb2.Box:
+    """Wire box (x0, y0, x1, y1) of an engine (y0, x0, y1, x1) window."""
+    y0, x0, y1, x1 = window
+    return common_pb2.Box(x0=x0, y0=y0, x1=x1, y1=y1)
