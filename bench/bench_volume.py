@@ -91,7 +91,7 @@ def bench_many_objects(sam, repeats: int, n_objects: int, n_slices: int) -> None
     embeddings = compute_volume_embeddings(sam, stack)
     source = VolumeSource(sam, stack.shape, lambda z: embeddings[z])
     objects = objects_from_labels(seed, 0)
-    options = PropagationOptions(mode="single_point", iou_threshold=0.0)
+    options = PropagationOptions(projection="single_point", iou_threshold=0.0)
     times = _interleaved({
         "many": lambda: propagate_objects(source, objects, options),
         "singles": lambda: [propagate_object(source, a, options) for a in objects.values()],
@@ -100,7 +100,7 @@ def bench_many_objects(sam, repeats: int, n_objects: int, n_slices: int) -> None
     print(f"  one propagate_objects call   median {times['many']:8.3f} s")
     print(f"  {len(objects)} propagate_object calls median {times['singles']:8.3f} s")
     print(f"  ratio many / singles          {times['many'] / times['singles']:8.3f}  (goal <= 0.3)")
-    prompts = [project(next(iter(a.values())), embeddings[1], options.mode) for a in objects.values()]
+    prompts = [project(next(iter(a.values())), embeddings[1], options.projection) for a in objects.values()]
     sizes = sorted({1, 2, 4, 8, len(prompts)})
     batches = _interleaved({str(size): lambda size=size: decode_prompts(sam, embeddings[1], prompts, size)
                             for size in sizes}, repeats)
@@ -209,7 +209,7 @@ def bench_msa_3d(model, crop: int, time_points: list[int], modes: list[str], can
               f"{len(objects)} objects seeded on z={middle} (slice embeddings {slice_seconds:.1f} s, not counted)")
         for mode in modes:
             for all_planes in (False, True):
-                options = PropagationOptions(mode=mode, all_planes=all_planes)
+                options = PropagationOptions(projection=mode, all_planes=all_planes)
                 if min_plane_extent is not None:
                     options = replace(options, min_plane_extent=min_plane_extent)
                 embedded_before = planes.seconds

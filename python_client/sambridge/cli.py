@@ -258,7 +258,8 @@ def cmd_propagate(args: argparse.Namespace) -> int:
     labels_2d = _read(args.labels)
     bar = _progress_bar("propagating")
     with _client(args) as client:
-        labels = client.propagate_objects(volume, labels_2d, args.z, mode=args.mode, iou_threshold=args.iou_threshold,
+        labels = client.propagate_objects(volume, labels_2d, args.z, projection=args.projection,
+                                          iou_threshold=args.iou_threshold,
                                           all_planes=args.all_planes, model=args.model, progress=bar)
     bar.close()
     _write(args.output, labels)
@@ -302,10 +303,14 @@ def cmd_track(args: argparse.Namespace) -> int:
     costs = {name: getattr(args, name) for name in _COST_OPTIONS if getattr(args, name) is not None}
     bar = _progress_bar("tracking")
     with _client(args) as client:
-        result = client.track(image, labels=labels, method=args.method, model=args.model, axes=args.axes or "tyx",
-                              time_limit_s=args.time_limit, progress=bar, start=start,
-                              iou_threshold=args.iou_threshold, backward=args.backward,
-                              tile_shape=args.tile, halo=args.halo, **costs)
+        if args.method == "interactive":
+            result = client.follow(image, start, model=args.model, axes=args.axes or "tyx", progress=bar,
+                                   iou_threshold=args.iou_threshold, backward=args.backward,
+                                   tile_shape=args.tile, halo=args.halo)
+        else:
+            result = client.track(image, labels=labels, model=args.model, axes=args.axes or "tyx",
+                                  time_limit_s=args.time_limit, progress=bar, tile_shape=args.tile, halo=args.halo,
+                                  **costs)
     bar.close()
     result.export_ctc(args.output)
     print(f"wrote {args.output}: {len(result.tracks)} track(s), {result.n_divisions} division(s), "
@@ -499,8 +504,9 @@ def build_parser() -> argparse.ArgumentParser:
     prop.add_argument("--labels", type=Path, required=True, help="2D label TIFF of the objects on slice --z")
     prop.add_argument("--z", type=int, required=True, help="slice the labels belong to")
     prop.add_argument("-o", "--output", type=Path, required=True, help="output (z, y, x) label TIFF")
-    prop.add_argument("--mode", default="single_point", choices=["single_point", "points", "box", "mask",
-                                                                  "points_and_mask"])
+    prop.add_argument("--projection", "--mode", dest="projection", default="single_point",
+                      choices=["single_point", "points", "box", "mask", "points_and_mask"],
+                      help="how each next slice is prompted from the previous mask (--mode: old name)")
     prop.add_argument("--iou-threshold", type=float, default=None, help="stop below this IoU (default 0.5)")
     prop.add_argument("--all-planes", action="store_true", help="refine in the zy and zx planes too")
     auto3d = image_command("auto3d", cmd_auto3d, "automatic 3D segmentation of a volume")

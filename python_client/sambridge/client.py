@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
+import warnings
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
@@ -351,13 +352,15 @@ class Client:
         return wire.from_ndarray(result.labels)[0]
 
     # -- volumes ---------------------------------------------------------------
-    def propagate(self, image, masks: dict | None = None, prompts: dict | None = None, mode: str = "single_point",
-                  iou_threshold: float | None = None, box_extension: float | None = None,
-                  stop_slices: Iterable[int] = (), all_planes: bool = False, model=None,
-                  progress: ProgressCallback | None = None) -> np.ndarray:
+    def propagate(self, image, masks: dict | None = None, prompts: dict | None = None,
+                  projection: str = "single_point", iou_threshold: float | None = None,
+                  box_extension: float | None = None, stop_slices: Iterable[int] = (), all_planes: bool = False,
+                  model=None, progress: ProgressCallback | None = None, mode: str | None = None) -> np.ndarray:
         """Propagate one object through z from annotated slices; uint32 (z, y, x) with the object = 1.
 
         ``masks`` maps z -> 2D mask; ``prompts`` maps z -> dict(points=, point_labels=, box=).
+        ``projection`` says how each next slice is prompted from the previous mask (``single_point``,
+        ``points``, ``box``, ``mask``, ``points_and_mask``); ``mode`` is its deprecated old name.
         """
         request = volume_pb2.PropagateRequest(key=self._key(image, model, axes="zyx"))
         for z, mask in (masks or {}).items():
@@ -366,14 +369,15 @@ class Client:
             ann = request.annotations.add(z=int(z), points=_points(prompt.get("points"), prompt.get("point_labels")))
             if prompt.get("box") is not None:
                 ann.box.CopyFrom(_box(prompt["box"]))
-        _set_propagation(request.options, mode, iou_threshold, box_extension, stop_slices, all_planes)
+        _set_propagation(request.options, _projection(projection, mode), iou_threshold, box_extension, stop_slices,
+                         all_planes)
         result = self._stream(self._volume.Propagate, request, progress)
         return wire.from_ndarray(result.labels)[0]
 
-    def propagate_objects(self, image, labels_2d: np.ndarray, z: int, mode: str = "single_point",
+    def propagate_objects(self, image, labels_2d: np.ndarray, z: int, projection: str = "single_point",
                           iou_threshold: float | None = None, box_extension: float | None = None,
                           stop_slices: Iterable[int] = (), all_planes: bool = False, model=None,
-                          progress: ProgressCallback | None = None) -> np.ndarray:
+                          progress: ProgressCallback | None = None, mode: str | None = None) -> np.ndarray:
         """Propagate all objects of a 2D label image on slice z through the volume at once.
 
         Returns uint32 (z, y, x) labels keeping each object's id; where objects overlap the one
@@ -383,7 +387,8 @@ class Client:
             key=self._key(image, model, axes="zyx"), z=int(z),
             labels=wire.to_ndarray(np.asarray(labels_2d, dtype=np.uint32), "yx"),
         )
-        _set_propagation(request.options, mode, iou_threshold, box_extension, stop_slices, all_planes)
+        _set_propagation(request.options, _projection(projection, mode), iou_threshold, box_extension, stop_slices,
+                         all_planes)
         result = self._stream(self._volume.PropagateObjects, request, progress)
         return wire.from_ndarray(result.labels)[0]
 
@@ -399,35 +404,30 @@ class Client:
         return wire.from_ndarray(result.labels)[0]
 
     # -- tracking ----------------------------------------------------------------
-    def track(self, image, labels=None, method: str = "auto", model=None, time_limit_s: float | None = None,
-              progress: ProgressCallback | None = None, start: dict | None = None,
-              divisions: Iterable[dict] = (), iou_threshold: float | None = None, backward: bool = False,
-              projection: str = "single_point", box_extension: float | None = None,
-              motion_smoothing: float | None = None,
-              segmentation_method: str = "auto", tile_shape=None, halo=None, axes: str = "tyx",
-              **costs) -> TrackingResult:
-        """Track objects through a (t, y, x) series; return labels (one id per track) and the track table.
+    def track(self, image, labels=None, model=None, time_limit_s: float | None = None,
+              progress: ProgressCallback | None = None, segmentation_method: str = "auto", tile_shape=None,
+              halo=None, axes: str = "tyx", method: str = "auto", **costs) -> TrackingResult:
+        """Link the objects of a (t, y, x) series into tracks with divisions; labels (one id per track)
+        and the track table.
 
-        ``method="auto"`` links ``labels`` (a (t, y, x) integer array or an uploaded image id) or,
-        without labels, segments every frame first (``segmentation_method``). Costs of the linking
-        (``max_distance``, ``edge_distance_weight``, ``edge_iou_weight``, ``appear_cost``,
-        ``split_cost``, ``disappear_cost``, ``edge_constant``, ``selection_reward``) are keyword arguments; ``time_limit_s`` bounds
-        the solver (server default 60 s).
-
-        ``method="interactive"`` follows one object: ``start`` is ``dict(t=, mask=)`` or
-        ``dict(t=, points=, point_labels=, box=)``; ``divisions`` are ``dict(t=, daughters=[a, b])``
-        with ``a``/``b`` annotations like ``start`` on frame t. It stops when the IoU with the
-        predicted mask drops below ``iou_threshold`` (server default 0.5); ``backward`` also
-        follows the object back in time.
+        Links ``labels`` (a (t, y, x) integer array or an uploaded image id) or, without labels,
+        segments every frame first (``segmentation_method``). Costs of the linking (``max_distance``,
+        ``edge_distance_weight``, ``edge_iou_weight``, ``appear_cost``, ``split_cost``,
+        ``disappear_cost``, ``edge_constant``, ``selection_reward``) are keyword arguments;
+        ``time_limit_s`` bounds the solver (server default 60 s). To follow one annotated object
+        with SAM instead, use ``follow`` (``method="interactive"`` is its deprecated spelling).
         """
-        methods = {"auto": tracking_pb2.AUTO, "interactive": tracking_pb2.INTERACTIVE}
-        if method not in methods:
-            raise ValueError(f"method must be one of {sorted(methods)}, got {method!r}")
+        if method == "interactive":
+            warnings.warn("track(method='interactive') is deprecated: use follow()", DeprecationWarning, stacklevel=2)
+            return self.follow(image, model=model, progress=progress, tile_shape=tile_shape, halo=halo, axes=axes,
+                               **costs)
+        if method != "auto":
+            raise ValueError(f"method must be 'auto' (use follow() to follow one object), got {method!r}")
         if segmentation_method not in _METHODS:
             raise ValueError(f"segmentation_method must be one of {sorted(_METHODS)}, got {segmentation_method!r}")
         request = tracking_pb2.TrackRequest(
-            key=self._key(image, model, tile_shape, halo, axes=axes), method=methods[method],
-            segmentation_method=_METHODS[segmentation_method], backward=backward,
+            key=self._key(image, model, tile_shape, halo, axes=axes), method=tracking_pb2.AUTO,
+            segmentation_method=_METHODS[segmentation_method],
         )
         if labels is not None:
             request.labels_image_id = self._image_id(
@@ -438,6 +438,23 @@ class Client:
             if name not in tracking_pb2.TrackingCosts.DESCRIPTOR.fields_by_name:
                 raise TypeError(f"unknown tracking cost {name!r}")
             setattr(request.costs, name, value)
+        return _tracking_result(self._stream(self._tracking.Track, request, progress))
+
+    def follow(self, image, start: dict | None, divisions: Iterable[dict] = (), model=None,
+               iou_threshold: float | None = None, backward: bool = False, projection: str = "single_point",
+               box_extension: float | None = None, motion_smoothing: float | None = None,
+               progress: ProgressCallback | None = None, tile_shape=None, halo=None,
+               axes: str = "tyx") -> TrackingResult:
+        """Follow one annotated object (and its declared daughters) through a (t, y, x) series with SAM.
+
+        ``start`` is ``dict(t=, mask=)`` or ``dict(t=, points=, point_labels=, box=)``; ``divisions``
+        are ``dict(t=, daughters=[a, b])`` with ``a``/``b`` annotations like ``start`` on frame t.
+        Each next frame is prompted from the previous mask moved by the motion model
+        (``projection`` as in ``propagate``); the object is lost when the IoU with the predicted mask
+        drops below ``iou_threshold`` (server default 0.5); ``backward`` also follows it back in time.
+        """
+        request = tracking_pb2.TrackRequest(key=self._key(image, model, tile_shape, halo, axes=axes),
+                                            method=tracking_pb2.INTERACTIVE, backward=backward)
         if start is not None:
             request.start.CopyFrom(_frame_annotation(start))
         for division in divisions:
@@ -449,13 +466,7 @@ class Client:
         request.projection = _MODES[projection]
         _set_given(request, iou_threshold=iou_threshold, box_extension=box_extension,
                    motion_smoothing=motion_smoothing)
-        result = self._stream(self._tracking.Track, request, progress)
-        tracks = np.array([[t.id, t.begin, t.end, t.parent] for t in result.tracks], dtype=np.int64).reshape(-1, 4)
-        return TrackingResult(
-            labels=wire.from_ndarray(result.labels)[0], tracks=tracks, lineage=lineage_of(tracks),
-            optimal=result.optimal, solver_status=result.solver_status, n_divisions=result.n_divisions,
-            stop_reasons={int(k): v for k, v in result.stop_reasons.items()},
-        )
+        return _tracking_result(self._stream(self._tracking.Track, request, progress))
 
     @staticmethod
     def export_ctc(labels: np.ndarray, tracks: np.ndarray, folder) -> None:
@@ -728,10 +739,28 @@ def _set_given(message, **fields) -> None:
             setattr(message, name, value)
 
 
-def _set_propagation(options, mode, iou_threshold, box_extension, stop_slices, all_planes) -> None:
-    if mode not in _MODES:
-        raise ValueError(f"mode must be one of {sorted(_MODES)}, got {mode!r}")
-    options.mode = _MODES[mode]
+def _tracking_result(result) -> TrackingResult:
+    """The client's view of a wire TrackResult."""
+    tracks = np.array([[t.id, t.begin, t.end, t.parent] for t in result.tracks], dtype=np.int64).reshape(-1, 4)
+    return TrackingResult(
+        labels=wire.from_ndarray(result.labels)[0], tracks=tracks, lineage=lineage_of(tracks),
+        optimal=result.optimal, solver_status=result.solver_status, n_divisions=result.n_divisions,
+        stop_reasons={int(k): v for k, v in result.stop_reasons.items()},
+    )
+
+
+def _projection(projection: str, mode: str | None) -> str:
+    """The projection asked for, also under its deprecated name ``mode``."""
+    if mode is not None:
+        warnings.warn("'mode' is deprecated: use 'projection'", DeprecationWarning, stacklevel=3)
+        return mode
+    return projection
+
+
+def _set_propagation(options, projection, iou_threshold, box_extension, stop_slices, all_planes) -> None:
+    if projection not in _MODES:
+        raise ValueError(f"projection must be one of {sorted(_MODES)}, got {projection!r}")
+    options.projection = _MODES[projection]
     _set_given(options, iou_threshold=iou_threshold, box_extension=box_extension)
     options.stop_slices.extend(int(z) for z in stop_slices)
     options.all_planes = all_planes

@@ -123,11 +123,11 @@ def test_bad_input_gets_clear_statuses_and_the_server_keeps_serving(client, seri
     code, message = _code(lambda: client.track(movie, labels=labels, model="tiny", time_limit_s=-1))
     assert code == grpc.StatusCode.INVALID_ARGUMENT and "time_limit_s" in message
 
-    code, message = _code(lambda: client.track(movie, method="interactive", model="tiny"))
+    code, message = _code(lambda: client.follow(movie, start=None, model="tiny"))
     assert code == grpc.StatusCode.INVALID_ARGUMENT and "start" in message
 
-    code, message = _code(lambda: client.track(movie, method="interactive", model="tiny",
-                                               start={"t": 0, "mask": np.ones((5, 5), bool)}))
+    code, message = _code(lambda: client.follow(movie, model="tiny",
+                                                start={"t": 0, "mask": np.ones((5, 5), bool)}))
     assert code == grpc.StatusCode.INVALID_ARGUMENT and "mask has shape" in message
 
     assert client.track(movie, labels=labels, model="tiny").n_divisions == 2
@@ -171,15 +171,15 @@ def hela_series(hela_movie, hela_seg):
 
 def test_interactive_tracking_with_a_division(client, hela_series):
     movie, box = hela_series
-    result = client.track(movie, method="interactive", model="tiny", start={"t": 0, "box": box}, iou_threshold=0.0)
+    result = client.follow(movie, start={"t": 0, "box": box}, model="tiny", iou_threshold=0.0)
     assert result.tracks.tolist()[0][:2] == [1, 0] and result.lineage == {}
     # Frame 0 is the box prompt's answer, the same as the prompt service's.
     np.testing.assert_array_equal(result.labels[0] == 1, client.segment(movie, box=box, model="tiny", axes="tyx"))
 
     x0, y0, x1, y1 = box
     middle = (x0 + x1) / 2
-    divided = client.track(
-        movie, method="interactive", model="tiny", start={"t": 0, "box": box}, iou_threshold=0.0,
+    divided = client.follow(
+        movie, start={"t": 0, "box": box}, model="tiny", iou_threshold=0.0,
         divisions=[{"t": 2, "daughters": [{"box": (x0, y0, middle, y1)}, {"box": (middle, y0, x1, y1)}]}],
     )
     assert divided.tracks.tolist() == [[1, 0, 1, 0], [2, 2, 2, 1], [3, 2, 2, 1]]
@@ -222,3 +222,12 @@ def test_cancel_stops_interactive_tracking(client, live, monkeypatch):
         time.sleep(0.05)
     assert not any(t.name == "sambridge-work" for t in threading.enumerate())
     assert len(asked) <= 3 < frames, asked
+
+
+def test_track_interactive_is_the_deprecated_spelling_of_follow(client, hela_series):
+    movie, box = hela_series
+    with pytest.warns(DeprecationWarning, match="follow"):
+        old = client.track(movie, method="interactive", model="tiny", start={"t": 0, "box": box}, iou_threshold=0.0)
+    new = client.follow(movie, start={"t": 0, "box": box}, model="tiny", iou_threshold=0.0)
+    np.testing.assert_array_equal(old.labels, new.labels)
+    assert old.tracks.tolist() == new.tracks.tolist()

@@ -44,10 +44,10 @@ def test_propagate_equals_engine(client, live, cho, volume_id):
     _, labels = cho
     seed = labels[2] == labels[2, 32, 32]
     events = []
-    result = client.propagate(volume_id, masks={2: seed}, mode="mask", iou_threshold=0.0, model="tiny",
+    result = client.propagate(volume_id, masks={2: seed}, projection="mask", iou_threshold=0.0, model="tiny",
                               progress=lambda stage, done, total: events.append(stage))
     expected = volume.propagate_object(_engine_source(live, volume_id), {2: seed},
-                                       volume.PropagationOptions(mode="mask", iou_threshold=0.0))
+                                       volume.PropagationOptions(projection="mask", iou_threshold=0.0))
     assert result.dtype == np.uint32 and result.shape == labels.shape
     assert np.array_equal(result, expected.labels)
     assert np.array_equal(result[2] == 1, seed)
@@ -57,7 +57,7 @@ def test_propagate_equals_engine(client, live, cho, volume_id):
 def test_propagate_from_prompts_uses_the_decoded_slice(client, cho, volume_id):
     box = (20, 20, 44, 44)
     decoded = client.segment(volume_id, box=box, index=1, model="tiny")
-    result = client.propagate(volume_id, prompts={1: {"box": box}}, mode="box", stop_slices=[0, 2], model="tiny")
+    result = client.propagate(volume_id, prompts={1: {"box": box}}, projection="box", stop_slices=[0, 2], model="tiny")
     assert np.array_equal(result[1] == 1, decoded)
     assert not result[[0, 2, 3, 4]].any()  # stop slices bound the object on both sides
 
@@ -66,9 +66,9 @@ def test_propagate_objects_equals_engine(client, live, cho, volume_id):
     _, labels = cho
     seed = labels[2]
     assert len(np.unique(seed)) >= 3  # at least two objects
-    result = client.propagate_objects(volume_id, seed, z=2, mode="box", iou_threshold=0.0, model="tiny")
+    result = client.propagate_objects(volume_id, seed, z=2, projection="box", iou_threshold=0.0, model="tiny")
     expected = volume.propagate_objects(_engine_source(live, volume_id), volume.objects_from_labels(seed, 2),
-                                        volume.PropagationOptions(mode="box", iou_threshold=0.0))
+                                        volume.PropagationOptions(projection="box", iou_threshold=0.0))
     assert np.array_equal(result, expected.labels)
     assert np.array_equal(result[2], seed)
 

@@ -24,12 +24,13 @@ from sambridge_server.servicers.rpc import stream
 
 def propagation_options(message: volume_pb2.PropagationOptions) -> PropagationOptions:
     """Engine options of wire PropagationOptions (unset fields take the engine defaults)."""
-    if message.mode not in MODE_NAMES:
-        raise InvalidInput(f"unknown projection mode {message.mode}; use SINGLE_POINT, POINTS, BOX, MASK or "
+    projection = message.projection or message.mode  # ``mode``: the deprecated name of the field
+    if projection not in MODE_NAMES:
+        raise InvalidInput(f"unknown projection mode {projection}; use SINGLE_POINT, POINTS, BOX, MASK or "
                            "POINTS_AND_MASK")
     defaults = PropagationOptions()
     return PropagationOptions(
-        mode=MODE_NAMES[message.mode],
+        projection=MODE_NAMES[projection],
         iou_threshold=message.iou_threshold if message.HasField("iou_threshold") else defaults.iou_threshold,
         box_extension=message.box_extension if message.HasField("box_extension") else defaults.box_extension,
         stop_slices=frozenset(int(z) for z in message.stop_slices),

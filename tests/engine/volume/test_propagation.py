@@ -80,7 +80,7 @@ def _mean_iou(ours: np.ndarray, theirs: np.ndarray) -> float:
 
 def _check_parity(source, theirs_embeddings, predictor, labels, annotations, mode, threshold):
     expected, expected_range = _micro_sam(predictor, theirs_embeddings, labels.shape, annotations, mode, threshold)
-    result = propagate_object(source, annotations, PropagationOptions(mode=mode, iou_threshold=threshold))
+    result = propagate_object(source, annotations, PropagationOptions(projection=mode, iou_threshold=threshold))
     assert result.labels.dtype == np.uint32 and set(np.unique(result.labels)) <= {0, 1}
     assert result.z_ranges[1] == expected_range
     ious = [iou(a, b) for a, b in zip(result.labels == 1, expected)]
@@ -114,19 +114,19 @@ def test_iou_threshold_and_stop_slices_match_micro_sam(cho, embedded, micro_sam_
     # With random weights the default 0.5 stops right away: both agree on where.
     expected, expected_range = _micro_sam(micro_sam_predictor, theirs_embeddings, labels.shape, annotations,
                                           "mask", 0.5)
-    result = propagate_object(source, annotations, PropagationOptions(mode="mask"))
+    result = propagate_object(source, annotations, PropagationOptions(projection="mask"))
     assert result.z_ranges[1] == expected_range == (2, 3)
     assert np.array_equal(result.labels == 1, expected)
     # micro_sam's stop_lower = a stop slice right below the annotation.
     expected, expected_range = _micro_sam(micro_sam_predictor, theirs_embeddings, labels.shape, annotations,
                                           "box", 0.0, stop_lower=True)
-    result = propagate_object(source, annotations, PropagationOptions(mode="box", iou_threshold=0.0,
+    result = propagate_object(source, annotations, PropagationOptions(projection="box", iou_threshold=0.0,
                                                                       stop_slices=frozenset({1})))
     assert result.z_ranges[1] == expected_range == (2, 5)
     assert not result.labels[:2].any()
     assert np.mean([iou(a, b) for a, b in zip(result.labels == 1, expected)]) >= 0.98
     # A stop slice further away is never segmented and nothing beyond it either.
-    result = propagate_object(source, annotations, PropagationOptions(mode="box", iou_threshold=0.0,
+    result = propagate_object(source, annotations, PropagationOptions(projection="box", iou_threshold=0.0,
                                                                       stop_slices=frozenset({0, 4})))
     assert result.z_ranges[1] == (1, 4) and not result.labels[[0, 4]].any() and result.labels[1].any()
 
@@ -137,7 +137,7 @@ def test_many_objects_equal_single_object_calls(cho, embedded):
     seed = labels[2]
     objects = objects_from_labels(seed, 2)
     assert sorted(objects) == [OBJECT, 5]
-    options = PropagationOptions(mode="box", iou_threshold=0.0)
+    options = PropagationOptions(projection="box", iou_threshold=0.0)
     decoded_slices = []
 
     def counting(z):
@@ -171,7 +171,7 @@ def test_bad_annotations_are_rejected(embedded):
     with pytest.raises(InvalidInput, match="is empty"):
         propagate_object(source, {0: np.zeros_like(mask)})
     with pytest.raises(InvalidInput, match="projection mode"):
-        propagate_object(source, {0: mask}, PropagationOptions(mode="lasso"))
+        propagate_object(source, {0: mask}, PropagationOptions(projection="lasso"))
     with pytest.raises(InvalidInput, match="both annotated and stop"):
         propagate_object(source, {0: mask}, PropagationOptions(stop_slices=frozenset({0})))
     with pytest.raises(Cancelled):
@@ -204,11 +204,11 @@ def test_all_planes_refinement_votes_over_orientations(cho, embedded, tiny_sam):
     annotation = np.zeros(volume.shape[1:], dtype=bool)
     annotation[60:66, 50:55] = True  # small, so that few planes cross it
     # The 5 x 128 planes are 40 px tall at the encoder's input: below the default minimum.
-    options = PropagationOptions(mode="mask", min_plane_extent=0)
+    options = PropagationOptions(projection="mask", min_plane_extent=0)
     plain = propagate_object(planes_source, {2: annotation}, options).labels
     assert not asked
     refined = propagate_object(planes_source, {2: annotation},
-                               PropagationOptions(mode="mask", all_planes=True, min_plane_extent=0)).labels
+                               PropagationOptions(projection="mask", all_planes=True, min_plane_extent=0)).labels
     # Every plane crossing the object was asked for exactly once, no other plane.
     xs, ys = np.nonzero(plain.any(axis=(0, 1)))[0], np.nonzero(plain.any(axis=(0, 2)))[0]
     assert sorted(asked) == sorted([("zy", int(x)) for x in xs] + [("zx", int(y)) for y in ys])
@@ -234,8 +234,8 @@ def test_all_planes_refinement_skips_thin_planes(cho, embedded):
     planes_source = VolumeSource(source.model, volume.shape, source.embeddings_at, plane_embeddings)
     assert plane_z_extent(planes_source) == 5 * 1024 / 128
     annotations = {2: labels[2] == OBJECT}
-    plain = propagate_object(planes_source, annotations, PropagationOptions(mode="mask")).labels
-    refined = propagate_object(planes_source, annotations, PropagationOptions(mode="mask", all_planes=True)).labels
+    plain = propagate_object(planes_source, annotations, PropagationOptions(projection="mask")).labels
+    refined = propagate_object(planes_source, annotations, PropagationOptions(projection="mask", all_planes=True)).labels
     assert not asked and np.array_equal(refined, plain)
     with pytest.raises(InvalidInput, match="min_plane_extent"):
         propagate_object(planes_source, annotations, PropagationOptions(min_plane_extent=-1))
@@ -256,7 +256,7 @@ def test_refinement_keeps_planes_whose_re_decode_mostly_disagrees(monkeypatch, t
     monkeypatch.setattr(volume_module, "decode_prompts", fake_decode)
     monkeypatch.setattr(volume_module, "project", lambda mask, embeddings, mode, extension: None)
     source = VolumeSource(tiny_sam, labels.shape, lambda z: None, lambda axis, index: axis)
-    options = PropagationOptions(mode="mask", min_plane_extent=0)
+    options = PropagationOptions(projection="mask", min_plane_extent=0)
     zy = volume_module._refine_axis(source, labels, "zy", options, None)
     zx = volume_module._refine_axis(source, labels, "zx", options, None)
     assert np.array_equal(zy, labels)

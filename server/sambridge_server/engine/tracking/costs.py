@@ -33,7 +33,7 @@ from motile.constraints import Constraint
 from motile.costs import Cost, Weight
 from motile.variables import EdgeSelected, NodeDisappear, NodeSplit, Variable
 
-from .divisions import pairs_of
+from .divisions import annotate_division_evidence, pairs_of
 
 
 @dataclass(frozen=True)
@@ -312,8 +312,6 @@ def add_costs(solver, costs: TrackingCosts) -> None:
 
 def annotate_costs(graph: nx.DiGraph, costs: TrackingCosts) -> None:
     """Store each object's and link's base cost as its ``cost`` attribute (what motile reads)."""
-    from .divisions import annotate_division_evidence
-
     for _, data in graph.nodes(data=True):
         data["cost"] = costs.node_cost(data["score"])
     for _, _, data in graph.edges(data=True):

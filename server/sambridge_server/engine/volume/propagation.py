@@ -101,7 +101,7 @@ def _fill_gap(lower_mask: np.ndarray, lower: int, upper_mask: np.ndarray, upper:
         if gap % 2:
             return
     # micro_sam derives this one prompt without use_single_point: single_point becomes points.
-    mode = "points" if options.mode == "single_point" else None
+    mode = "points" if options.projection == "single_point" else None
     mask, score = yield middle, np.logical_or(below, above), mode
     accept(middle, mask, score)
 
@@ -132,7 +132,7 @@ class _Painter:
 def _decode_slice(source: VolumeSource, z: int, requests: list[Request],
                   options: PropagationOptions) -> tuple[np.ndarray, np.ndarray]:
     embeddings = source.embeddings_at(z)
-    prompts = [project(mask, embeddings, mode or options.mode, options.box_extension) for _, mask, mode in requests]
+    prompts = [project(mask, embeddings, mode or options.projection, options.box_extension) for _, mask, mode in requests]
     return decode_prompts(source.model, embeddings, prompts)
 
 

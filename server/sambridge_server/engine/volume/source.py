@@ -24,7 +24,7 @@ MIN_PLANE_EXTENT = 64.0
 class PropagationOptions:
     """How objects are propagated; defaults are micro_sam's annotator defaults."""
 
-    mode: str = DEFAULT_MODE
+    projection: str = DEFAULT_MODE
     iou_threshold: float = 0.5
     box_extension: float = 0.05
     stop_slices: frozenset[int] = field(default_factory=frozenset)
@@ -33,7 +33,7 @@ class PropagationOptions:
 
     def validate(self, n_slices: int) -> None:
         """InvalidInput for an unknown mode or out-of-range values."""
-        mode_flags(self.mode)
+        mode_flags(self.projection)
         if not 0.0 <= self.iou_threshold <= 1.0:
             raise InvalidInput(f"iou_threshold must lie in [0, 1], got {self.iou_threshold}")
         if self.box_extension < 0 or not np.isfinite(self.box_extension):
