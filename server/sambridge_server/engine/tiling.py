@@ -14,7 +14,19 @@ from typing import Callable
 
 import numpy as np
 
-Box = tuple[int, int, int, int]  # (y0, x0, y1, x1), half-open
+Block = tuple[int, int, int, int]
+"""(y0, x0, y1, x1), half-open, array order: a block of pixels (a tile, a window, a crop)."""
+
+BoxXYXY = np.ndarray
+"""(4,) float (x0, y0, x1, y1) in pixels, the wire's order: a box prompt or an object's bounding box.
+
+Two names for the two orders: a ``Block`` is never a ``BoxXYXY`` (convert with ``block_of_box``)."""
+
+
+def block_of_box(box: BoxXYXY) -> Block:
+    """The pixel block (y0, x0, y1, x1) covering an (x0, y0, x1, y1) box."""
+    x0, y0, x1, y1 = (float(v) for v in box)
+    return int(np.floor(y0)), int(np.floor(x0)), int(np.ceil(y1)), int(np.ceil(x1))
 
 
 @dataclass(frozen=True)
@@ -50,8 +62,8 @@ class Tile:
     """One tile: its index, the inner block it owns and the outer block that was embedded."""
 
     index: int
-    inner: Box
-    outer: Box
+    inner: Block
+    outer: Block
 
     @property
     def offset(self) -> tuple[int, int]:
@@ -111,7 +123,7 @@ class TileGrid:
             return candidate
         return self.nearest_holding(center, lambda outer: _contains(outer, points_yx)) or candidate
 
-    def nearest_holding(self, center_yx: np.ndarray, holds: Callable[[Box], bool]) -> Tile | None:
+    def nearest_holding(self, center_yx: np.ndarray, holds: Callable[[Block], bool]) -> Tile | None:
         """Of the tiles whose outer block ``holds`` says yes to, the one whose inner block's centre
         is nearest ``center_yx``; None if there is none."""
         holding = [tile for tile in self.tiles if holds(tile.outer)]
@@ -126,7 +138,7 @@ class TileGrid:
         return full
 
 
-def _contains(box: Box, points_yx: np.ndarray) -> bool:
+def _contains(box: Block, points_yx: np.ndarray) -> bool:
     y, x = points_yx[:, 0], points_yx[:, 1]
     return bool(((y >= box[0]) & (y <= box[2]) & (x >= box[1]) & (x <= box[3])).all())
 

@@ -34,7 +34,7 @@ from .prompts.many_objects import paint_objects
 from .prompts import interactive
 from .prompts.objects import ObjectState, ObjectStore
 from .prompts.windows import in_window
-from .tiling import Box
+from .tiling import Block
 from .tracking.tracker import Tracker
 from .volume.annotations import SliceAnnotation, annotation_masks, seed_objects
 from .volume.auto3d import segment_3d
@@ -281,7 +281,7 @@ class Workspace:
         """(H, W) of an uploaded image's planes."""
         return self.images.get(image_id).spatial_shape
 
-    def _window_embeddings(self, request: EmbeddingRequest, index: int, window: Box,
+    def _window_embeddings(self, request: EmbeddingRequest, index: int, window: Block,
                            cancelled: CancelledFn | None) -> ImageEmbeddings:
         """Embeddings of one window of a plane at the request's zoom, cached by its pixels."""
         image, model, precision, _ = self._resolve(request)

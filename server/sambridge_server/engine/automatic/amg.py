@@ -27,8 +27,8 @@ from torchvision.ops import batched_nms
 
 from ..embeddings import ImageEmbeddings
 from ..errors import InvalidInput
+from ..tiling import Block
 
-Box = tuple[int, int, int, int]  # (y0, x0, y1, x1), end exclusive, global pixel coordinates
 _EDGE_TOLERANCE = 20.0  # px; SAM's is_box_near_crop_edge atol
 
 
@@ -76,7 +76,7 @@ class AMGCandidates:
     iou_preds: torch.Tensor
     points: np.ndarray
     input_size: tuple[int, int]
-    crop_box: Box
+    crop_box: Block
     image_shape: tuple[int, int]
     min_pred_iou: float
 
@@ -119,7 +119,7 @@ def amg_candidates(
     points_per_side: int = 32,
     points_per_batch: int = 64,
     min_pred_iou: float = -math.inf,
-    crop_box: Box | None = None,
+    crop_box: Block | None = None,
     image_shape: tuple[int, int] | None = None,
 ) -> AMGCandidates:
     """Run SAM's prompt encoder + mask decoder for every grid point (3 masks each).
@@ -211,7 +211,7 @@ class _Masks:
     boxes: torch.Tensor  # (N, 4) xyxy float, global
     iou_preds: torch.Tensor
     stability: torch.Tensor
-    crop_box: Box
+    crop_box: Block
 
     def select(self, keep: torch.Tensor) -> "_Masks":
         """Subset by boolean mask or index tensor."""
@@ -219,7 +219,7 @@ class _Masks:
                       self.crop_box)
 
 
-def _near_crop_edge(boxes: torch.Tensor, crop_box: Box, image_shape: tuple[int, int]) -> torch.Tensor:
+def _near_crop_edge(boxes: torch.Tensor, crop_box: Block, image_shape: tuple[int, int]) -> torch.Tensor:
     """Boxes touching the region border where that border is not the image border."""
     y0, x0, y1, x1 = crop_box
     crop = torch.tensor([x0, y0, x1, y1], dtype=torch.float)

@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import InvalidInput
+from ..tiling import Block
 
-Box = tuple[int, int, int, int]  # (y0, x0, y1, x1), half-open
 
 MIN_CHUNK = 64
 
@@ -26,8 +26,8 @@ class ChunkRegion:
     plane: int
     row: int
     col: int
-    core: Box
-    outer: Box
+    core: Block
+    outer: Block
 
     @property
     def outer_shape(self) -> tuple[int, int]:
@@ -63,14 +63,14 @@ def plan_plane(plane: int, shape: tuple[int, int], chunk_size: int, overlap: int
     return chunks
 
 
-def intersection(a: Box, b: Box) -> Box | None:
+def intersection(a: Block, b: Block) -> Block | None:
     """The common part of two boxes, or None."""
     y0, x0 = max(a[0], b[0]), max(a[1], b[1])
     y1, x1 = min(a[2], b[2]), min(a[3], b[3])
     return (y0, x0, y1, x1) if y0 < y1 and x0 < x1 else None
 
 
-def neighbours(chunks: list[ChunkRegion]) -> list[tuple[int, int, Box]]:
+def neighbours(chunks: list[ChunkRegion]) -> list[tuple[int, int, Block]]:
     """Pairs (i, j, zone) of chunks of one plane whose outer regions overlap (8-neighbourhood)."""
     at = {(c.row, c.col): i for i, c in enumerate(chunks)}
     pairs = []

@@ -23,7 +23,7 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from .plan import Box, ChunkRegion, neighbours
+from .plan import Block, ChunkRegion, neighbours
 
 LoadFn = Callable[[int], np.ndarray]  # chunk index -> its outer-region labels (uint32 1..n)
 
@@ -43,7 +43,7 @@ class PlaneMerge:
         return self.lookup[glob]
 
 
-def _zone(labels: np.ndarray, region: ChunkRegion, zone: Box) -> np.ndarray:
+def _zone(labels: np.ndarray, region: ChunkRegion, zone: Block) -> np.ndarray:
     y0, x0 = region.outer[0], region.outer[1]
     return labels[zone[0] - y0 : zone[2] - y0, zone[1] - x0 : zone[3] - x0]
 

@@ -37,7 +37,7 @@ from .shared_decoder import (
     shared_image,
     sparse_embeddings,
 )
-from ..tiling import Tile
+from ..tiling import BoxXYXY, Tile
 from .upsampling import threshold_low_res
 from .windows import ObjectPrompt, choose_tile, describe, holds, outside
 
@@ -67,7 +67,7 @@ class TilePrompt:
 
     coords: np.ndarray | None  # (N, 2) x, y in tile pixels
     labels: np.ndarray | None  # (N,)
-    box: np.ndarray | None  # (4,) x0, y0, x1, y1 in tile pixels, rounded
+    box: BoxXYXY | None  # (4,) x0, y0, x1, y1 in tile pixels, rounded
 
 
 # ---------------------------------------------------------------- validation
@@ -107,7 +107,7 @@ def as_labels(labels: np.ndarray | None, n_points: int) -> np.ndarray:
     return array.astype(np.int64)
 
 
-def as_box(box: np.ndarray, name: str, shape: tuple[int, int]) -> np.ndarray:
+def as_box(box: BoxXYXY, name: str, shape: tuple[int, int]) -> BoxXYXY:
     """A finite, non-empty (x0, y0, x1, y1) box overlapping the image, clipped to it."""
     array = np.asarray(box, dtype=np.float64).reshape(-1)
     if array.shape[0] != 4 or not np.isfinite(array).all():
@@ -147,7 +147,7 @@ def points_in_tile(coords: np.ndarray, labels: np.ndarray, tile: Tile) -> tuple[
     return local[inside], labels[inside]
 
 
-def box_in_tile(box: np.ndarray, tile: Tile) -> np.ndarray:
+def box_in_tile(box: BoxXYXY, tile: Tile) -> BoxXYXY:
     """Shift a clipped (x0, y0, x1, y1) box into the tile, clip to it and round (micro_sam)."""
     oy, ox = tile.offset
     height, width = tile.shape
@@ -253,7 +253,7 @@ def decode(
     embeddings: ImageEmbeddings,
     points: np.ndarray | None = None,
     point_labels: np.ndarray | None = None,
-    box: np.ndarray | None = None,
+    box: BoxXYXY | None = None,
     mask_logits: np.ndarray | None = None,
     multimask: bool = False,
     tile_index: int | None = None,

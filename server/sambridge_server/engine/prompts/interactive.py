@@ -20,10 +20,10 @@ from ..embeddings import ImageEmbeddings
 from ..errors import InvalidInput
 from ..models import LoadedModel
 from .objects import ObjectState
-from ..tiling import Box, Tile
+from ..tiling import Block, Tile
 from .windows import ObjectPrompt, centred_window, choose_tile, describe, holds
 
-WindowEmbeddingsFn = Callable[[Box], ImageEmbeddings]
+WindowEmbeddingsFn = Callable[[Block], ImageEmbeddings]
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class SegmentResult:
     masks: np.ndarray
     scores: np.ndarray
     logits: np.ndarray
-    window: Box
+    window: Block
     tile_index: int
 
 
@@ -88,7 +88,7 @@ def segment_object(
 
 
 def _window(embeddings: ImageEmbeddings, window_embeddings: WindowEmbeddingsFn, prompt: ObjectPrompt,
-            mask: np.ndarray | None, previous: ObjectState) -> tuple[ImageEmbeddings, int, Box]:
+            mask: np.ndarray | None, previous: ObjectState) -> tuple[ImageEmbeddings, int, Block]:
     """(embeddings to decode on, tile index in the request's grid or -1, window box)."""
     grid = embeddings.grid
     if prompt.is_empty:
@@ -107,7 +107,7 @@ def _window(embeddings: ImageEmbeddings, window_embeddings: WindowEmbeddingsFn, 
     return window_embeddings(window), -1, window
 
 
-def _mask_prompt(view: ImageEmbeddings, tile: Tile, mask: np.ndarray | None, previous: ObjectState, window: Box,
+def _mask_prompt(view: ImageEmbeddings, tile: Tile, mask: np.ndarray | None, previous: ObjectState, window: Block,
                  image_shape: tuple[int, int]) -> np.ndarray | None:
     """The mask prompt: a given mask, else the previous logits (re-derived from the previous mask
     when the window moved), else none."""

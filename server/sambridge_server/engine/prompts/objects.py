@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import FailedPrecondition, InvalidInput, NotFound
-from ..tiling import Box
+from ..tiling import Block
 from .windows import ObjectPrompt
 
 MAX_OBJECT_ID = 256
@@ -37,7 +37,7 @@ class ObjectState:
 
     prompt: ObjectPrompt
     logits: np.ndarray | None = None
-    window: Box | None = None
+    window: Block | None = None
     tile_index: int = -1
     mask_bits: np.ndarray | None = None
     score: float = 0.0
@@ -48,7 +48,7 @@ class ObjectState:
         return cls(ObjectPrompt(np.zeros((0, 2)), np.zeros(0)))
 
     @classmethod
-    def decoded(cls, prompt: ObjectPrompt, logits: np.ndarray, window: Box, tile_index: int,
+    def decoded(cls, prompt: ObjectPrompt, logits: np.ndarray, window: Block, tile_index: int,
                 mask: np.ndarray, score: float) -> "ObjectState":
         """The state after a decode: ``mask`` is the best mask in full-image pixels."""
         y0, x0, y1, x1 = window

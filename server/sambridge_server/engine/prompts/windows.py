@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ..errors import InvalidInput
-from ..tiling import Box, Tile, TileGrid
+from ..tiling import Block, BoxXYXY, Tile, TileGrid
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class ObjectPrompt:
 
     points: np.ndarray
     labels: np.ndarray
-    box: np.ndarray | None = None
+    box: BoxXYXY | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "points", np.asarray(self.points, dtype=np.float64).reshape(-1, 2))
@@ -53,7 +53,7 @@ class ObjectPrompt:
         return np.concatenate(parts) if parts else np.zeros((0, 2))
 
 
-def holds(outer: Box, prompt: ObjectPrompt) -> bool:
+def holds(outer: Block, prompt: ObjectPrompt) -> bool:
     """True when every point lies in the half-open block and the box lies within it."""
     y0, x0, y1, x1 = outer
     x, y = prompt.points[:, 0], prompt.points[:, 1]
@@ -84,7 +84,7 @@ def window_size(grid: TileGrid) -> tuple[int, int]:
     return tuple(min(t + 2 * h, s) for t, h, s in zip(grid.tile_shape, grid.halo, grid.image_shape))  # type: ignore
 
 
-def centred_window(grid: TileGrid, prompt: ObjectPrompt) -> Box:
+def centred_window(grid: TileGrid, prompt: ObjectPrompt) -> Block:
     """A window of ``window_size(grid)`` centred on all of the prompt and shifted inside the image.
 
     InvalidInput names the prompts when their extent exceeds the window.
@@ -107,17 +107,17 @@ def centred_window(grid: TileGrid, prompt: ObjectPrompt) -> Box:
     return (start[0], start[1], start[0] + size[0], start[1] + size[1])
 
 
-def window_tile(window: Box) -> Tile:
+def window_tile(window: Block) -> Tile:
     """A single tile covering ``window`` (for decoding on a window's own embeddings)."""
     return Tile(0, window, window)
 
 
-def window_grid(image_shape: tuple[int, int], window: Box) -> TileGrid:
+def window_grid(image_shape: tuple[int, int], window: Block) -> TileGrid:
     """The grid of embeddings computed on ``window`` alone: one tile, masks pasted into the image."""
     return TileGrid(tuple(image_shape), None, (0, 0), (window_tile(window),))  # type: ignore[arg-type]
 
 
-def in_window(embeddings, window: Box, image_shape: tuple[int, int]):
+def in_window(embeddings, window: Block, image_shape: tuple[int, int]):
     """View of a window's own (untiled) embeddings placed at ``window`` in an image of ``image_shape``."""
     return replace(embeddings, grid=window_grid(image_shape, window))
 
@@ -131,7 +131,7 @@ def describe(prompt: ObjectPrompt) -> str:
     return ", ".join(parts)
 
 
-def outside(outer: Box, prompt: ObjectPrompt) -> str:
+def outside(outer: Block, prompt: ObjectPrompt) -> str:
     """The prompts of ``prompt`` that ``outer`` does not hold, in words."""
     y0, x0, y1, x1 = outer
     parts = [f"point (x={x:g}, y={y:g})" for x, y in prompt.points if not (x0 <= x < x1 and y0 <= y < y1)]
