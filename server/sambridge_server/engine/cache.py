@@ -1,7 +1,9 @@
 """Embedding cache: an in-memory LRU with a byte budget plus an optional on-disk zarr store.
 
 On disk every entry is one zarr group ``<cache_dir>/<key digest>.zarr`` holding ``features``
-(n_tiles, 256, 64, 64) float32 chunked per tile, the sizes needed to decode, and the full key.
+(n_tiles, 256, 64, 64) float32 chunked per tile, the sizes needed to decode, and the full key
+(a SAM2 model's entry, attribute ``family`` = ``"sam2"``, holds SAM2's three maps instead:
+``sam2_models/storage.py``; the memory LRU holds either kind, counted by ``nbytes``).
 An entry is written into ``<cache_dir>/.tmp/`` and renamed into place (atomic on one file
 system) only after a ``COMPLETE`` marker was written, so a crash never leaves a half entry
 under a valid name; an entry that still fails the marker/shape/key checks is deleted and
@@ -34,6 +36,8 @@ import zarr
 from .callbacks import raise_if_cancelled
 from .embeddings import ImageEmbeddings, Precision, ProgressFn, CancelledFn, compute_embeddings
 from .models import LoadedModel
+from .sam2_models import storage as sam2_storage
+from .sam2_models.features import Sam2Features
 from .tiling import make_grid
 
 _LOG = logging.getLogger(__name__)
@@ -121,6 +125,11 @@ class DiskStore:
             return
         staging = self.tmp / f"{key.digest()}-{uuid.uuid4().hex}.zarr"
         group = zarr.open_group(str(staging), mode="w")
+        if getattr(embeddings, "family", "sam") == sam2_storage.FAMILY:  # SAM2: three maps per tile
+            group.attrs.update({"format_version": _FORMAT_VERSION, "key": asdict(key),
+                                **sam2_storage.write_group(group, embeddings)})
+            self._publish(staging, final)
+            return
         array = group.create_array(
             "features",
             shape=embeddings.features.shape,
@@ -140,6 +149,11 @@ class DiskStore:
                 "precision": embeddings.precision,
             }
         )
+        self._publish(staging, final)
+
+    @staticmethod
+    def _publish(staging: Path, final: Path) -> None:
+        """Mark a staged entry complete and rename it into place."""
         (staging / _COMPLETE_MARKER).write_text("ok")
         try:
             os.rename(staging, final)
@@ -159,7 +173,7 @@ class DiskStore:
             return None
 
     @staticmethod
-    def _read_checked(path: Path, key: CacheKey) -> ImageEmbeddings:
+    def _read_checked(path: Path, key: CacheKey) -> ImageEmbeddings | Sam2Features:
         if not (path / _COMPLETE_MARKER).is_file():
             raise ValueError("completion marker missing")
         group = zarr.open_group(str(path), mode="r")
@@ -168,6 +182,8 @@ class DiskStore:
             json.dumps(asdict(key))
         ):
             raise ValueError("key or format mismatch")
+        if attrs.get("family") == sam2_storage.FAMILY:
+            return sam2_storage.read_group(group, key.tile_shape, key.halo)
         grid = make_grid(tuple(attrs["image_shape"]), key.tile_shape, key.halo)
         expected = (len(grid.tiles), 256, 64, 64)
         features = group["features"]
