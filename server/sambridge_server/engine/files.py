@@ -73,15 +73,17 @@ def confine(path: str, roots: list[Path], what: str = "path") -> Path:
 
 
 @contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
+def atomic_path(path: str | Path, keep_suffix: bool = False) -> Iterator[Path]:
     """A temporary file next to ``path`` to write; it replaces ``path`` when the block succeeds.
 
-    Readers see the old file or the new one, never a half-written one (a crash leaves the old);
-    the temporary name is unique per process and thread and keeps ``path``'s suffix, so writers
-    that infer a format from it (matplotlib, numpy) still do.
+    Readers see the old file or the new one, never a half-written one (a crash leaves the old).
+    The temporary name is unique per process and thread and ends in ``.tmp`` (so leftovers of a
+    crash are easy to find), or, with ``keep_suffix``, in ``path``'s suffix for writers that infer
+    a format from it (matplotlib).
     """
     path = Path(path)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.{threading.get_ident()}.tmp{path.suffix}")
+    unique = f"{os.getpid()}.{threading.get_ident()}"
+    tmp = path.with_name(f".{path.stem}.{unique}.tmp{path.suffix}" if keep_suffix else f"{path.name}.{unique}.tmp")
     try:
         yield tmp
         os.replace(tmp, path)

@@ -15,11 +15,9 @@ references existed) is referenced by nobody and any delete removes it.
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -27,7 +25,8 @@ from typing import Sequence
 import numpy as np
 from sambridge_common.content_id import image_id as content_id
 
-from .files import write_atomically
+from .files import atomic_path, write_atomically
+from .lru import LRU
 from .errors import InvalidInput, NotFound, ResourceExhausted
 
 MAX_CHANNELS = 16
@@ -108,14 +107,14 @@ class ImageStore:
     """Thread-safe id -> StoredImage map with a memory budget and optional disk copy."""
 
     def __init__(self, budget_bytes: int = 4 << 30, directory: Path | None = None) -> None:
-        self._budget = budget_bytes
         self._directory = Path(directory) if directory else None
         if self._directory:
             self._directory.mkdir(parents=True, exist_ok=True)
             for leftover in self._directory.glob("*.tmp"):  # from writers that crashed long ago
                 if time.time() - leftover.stat().st_mtime > _STALE_TMP_SECONDS:
                     leftover.unlink(missing_ok=True)
-        self._images: OrderedDict[str, StoredImage] = OrderedDict()
+        # The newest image always stays, even when it alone is over the budget.
+        self._images: LRU[str, StoredImage] = LRU(budget_bytes, lambda image: image.array.nbytes, keep_newest=True)
         self._lock = threading.Lock()
         # References: in memory without a directory, in <id>.refs files with one. Changes of one
         # image's references (and its deletion) are serialised by that image's stripe lock.
@@ -146,26 +145,18 @@ class ImageStore:
                 # The axes ride along in a tiny sidecar (published first) so the .npy stays plain;
                 # both are written to temp files and renamed, so a crash never leaves a partial file.
                 write_atomically(path.with_suffix(".axes"), axes.encode())
-                tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-                with open(tmp, "wb") as handle:
+                with atomic_path(path) as tmp, open(tmp, "wb") as handle:
                     np.save(handle, array, allow_pickle=False)
-                tmp.replace(path)
             with self._lock:
-                self._images[image_id] = image
-                self._images.move_to_end(image_id)
-                self._evict()
+                self._evict(self._images.put(image_id, image))
             if owner:
                 self._write_refs(image_id, self._read_refs(image_id) | {owner})
         return image
 
-    def _evict(self) -> None:
-        # The newest image always stays, even when it alone is over the budget. Without a
-        # directory an evicted image is gone, and so are its references.
-        total = sum(img.array.nbytes for img in self._images.values())
-        while total > self._budget and len(self._images) > 1:
-            image_id, oldest = self._images.popitem(last=False)
-            total -= oldest.array.nbytes
-            if self._directory is None:
+    def _evict(self, evicted: list[tuple[str, StoredImage]]) -> None:
+        # Without a directory an evicted image is gone, and so are its references.
+        if self._directory is None:
+            for image_id, _ in evicted:
                 self._refs.pop(image_id, None)
 
     # -- references ---------------------------------------------------------------------
@@ -217,8 +208,7 @@ class ImageStore:
         """The image with this id (from memory or disk); NotFound otherwise."""
         with self._lock:
             if image_id in self._images:
-                self._images.move_to_end(image_id)
-                return self._images[image_id]
+                return self._images.get(image_id)  # type: ignore[return-value]
         path = self._path(image_id)
         if path is not None and path.exists() and path.with_suffix(".axes").exists():
             image = _load_verified(path, image_id)
@@ -226,8 +216,7 @@ class ImageStore:
                 path.unlink(missing_ok=True)  # a corrupt copy is never trusted
             else:
                 with self._lock:
-                    self._images[image_id] = image
-                    self._evict()
+                    self._evict(self._images.put(image_id, image))
                 return image
         raise NotFound(f"unknown image id {image_id!r}: upload it first")
 
@@ -248,7 +237,7 @@ class ImageStore:
                 self._write_refs(image_id, left)
                 return image, False
             with self._lock:
-                self._images.pop(image_id, None)
+                self._images.pop(image_id)
             self._refs.pop(image_id, None)
             path = self._path(image_id)
             if path is not None:

@@ -10,10 +10,10 @@ starts it again.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from typing import Callable, Generic, Hashable, TypeVar
 
 from .callbacks import CancelledFn
+from .lru import LRU
 from .errors import Cancelled
 
 V = TypeVar("V")
@@ -43,8 +43,7 @@ class SharedLRU(Generic[V]):
     """Thread-safe LRU of ``capacity`` values computed at most once at a time per key."""
 
     def __init__(self, capacity: int) -> None:
-        self._capacity = capacity
-        self._values: OrderedDict[Hashable, V] = OrderedDict()
+        self._values: LRU[Hashable, V] = LRU(capacity)
         self._running: dict[Hashable, _Running] = {}
         self._lock = threading.Lock()
         self.computations = 0
@@ -55,8 +54,7 @@ class SharedLRU(Generic[V]):
         while True:
             with self._lock:
                 if key in self._values:
-                    self._values.move_to_end(key)
-                    return self._values[key]
+                    return self._values.get(key)  # type: ignore[return-value]
                 running = self._running.get(key)
                 owner = running is None
                 if owner:
@@ -80,9 +78,7 @@ class SharedLRU(Generic[V]):
             value = compute(running.abandoned)
             with self._lock:
                 self.computations += 1
-                self._values[key] = value
-                while len(self._values) > self._capacity:
-                    self._values.popitem(last=False)
+                self._values.put(key, value)
             running.value = value
             return value
         except BaseException as error:

@@ -70,7 +70,7 @@ def plot_curves(csv_path: Path, png_path: Path, columns: Sequence[str] = ("loss"
         ax.set_xlabel("step")
         ax.set_title(column)
     fig.tight_layout()
-    with atomic_path(png_path) as tmp:
+    with atomic_path(png_path, keep_suffix=True) as tmp:
         fig.savefig(tmp, dpi=80)
     plt.close(fig)
     return png_path
