@@ -184,13 +184,15 @@ class BatchManager:
             job = self._jobs[job_id]
             for key, value in changes.items():
                 setattr(job, key, value)
+        # On disk before anyone is told: a watcher that saw a state finds it in job.json too.
+        if changes and set(changes) != {"chunks_done", "computed", "reused"}:
+            self._persist(job_id)
+        with self._changed:
             live = self._live[job_id]
             if progress is not None:
                 live.progress = progress
             live.version += 1
             self._changed.notify_all()
-        if changes and set(changes) != {"chunks_done", "computed", "reused"}:
-            self._persist(job_id)
 
     def _restore(self) -> None:
         for path in sorted(self.directory.glob("*/job.json")):

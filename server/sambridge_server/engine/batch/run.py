@@ -265,15 +265,9 @@ def _stitch_input(item: BatchInput, per_plane, tasks, store: ChunkStore, records
         plane_tasks = [next(tasks) for _ in regions]
         if cancelled():
             raise Cancelled("the batch was cancelled")
-        loaded: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-
-        def load(i: int, keys=[t.key for t in plane_tasks], cache=loaded) -> np.ndarray:
-            if i not in cache:
-                cache.clear() if len(cache) > 64 else None
-                cache[i] = store.load(keys[i])
-            return cache[i][0]
-
-        merge = merge_plane(regions, [records[t.key].n_labels for t in plane_tasks], load, spec.min_overlap)
+        # merge_plane keeps two rows of chunks at a time; the cores are read again below.
+        merge = merge_plane(regions, [records[t.key].n_labels for t in plane_tasks],
+                            lambda i, tasks=plane_tasks: store.load(tasks[i].key)[0], spec.min_overlap)
         for i, region in enumerate(regions):
             labels, scores = store.load(plane_tasks[i].key)
             local = labels[region.core_in_outer()]
