@@ -10,7 +10,6 @@ import pytest
 import tifffile
 
 from sambridge.cli import _write, main
-from tests.server.conftest import live, tiny_checkpoint  # noqa: F401 - the live-server fixtures
 
 
 @pytest.fixture()
@@ -75,7 +74,7 @@ def test_no_server_says_how_to_start_one(files, capsys):
     _assert_one_line(capsys, code, "no SAMBridge server answers at 127.0.0.1:9", "sambridge-server", "--address")
 
 
-def test_unknown_model_and_index(live, files, capsys):  # noqa: F811 - fixture
+def test_unknown_model_and_index(live, files, capsys):
     address = ["--address", live[1]]
     code = _run(address + ["segment", files["image"], "--box", "5,5,30,30", "--model", "nope", "-o", files["out"]])
     _assert_one_line(capsys, code, "NOT_FOUND", "nope")
@@ -83,7 +82,7 @@ def test_unknown_model_and_index(live, files, capsys):  # noqa: F811 - fixture
     _assert_one_line(capsys, code, "INVALID_ARGUMENT", "index 3")
 
 
-def test_axes_and_channel_select_before_upload(live, files, capsys):  # noqa: F811 - fixture
+def test_axes_and_channel_select_before_upload(live, files, capsys):
     """--axes zcyx --channel 1 embeds the (z, y, x) volume of channel 1."""
     assert main(["--address", live[1], "embed", files["zcyx"], "--axes", "zcyx", "--channel", "1"]) == 0
     assert "embedded 3 plane(s)" in capsys.readouterr().out

@@ -9,23 +9,13 @@ from skimage.draw import disk
 
 from sambridge import Client
 from sambridge.cli import main
-from sambridge_server.app import build_server
-from sambridge_server.config import ModelSource, ServerConfig
 from sambridge_server.engine.tracking.ctc import read_ctc
-from sambridge_server.engine.models import PRESETS, build_sam, save_checkpoint
-from sambridge_server.engine.workspace import Workspace
 
 
 @pytest.fixture(scope="module")
-def address(tmp_path_factory):
-    """Address of a local server serving a random-weight vit_tiny as the default model."""
-    checkpoint = tmp_path_factory.mktemp("models") / "tiny.pth"
-    save_checkpoint(build_sam(PRESETS["vit_tiny"], seed=1), checkpoint, fmt="meta")
-    config = ServerConfig(port=0, models=[ModelSource(path=checkpoint, name="tiny")], precision="fp32")
-    server, port = build_server(config, Workspace(config))
-    server.start()
-    yield f"127.0.0.1:{port}"
-    server.stop(grace=0)
+def address(live):
+    """Address of the shared live server (default model: a random-weight vit_tiny)."""
+    return live[1]
 
 
 def dividing_cell() -> tuple[np.ndarray, list[list[int]]]:

@@ -8,21 +8,12 @@ import tifffile
 
 from sambridge import Client
 from sambridge.cli import main
-from sambridge_server.app import build_server
-from sambridge_server.config import ModelSource, ServerConfig
-from sambridge_server.engine.models import PRESETS, build_sam, save_checkpoint
-from sambridge_server.engine.workspace import Workspace
 
 
 @pytest.fixture(scope="module")
-def address(tmp_path_factory):
-    path = tmp_path_factory.mktemp("cli3d") / "tiny.pth"
-    save_checkpoint(build_sam(PRESETS["vit_tiny"], seed=2), path)
-    config = ServerConfig(port=0, precision="fp32", models=[ModelSource(path=path, name="tiny")])
-    server, port = build_server(config, Workspace(config))
-    server.start()
-    yield f"127.0.0.1:{port}"
-    server.stop(grace=0)
+def address(live):
+    """Address of the shared live server (default model: a random-weight vit_tiny)."""
+    return live[1]
 
 
 def test_propagate_cli_matches_client(address, hela_movie, tmp_path):

@@ -47,7 +47,6 @@ from sambridge.v1 import (
     volume_pb2_grpc,
 )
 from sambridge_server.config import ModelSource, ServerConfig
-from sambridge_server.engine.models import PRESETS, build_sam, save_checkpoint
 
 N_CASES = 540
 SEED = 8
@@ -389,21 +388,19 @@ def _track_case(h: Hostile, s: Stubs) -> Callable[[], None]:
 
 
 @pytest.fixture(scope="module")
-def fuzz_server(tmp_path_factory):
+def fuzz_server(tmp_path_factory, tiny_checkpoint):
     """A server on a random-weight vit_tiny with a disk cache, small limits and tiny images."""
-    from tests.server.conftest import _start
+    from tests.conftest import start_local_server
 
     root = tmp_path_factory.mktemp("fuzz")
-    checkpoint = root / "tiny.pth"
-    save_checkpoint(build_sam(PRESETS["vit_tiny"], seed=1), checkpoint, fmt="meta")
     models = root / "model_root"
     (models / "sub").mkdir(parents=True)
     (models / "junk.pth").write_bytes(np.random.default_rng(0).bytes(1000))
     (models / "empty.pth").write_bytes(b"")
-    config = ServerConfig(port=0, models=[ModelSource(path=checkpoint, name="tiny")], precision="fp32",
+    config = ServerConfig(port=0, models=[ModelSource(path=tiny_checkpoint, name="tiny")], precision="fp32",
                           model_roots=[models], cache_dir=root / "cache", max_image_pixels=200_000, cache_mb=64,
                           max_message_mb=8)
-    server, workspace, address = _start(config)
+    server, workspace, address = start_local_server(config)
     rng = np.random.default_rng(1)
     movie = np.zeros((3, SIZE, SIZE), np.uint8)
     labels = np.zeros((3, SIZE, SIZE), np.uint32)

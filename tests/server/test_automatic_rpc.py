@@ -19,7 +19,7 @@ from sambridge_server.engine.models import PRESETS, build_sam, load_checkpoint, 
 @pytest.fixture(scope="module")
 def ais_server(tmp_path_factory, tiny_checkpoint):
     """A server with a tiny model that has an AIS decoder ('ais') and one without ('plain')."""
-    from tests.server.conftest import _start
+    from tests.conftest import start_local_server
 
     path = tmp_path_factory.mktemp("ais") / "tiny_ais.pt"
     torch.manual_seed(5)
@@ -27,7 +27,7 @@ def ais_server(tmp_path_factory, tiny_checkpoint):
                     fmt="micro_sam", sam_prefix=True)
     config = ServerConfig(port=0, precision="fp32", models=[ModelSource(path=path, name="ais"),
                                                             ModelSource(path=tiny_checkpoint, name="plain")])
-    server, workspace, address = _start(config)
+    server, workspace, address = start_local_server(config)
     yield workspace, address, path
     server.stop(grace=0)
 

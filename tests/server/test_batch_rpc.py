@@ -21,7 +21,7 @@ from sambridge_server.engine.models import PRESETS, build_sam, save_checkpoint
 @pytest.fixture(scope="module")
 def batch_server(tmp_path_factory, hela_movie):
     """A server with a tiny AIS model, a data root holding a folder of real HeLa frames, one Dask worker."""
-    from tests.server.conftest import _start
+    from tests.conftest import start_local_server
 
     root = tmp_path_factory.mktemp("data")
     (root / "hela").mkdir()
@@ -34,7 +34,7 @@ def batch_server(tmp_path_factory, hela_movie):
                     fmt="micro_sam", sam_prefix=True)
     config = ServerConfig(port=0, precision="fp32", models=[ModelSource(path=path, name="ais")], data_roots=[root],
                           dask_workers=1, device="cpu")
-    server, workspace, address = _start(config)
+    server, workspace, address = start_local_server(config)
     yield workspace, address, root, frames
     server.stop(grace=0)
     workspace.batch.executor.close()
