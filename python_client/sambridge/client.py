@@ -228,7 +228,9 @@ class Client:
         return key
 
     def models(self) -> list[dict]:
-        """The models the server serves, as dicts (name, model_type, has_decoder, ...)."""
+        """The models the server serves, as dicts (name, model_type, has_decoder, family ("sam" or "sam2"),
+        capabilities (what each model supports: "prompts", "amg", "ais", "prompt_propagation",
+        "memory_propagation"), ...)."""
         response = self._call(self._models.ListModels, models_pb2.ListModelsRequest())
         return [
             {
@@ -237,6 +239,7 @@ class Client:
                 "is_default": m.is_default,
                 "native_tiling": ({"tile_shape": tuple(m.native_tiling.tile_shape), "halo": tuple(m.native_tiling.halo)}
                                   if m.HasField("native_tiling") else None),
+                "family": m.family or "sam", "capabilities": list(m.capabilities),
             }
             for m in response.models
         ]

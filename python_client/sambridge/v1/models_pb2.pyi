@@ -74,7 +74,7 @@ class ListAvailableModelsResponse(_message.Message):
     def __init__(self, models: _Optional[_Iterable[_Union[AvailableModel, _Mapping]]] = ...) -> None: ...
 
 class ModelInfo(_message.Message):
-    __slots__ = ("name", "model_type", "model_hash", "has_decoder", "device", "precision", "is_default", "encoder_embed_dim", "encoder_depth", "native_tiling")
+    __slots__ = ("name", "model_type", "model_hash", "has_decoder", "device", "precision", "is_default", "encoder_embed_dim", "encoder_depth", "native_tiling", "capabilities", "family")
     NAME_FIELD_NUMBER: _ClassVar[int]
     MODEL_TYPE_FIELD_NUMBER: _ClassVar[int]
     MODEL_HASH_FIELD_NUMBER: _ClassVar[int]
@@ -85,6 +85,8 @@ class ModelInfo(_message.Message):
     ENCODER_EMBED_DIM_FIELD_NUMBER: _ClassVar[int]
     ENCODER_DEPTH_FIELD_NUMBER: _ClassVar[int]
     NATIVE_TILING_FIELD_NUMBER: _ClassVar[int]
+    CAPABILITIES_FIELD_NUMBER: _ClassVar[int]
+    FAMILY_FIELD_NUMBER: _ClassVar[int]
     name: str
     model_type: str
     model_hash: str
@@ -95,7 +97,9 @@ class ModelInfo(_message.Message):
     encoder_embed_dim: int
     encoder_depth: int
     native_tiling: _common_pb2.Tiling
-    def __init__(self, name: _Optional[str] = ..., model_type: _Optional[str] = ..., model_hash: _Optional[str] = ..., has_decoder: _Optional[bool] = ..., device: _Optional[str] = ..., precision: _Optional[str] = ..., is_default: _Optional[bool] = ..., encoder_embed_dim: _Optional[int] = ..., encoder_depth: _Optional[int] = ..., native_tiling: _Optional[_Union[_common_pb2.Tiling, _Mapping]] = ...) -> None: ...
+    capabilities: _containers.RepeatedScalarFieldContainer[str]
+    family: str
+    def __init__(self, name: _Optional[str] = ..., model_type: _Optional[str] = ..., model_hash: _Optional[str] = ..., has_decoder: _Optional[bool] = ..., device: _Optional[str] = ..., precision: _Optional[str] = ..., is_default: _Optional[bool] = ..., encoder_embed_dim: _Optional[int] = ..., encoder_depth: _Optional[int] = ..., native_tiling: _Optional[_Union[_common_pb2.Tiling, _Mapping]] = ..., capabilities: _Optional[_Iterable[str]] = ..., family: _Optional[str] = ...) -> None: ...
 
 class ServerInfoRequest(_message.Message):
     __slots__ = ()

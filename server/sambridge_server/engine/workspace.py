@@ -22,18 +22,23 @@ from .cache import CacheKey, EmbeddingCache
 from .callbacks import (CancelledFn, ProgressFn, StageProgressFn, acquire_unless_cancelled, never,
                         raise_if_cancelled)
 from .embeddings import TILE_FEATURE_BYTES, ImageEmbeddings, check_options, compute_embeddings
+from .sam2_models.features import TILE_BYTES as SAM2_TILE_BYTES
 from .errors import InvalidInput, ResourceExhausted
 from .files import confine
 from .images import ImageStore, StoredImage, requested_planes
 from .interrupt import interruptible_model, stops_when
 from .labels import ObjectSummary, summarize_labels
 from .model_zoo import ModelZoo, default_model_dir, load_registry
+from .model_families import MEMORY_PROPAGATION, PROMPT_PROPAGATION, family_of, load_any_checkpoint, require_capability
 from .model_registry import ModelRegistry
-from .models import LoadedModel, load_checkpoint
+from .models import LoadedModel
 from .prompts.many_objects import paint_objects
 from .prompts import interactive
 from .prompts.objects import ObjectState, ObjectStore
 from .prompts.windows import in_window
+from .sam2_models import SlicePrompt, compute_sam2_features, propagate_stack
+from .sam2_models import serving as sam2_serving
+from .sam2_models.features import Sam2Features
 from .tiling import Block
 from .tracking.tracker import Tracker
 from .volume.annotations import SliceAnnotation, annotation_masks, seed_objects
@@ -133,7 +138,7 @@ class Workspace:
         if len(loaded) >= self.config.max_models:
             raise ResourceExhausted(f"{len(loaded)} models are loaded, the server's limit (--max-models "
                                     f"{self.config.max_models}): unload one first")
-        model = load_checkpoint(path, model_type, name, device=self.device, decoder_path=decoder_path, root=root)
+        model = load_any_checkpoint(path, model_type, name, device=self.device, decoder_path=decoder_path, root=root)
         self._encoder_locks[model.name] = threading.Lock()
         self.models.add(model, default=default)
         return model
@@ -200,13 +205,17 @@ class Workspace:
         """Embeddings of one plane (computed once, then from the cache)."""
         image, model, precision, request = self._resolve(request)
         plane = image.plane(index)
-        self._check_embedding_size(image.spatial_shape, request)
+        self._check_embedding_size(image.spatial_shape, request,
+                                   SAM2_TILE_BYTES if family_of(model) == "sam2" else TILE_FEATURE_BYTES)
         key = self._cache_key(image, index, model, request, precision)
 
         def compute() -> ImageEmbeddings:
             lock = self._encoder_locks.setdefault(model.name, threading.Lock())
             acquire_unless_cancelled(lock, cancelled)
             try:
+                if family_of(model) == "sam2":
+                    return compute_sam2_features(model, plane, request.tile_shape, request.halo, precision, progress,
+                                                 cancelled)
                 # A cancel stops the encoder between its blocks, not only between tiles.
                 with stops_when(cancelled or never):
                     return compute_embeddings(interruptible_model(model), plane, request.tile_shape, request.halo,
@@ -216,14 +225,15 @@ class Workspace:
 
         return self.cache.get_or_compute(key, compute, cancelled), model, image
 
-    def _check_embedding_size(self, shape: tuple[int, int], request: EmbeddingRequest) -> None:
+    def _check_embedding_size(self, shape: tuple[int, int], request: EmbeddingRequest,
+                              tile_bytes: int = TILE_FEATURE_BYTES) -> None:
         """Refuse embeddings that could never stay in the cache (they would be recomputed on every call)."""
         if request.tile_shape is None:
             return
         check_options("fp32", request.tile_shape, request.halo)
         # Counted, not built: this runs on every prompt call.
         n_tiles = math.prod(-(-size // tile) for size, tile in zip(shape, request.tile_shape))
-        needed = n_tiles * TILE_FEATURE_BYTES
+        needed = n_tiles * tile_bytes
         if needed > self.cache.memory_budget_bytes:
             raise ResourceExhausted(
                 f"the embeddings of this {shape[0]} x {shape[1]} image in tiles of {tuple(request.tile_shape)} "
@@ -258,6 +268,8 @@ class Workspace:
                 cancelled: CancelledFn | None = None) -> interactive.SegmentResult:
         """Decode one object; with ``object_id`` continue ``owner``'s object with all its prompts so far."""
         embeddings, model, image = self.embeddings_for(request, index, cancelled=cancelled)
+        if isinstance(embeddings, Sam2Features):
+            return sam2_serving.segment(model, embeddings, points, point_labels, box, mask, multimask, object_id)
         context = (request, index)
         previous = self.objects.current(object_id, context, owner) if object_id else None
         new = interactive.object_prompt(points, point_labels, box, image.spatial_shape)
@@ -306,6 +318,10 @@ class Workspace:
 
         Also returns how many objects did not see every negative point (outside their tile)."""
         embeddings, model, _ = self.embeddings_for(request, index, cancelled=cancelled)
+        if isinstance(embeddings, Sam2Features):
+            labels, scores, missed = sam2_serving.segment_objects(model, embeddings, points, boxes, negative_points,
+                                                                   cancelled)
+            return labels, summarize_labels(labels, scores, index), missed
         labels, scores, missed = paint_objects(model, embeddings, points=points, boxes=boxes,
                                                        negative_points=negative_points, cancelled=cancelled)
         return labels, summarize_labels(labels, scores, index), missed
@@ -319,7 +335,33 @@ class Workspace:
                      amg_params: dict | None = None, indices: Sequence[int] = (),
                      progress: StageProgressFn | None = None, cancelled: CancelledFn | None = None) -> LabelResult:
         """AIS or AMG on a 2D image or on every requested plane of a stack (see ``AutomaticSegmenter.segment``)."""
+        if family_of(self.models.get(request.model)) == "sam2":
+            return self._auto_segment_sam2(request, method, amg_params, indices, progress, cancelled)
         return self.automatic.segment(request, method, ais_params, amg_params, indices, progress, cancelled)
+
+    def _auto_segment_sam2(self, request: EmbeddingRequest, method: str, amg_params: dict | None,
+                           indices: Sequence[int], progress: StageProgressFn | None,
+                           cancelled: CancelledFn | None) -> LabelResult:
+        """SAM2's automatic mask generator on every requested plane (ids unique across planes)."""
+        image, model, _, _ = self._resolve(request)
+        method = sam2_serving.check_method(model, method)
+        params = sam2_serving.amg_params(amg_params)
+        planes = requested_planes(image, indices)
+        labels = np.zeros((len(planes),) + image.spatial_shape, dtype=np.uint32)
+        report = progress or (lambda done, total, stage: None)
+        objects: list[ObjectSummary] = []
+        for done, index in enumerate(planes):
+            raise_if_cancelled(cancelled, "automatic segmentation was cancelled")
+            features, _, _ = self.embeddings_for(request, index, cancelled=cancelled)
+            report(done + 1, len(planes), "embedding")
+            plane = sam2_serving.auto_segment_plane(model, image.plane(index), features, params, None, cancelled)
+            offset = int(labels[:done].max()) if done else 0
+            plane[plane > 0] += offset
+            labels[done] = plane
+            objects += summarize_labels(plane, None, index)
+            report(done + 1, len(planes), "segmenting")
+        axes = image.axes.replace("c", "")
+        return LabelResult(labels if image.is_stack else labels[0], axes, objects, method)
 
     def _plane_key(self, request: EmbeddingRequest, index: int, model: LoadedModel) -> CacheKey:
         return self._cache_key(self.images.get(request.image_id), index, model, request,
@@ -368,6 +410,7 @@ class Workspace:
                   options: PropagationOptions, progress: ProgressFn | None = None,
                   cancelled: CancelledFn | None = None) -> VolumeLabels:
         """One object through z from its annotated slices (masks, or prompts decoded on their slice)."""
+        require_capability(self.models.get(request.model), PROMPT_PROPAGATION)
         source = self.volume_source(request, cancelled)
 
         def decode(z: int, points, point_labels, box) -> np.ndarray:
@@ -382,10 +425,27 @@ class Workspace:
                          options: PropagationOptions, progress: ProgressFn | None = None,
                          cancelled: CancelledFn | None = None) -> VolumeLabels:
         """Every object of slice z's 2D label image through z, decoded in batches per slice."""
+        require_capability(self.models.get(request.model), PROMPT_PROPAGATION)
         source = self.volume_source(request, cancelled)
         objects = seed_objects(labels, z, source.shape)
         result = propagate_objects(source, objects, options, progress=progress, cancelled=cancelled)
         return propagated_labels(result, {label: z for label in objects})
+
+    def propagate_memory(self, request: EmbeddingRequest, prompts: Sequence[SlicePrompt],
+                         progress: ProgressFn | None = None, cancelled: CancelledFn | None = None) -> np.ndarray:
+        """SAM2 memory propagation (``method="memory"``) of every prompted object through a stack's slices
+        (z or t): forward from the earliest annotated slice, then backward; (n, H, W) uint32 labels = object ids."""
+        image, model, _, request = self._resolve(request)
+        require_capability(model, MEMORY_PROPAGATION)
+        if not image.is_stack:
+            raise InvalidInput(f"image {request.image_id} is 2D (axes {image.axes}); memory propagation needs a stack")
+        whole = replace(request, tile_shape=None, halo=None)
+
+        def features(z: int) -> Sam2Features:
+            return self.embeddings_for(whole, z, cancelled=cancelled)[0]
+
+        labels, _ = propagate_stack(model, image.n_slices, image.spatial_shape, features, prompts, progress, cancelled)
+        return labels
 
     def auto_segment_3d(self, request: EmbeddingRequest, method: str, merge: MergeOptions,
                         all_planes: bool = False, ais_params: dict | None = None, amg_params: dict | None = None,

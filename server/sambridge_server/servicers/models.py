@@ -7,6 +7,7 @@ import grpc
 from sambridge.v1 import common_pb2, models_pb2, models_pb2_grpc
 from sambridge_server import __version__
 from sambridge_server.engine.errors import InvalidInput
+from sambridge_server.engine.model_families import capabilities_of, family_of
 from sambridge_server.engine.models import LoadedModel
 from sambridge_server.engine.workspace import Workspace
 from sambridge_server.engine.files import confine
@@ -22,6 +23,7 @@ def model_info(model: LoadedModel, workspace: Workspace) -> models_pb2.ModelInfo
         encoder_embed_dim=model.config.embed_dim, encoder_depth=model.config.depth,
         native_tiling=None if model.native_tiling is None else common_pb2.Tiling(
             tile_shape=list(model.native_tiling.tile_shape), halo=list(model.native_tiling.halo)),
+        capabilities=list(capabilities_of(model)), family=family_of(model),
     )
 
 

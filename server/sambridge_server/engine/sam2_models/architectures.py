@@ -28,6 +28,11 @@ class Sam2Architecture:
     config: str  # hydra config name in the sam2 package
     checkpoint_name: str  # Meta's file name
 
+    @property
+    def depth(self) -> int:
+        """Number of Hiera blocks (what ``ModelInfo.encoder_depth`` reports)."""
+        return self.n_blocks
+
 
 ARCHITECTURES: dict[str, Sam2Architecture] = {
     arch.model_type: arch

@@ -31,6 +31,7 @@ CancelledFn = Callable[[], bool]
 PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
 # Channels and sizes of the three maps, low resolution (the embedding) last, as in SAM2.
 LEVELS: tuple[tuple[str, int, int], ...] = (("high_res_0", 32, 256), ("high_res_1", 64, 128), ("image_embed", 256, 64))
+TILE_BYTES = sum(channels * side * side * 4 for _, channels, side in LEVELS)  # one tile's float32 maps (16 MiB)
 
 
 @dataclass

@@ -20,7 +20,7 @@ import torch
 from ..errors import FailedPrecondition, InvalidInput, NotFound
 from ..files import open_confined
 from ..models import handle_hash
-from .architectures import architecture, infer_model_type, looks_like_sam2
+from .architectures import Sam2Architecture, architecture, infer_model_type, looks_like_sam2
 
 FAMILY = "sam2"
 # What sam2.build_sam adds for inference (build_sam2 and build_sam2_video_predictor). The
@@ -43,6 +43,13 @@ class LoadedSam2:
     model_hash: str
     device: str = "cpu"
     family: str = FAMILY
+    decoder_state: None = None  # SAM2 models have no AIS decoder
+    native_tiling: None = None  # nor a native tiling: whole images unless a request tiles
+
+    @property
+    def config(self) -> Sam2Architecture:
+        """The architecture (``embed_dim``, ``depth``) as ``ModelInfo`` reports it."""
+        return architecture(self.model_type)
 
     @property
     def image_size(self) -> int:

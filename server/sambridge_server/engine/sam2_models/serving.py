@@ -1,0 +1,92 @@
+"""What the Workspace calls for a SAM2 model: one object, many objects, automatic masks, memory.
+
+Each function takes what the Workspace already resolved (the model, a plane's cached
+``Sam2Features``, validated prompts) and returns the Workspace's own result types, so a SAM2
+model answers the same calls as a SAM1 model. Conventions: points (x, y), boxes (x0, y0, x1, y1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from typing import Any, Callable
+
+import numpy as np
+
+from ..callbacks import raise_if_cancelled
+from ..errors import FailedPrecondition, InvalidInput
+from ..prompts.interactive import SegmentResult
+from .amg import Sam2AMGParams, sam2_amg
+from .decoding import LOW_RES, Sam2Prompt, decode_prompts
+from .features import Sam2Features
+
+CancelledFn = Callable[[], bool]
+
+
+def segment(model: Any, features: Sam2Features, points=None, point_labels=None, box=None, mask=None,
+            multimask: bool = False, object_id: str | None = None) -> SegmentResult:
+    """Decode one object (``mask`` is (256, 256) low-resolution logits from an earlier result)."""
+    if object_id:
+        raise FailedPrecondition(f"model '{model.name}' ({model.model_type}): object handles are not available for "
+                                 "SAM2 models yet; send all of the object's prompts in one call")
+    if mask is not None and np.asarray(mask).shape != (LOW_RES, LOW_RES):
+        raise InvalidInput(f"a SAM2 mask prompt is the ({LOW_RES}, {LOW_RES}) logits of an earlier result")
+    prompt = Sam2Prompt(
+        points=None if points is None or len(points) == 0 else np.asarray(points, dtype=float),
+        labels=None if points is None or len(points) == 0 else np.asarray(point_labels),
+        box=None if box is None else np.asarray(box, dtype=float), mask_logits=mask)
+    result = decode_prompts(model, features, [prompt], multimask=multimask)
+    tile = features.grid.tiles[int(result.tiles[0])]
+    return SegmentResult(result.masks[0], result.scores[0], result.low_res_logits[0], tile.outer, tile.index)
+
+
+def segment_objects(model: Any, features: Sam2Features, points=None, boxes=None, negative_points=None,
+                    cancelled: CancelledFn | None = None) -> tuple[np.ndarray, dict[int, float], int]:
+    """Every positive point and every box is one object; every negative point joins every object.
+
+    Returns uint32 labels (higher predicted IoU wins overlaps), scores by label, and 0 (no object
+    misses a negative point: SAM2 objects are decoded in the tile holding their prompt).
+    """
+    negatives = np.zeros((0, 2)) if negative_points is None else np.asarray(negative_points, float).reshape(-1, 2)
+    prompts = []
+    for point in ([] if points is None else np.asarray(points, float).reshape(-1, 2)):
+        coords = np.concatenate([point[None], negatives])
+        prompts.append(Sam2Prompt(points=coords, labels=np.array([1] + [0] * len(negatives))))
+    for box in ([] if boxes is None else np.asarray(boxes, float).reshape(-1, 4)):
+        prompts.append(Sam2Prompt(points=negatives if len(negatives) else None,
+                                  labels=np.zeros(len(negatives), int) if len(negatives) else None, box=box))
+    if not prompts:
+        raise InvalidInput("no objects: send positive points or boxes")
+    raise_if_cancelled(cancelled, "segmenting objects was cancelled")
+    result = decode_prompts(model, features, prompts, multimask=False)
+    labels = np.zeros(features.image_shape, dtype=np.uint32)
+    for i in np.argsort(result.scores[:, 0], kind="stable"):  # the best object is painted last
+        labels[result.masks[i, 0]] = i + 1
+    return labels, {i + 1: float(result.scores[i, 0]) for i in range(len(prompts))}, 0
+
+
+def amg_params(values: dict | None) -> Sam2AMGParams:
+    """Sam2AMGParams from a request's AMG settings; InvalidInput names unknown settings."""
+    values = dict(values or {})
+    values.pop("with_background", None)  # SAM1 AMG's background removal; SAM2's generator has no background mask
+    known = {field.name for field in fields(Sam2AMGParams)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise InvalidInput(f"unknown AMG settings for a SAM2 model: {unknown}; known: {sorted(known)}")
+    return Sam2AMGParams(**values)
+
+
+def auto_segment_plane(model: Any, plane: np.ndarray, features: Sam2Features, params: Sam2AMGParams,
+                       progress: Callable[[int, int], None] | None, cancelled: CancelledFn | None) -> np.ndarray:
+    """SAM2 AMG labels of one plane."""
+    return sam2_amg(model, plane, features, params, progress, cancelled)
+
+
+def check_method(model: Any, method: str) -> str:
+    """The automatic method a SAM2 model runs: AMG ('auto' or 'amg'); AIS is refused naming the model."""
+    if method in ("auto", "amg"):
+        return "amg"
+    if method == "ais":
+        raise FailedPrecondition(f"model '{model.name}' ({model.model_type}) has no AIS decoder: SAM2 models "
+                                 "segment automatically with method='amg'")
+    raise InvalidInput(f"unknown automatic segmentation method {method!r}; use 'ais' or 'amg'")
+
