@@ -86,6 +86,13 @@ def test_cli_batch_and_its_one_line_errors(batch_server, capsys):
     assert status == 0, out.err
     job = json.loads(out.out.strip().splitlines()[-1])
     assert job["state"] == "SUCCEEDED" and (root / "cli.zarr" / "frame_07" / "labels").is_dir()
+    local = root.parent / "local.tif"  # a client-side file, uploaded
+    tifffile.imwrite(local, tifffile.imread(root / "hela" / "frame_00.tif"))
+    assert cli_main(["--address", address, "batch", str(local), "--upload", "-o", "up.zarr", "--method",
+                     "threshold", "--param", "threshold=3000"]) == 0
+    uploaded = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    rows = list(csv.DictReader(open(root / "cli.zarr" / "objects.csv")))
+    assert uploaded["n_objects"] == sum(row["input"] == "frame_00" for row in rows) > 0
     assert cli_main(["--address", address, "batch", "hela"]) == 2  # no -o
     assert cli_main(["--address", address, "batch", "hela", "-o", "x.zarr", "--method", "threshold",
                      "--param", "threshold"]) == 2
