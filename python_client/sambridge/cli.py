@@ -260,7 +260,8 @@ def cmd_propagate(args: argparse.Namespace) -> int:
     with _client(args) as client:
         labels = client.propagate_objects(volume, labels_2d, args.z, projection=args.projection,
                                           iou_threshold=args.iou_threshold,
-                                          all_planes=args.all_planes, model=args.model, progress=bar)
+                                          all_planes=args.all_planes, model=args.model, progress=bar,
+                                          method=args.method)
     bar.close()
     _write(args.output, labels)
     print(f"wrote {args.output}: {len(np.unique(labels)) - 1} object(s) over {labels.shape[0]} slices")
@@ -509,6 +510,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="how each next slice is prompted from the previous mask (--mode: old name)")
     prop.add_argument("--iou-threshold", type=float, default=None, help="stop below this IoU (default 0.5)")
     prop.add_argument("--all-planes", action="store_true", help="refine in the zy and zx planes too")
+    prop.add_argument("--method", default=None, choices=["prompts", "memory"],
+                      help="prompts (SAM1-family models) or memory (SAM2 models); default: the model's own")
     auto3d = image_command("auto3d", cmd_auto3d, "automatic 3D segmentation of a volume")
     auto3d.add_argument("-o", "--output", type=Path, required=True, help="output (z, y, x) label TIFF")
     auto3d.add_argument("--method", default="auto", choices=["auto", "ais", "amg"])

@@ -358,12 +358,15 @@ class Client:
     def propagate(self, image, masks: dict | None = None, prompts: dict | None = None,
                   projection: str = "single_point", iou_threshold: float | None = None,
                   box_extension: float | None = None, stop_slices: Iterable[int] = (), all_planes: bool = False,
-                  model=None, progress: ProgressCallback | None = None, mode: str | None = None) -> np.ndarray:
+                  model=None, progress: ProgressCallback | None = None, mode: str | None = None,
+                  method: str | None = None) -> np.ndarray:
         """Propagate one object through z from annotated slices; uint32 (z, y, x) with the object = 1.
 
         ``masks`` maps z -> 2D mask; ``prompts`` maps z -> dict(points=, point_labels=, box=).
         ``projection`` says how each next slice is prompted from the previous mask (``single_point``,
         ``points``, ``box``, ``mask``, ``points_and_mask``); ``mode`` is its deprecated old name.
+        ``method``: ``"prompts"`` (SAM1-family models) or ``"memory"`` (SAM2's memory propagation,
+        SAM2 models); None: the model's own (see ``models()``'s capabilities).
         """
         request = volume_pb2.PropagateRequest(key=self._key(image, model, axes="zyx"))
         for z, mask in (masks or {}).items():
@@ -373,25 +376,27 @@ class Client:
             if prompt.get("box") is not None:
                 ann.box.CopyFrom(_box(prompt["box"]))
         _set_propagation(request.options, _projection(projection, mode), iou_threshold, box_extension, stop_slices,
-                         all_planes)
+                         all_planes, method)
         result = self._stream(self._volume.Propagate, request, progress)
         return wire.from_ndarray(result.labels)[0]
 
     def propagate_objects(self, image, labels_2d: np.ndarray, z: int, projection: str = "single_point",
                           iou_threshold: float | None = None, box_extension: float | None = None,
                           stop_slices: Iterable[int] = (), all_planes: bool = False, model=None,
-                          progress: ProgressCallback | None = None, mode: str | None = None) -> np.ndarray:
+                          progress: ProgressCallback | None = None, mode: str | None = None,
+                          method: str | None = None) -> np.ndarray:
         """Propagate all objects of a 2D label image on slice z through the volume at once.
 
         Returns uint32 (z, y, x) labels keeping each object's id; where objects overlap the one
         with the higher decoder score wins, and slice z keeps ``labels_2d`` as given.
+        ``method`` as for ``propagate`` (``"memory"``: SAM2 tracks every object in one pass).
         """
         request = volume_pb2.PropagateObjectsRequest(
             key=self._key(image, model, axes="zyx"), z=int(z),
             labels=wire.to_ndarray(np.asarray(labels_2d, dtype=np.uint32), "yx"),
         )
         _set_propagation(request.options, _projection(projection, mode), iou_threshold, box_extension, stop_slices,
-                         all_planes)
+                         all_planes, method)
         result = self._stream(self._volume.PropagateObjects, request, progress)
         return wire.from_ndarray(result.labels)[0]
 
@@ -760,9 +765,13 @@ def _projection(projection: str, mode: str | None) -> str:
     return projection
 
 
-def _set_propagation(options, projection, iou_threshold, box_extension, stop_slices, all_planes) -> None:
+def _set_propagation(options, projection, iou_threshold, box_extension, stop_slices, all_planes,
+                     method: str | None = None) -> None:
     if projection not in _MODES:
         raise ValueError(f"projection must be one of {sorted(_MODES)}, got {projection!r}")
+    if method not in (None, "prompts", "memory"):
+        raise ValueError(f"method must be 'prompts' or 'memory' (or None: the model's own), got {method!r}")
+    options.method = method or ""
     options.projection = _MODES[projection]
     _set_given(options, iou_threshold=iou_threshold, box_extension=box_extension)
     options.stop_slices.extend(int(z) for z in stop_slices)

@@ -41,3 +41,11 @@ def test_sam2_model_over_grpc(start_server, tiny_checkpoint, sam2_checkpoint, he
         labels = client.auto_segment(image, method="amg", model="hiera", points_per_side=2, pred_iou_thresh=0.0,
                                      stability_score_thresh=0.0)
         assert labels.shape == image.shape and labels.max() >= 1
+        volume = np.ascontiguousarray(np.stack([image, image[::-1]]))
+        slice0 = np.zeros(image.shape, np.uint32)
+        slice0[40:80, 50:100] = 4
+        tracked = client.propagate_objects(volume, slice0, 0, model="hiera", method="memory")
+        assert tracked.shape == volume.shape and set(np.unique(tracked)) <= {0, 4}
+        with pytest.raises(SamBridgeError) as error:
+            client.propagate_objects(volume, slice0, 0, model="tiny", method="memory")
+        assert error.value.code == grpc.StatusCode.FAILED_PRECONDITION and "'tiny'" in str(error.value)

@@ -26,7 +26,7 @@ from sambridge.v1 import common_pb2 as sambridge_dot_v1_dot_common__pb2
 from sambridge.v1 import automatic_pb2 as sambridge_dot_v1_dot_automatic__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19sambridge/v1/volume.proto\x12\x0csambridge.v1\x1a\x19sambridge/v1/common.proto\x1a\x1csambridge/v1/automatic.proto\"\x83\x01\n\x0fSliceAnnotation\x12\t\n\x01z\x18\x01 \x01(\x05\x12 \n\x04mask\x18\x02 \x01(\x0b\x32\x12.sambridge.v1.Mask\x12#\n\x06points\x18\x03 \x03(\x0b\x32\x13.sambridge.v1.Point\x12\x1e\n\x03\x62ox\x18\x04 \x01(\x0b\x32\x11.sambridge.v1.Box\"\xfb\x01\n\x12PropagationOptions\x12.\n\x04mode\x18\x01 \x01(\x0e\x32\x1c.sambridge.v1.ProjectionModeB\x02\x18\x01\x12\x1a\n\riou_threshold\x18\x02 \x01(\x01H\x00\x88\x01\x01\x12\x1a\n\rbox_extension\x18\x03 \x01(\x01H\x01\x88\x01\x01\x12\x13\n\x0bstop_slices\x18\x04 \x03(\x05\x12\x12\n\nall_planes\x18\x05 \x01(\x08\x12\x30\n\nprojection\x18\x06 \x01(\x0e\x32\x1c.sambridge.v1.ProjectionModeB\x10\n\x0e_iou_thresholdB\x10\n\x0e_box_extension\"\xa2\x01\n\x10PropagateRequest\x12\'\n\x03key\x18\x01 \x01(\x0b\x32\x1a.sambridge.v1.EmbeddingKey\x12\x32\n\x0b\x61nnotations\x18\x02 \x03(\x0b\x32\x1d.sambridge.v1.SliceAnnotation\x12\x31\n\x07options\x18\x03 \x01(\x0b\x32 .sambridge.v1.PropagationOptions\"\xa7\x01\n\x17PropagateObjectsRequest\x12\'\n\x03key\x18\x01 \x01(\x0b\x32\x1a.sambridge.v1.EmbeddingKey\x12\t\n\x01z\x18\x02 \x01(\x05\x12%\n\x06labels\x18\x03 \x01(\x0b\x32\x15.sambridge.v1.NDArray\x12\x31\n\x07options\x18\x04 \x01(\x0b\x32 .sambridge.v1.PropagationOptions\"\xc9\x02\n\x14\x41utoSegment3DRequest\x12\'\n\x03key\x18\x01 \x01(\x0b\x32\x1a.sambridge.v1.EmbeddingKey\x12(\n\x06method\x18\x02 \x01(\x0e\x32\x18.sambridge.v1.AutoMethod\x12$\n\x03\x61is\x18\x03 \x01(\x0b\x32\x17.sambridge.v1.AISParams\x12$\n\x03\x61mg\x18\x04 \x01(\x0b\x32\x17.sambridge.v1.AMGParams\x12\x18\n\x0bmin_overlap\x18\x05 \x01(\x01H\x00\x88\x01\x01\x12\x18\n\x0bgap_closing\x18\x06 \x01(\x05H\x01\x88\x01\x01\x12\x19\n\x0cmin_z_extent\x18\x07 \x01(\x05H\x02\x88\x01\x01\x12\x12\n\nall_planes\x18\x08 \x01(\x08\x42\x0e\n\x0c_min_overlapB\x0e\n\x0c_gap_closingB\x0f\n\r_min_z_extent\"\x80\x01\n\x0cVolumeResult\x12%\n\x06labels\x18\x01 \x01(\x0b\x32\x15.sambridge.v1.NDArray\x12)\n\x07objects\x18\x02 \x03(\x0b\x32\x18.sambridge.v1.ObjectInfo\x12\x0f\n\x07z_begin\x18\x03 \x01(\x05\x12\r\n\x05z_end\x18\x04 \x01(\x05\"p\n\x0bVolumeEvent\x12*\n\x08progress\x18\x01 \x01(\x0b\x32\x16.sambridge.v1.ProgressH\x00\x12,\n\x06result\x18\x02 \x01(\x0b\x32\x1a.sambridge.v1.VolumeResultH\x00\x42\x07\n\x05\x65vent*r\n\x0eProjectionMode\x12\x1a\n\x16PROJECTION_UNSPECIFIED\x10\x00\x12\x10\n\x0cSINGLE_POINT\x10\x01\x12\n\n\x06POINTS\x10\x02\x12\x07\n\x03\x42OX\x10\x03\x12\x08\n\x04MASK\x10\x04\x12\x13\n\x0fPOINTS_AND_MASK\x10\x05\x32\x83\x02\n\rVolumeService\x12H\n\tPropagate\x12\x1e.sambridge.v1.PropagateRequest\x1a\x19.sambridge.v1.VolumeEvent0\x01\x12V\n\x10PropagateObjects\x12%.sambridge.v1.PropagateObjectsRequest\x1a\x19.sambridge.v1.VolumeEvent0\x01\x12P\n\rAutoSegment3D\x12\".sambridge.v1.AutoSegment3DRequest\x1a\x19.sambridge.v1.VolumeEvent0\x01\x42!\n\x10org.sambridge.v1B\x0bVolumeProtoP\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19sambridge/v1/volume.proto\x12\x0csambridge.v1\x1a\x19sambridge/v1/common.proto\x1a\x1csambridge/v1/automatic.proto\"\x83\x01\n\x0fSliceAnnotation\x12\t\n\x01z\x18\x01 \x01(\x05\x12 \n\x04mask\x18\x02 \x01(\x0b\x32\x12.sambridge.v1.Mask\x12#\n\x06points\x18\x03 \x03(\x0b\x32\x13.sambridge.v1.Point\x12\x1e\n\x03\x62ox\x18\x04 \x01(\x0b\x32\x11.sambridge.v1.Box\"\x8b\x02\n\x12PropagationOptions\x12.\n\x04mode\x18\x01 \x01(\x0e\x32\x1c.sambridge.v1.ProjectionModeB\x02\x18\x01\x12\x1a\n\riou_threshold\x18\x02 \x01(\x01H\x00\x88\x01\x01\x12\x1a\n\rbox_extension\x18\x03 \x01(\x01H\x01\x88\x01\x01\x12\x13\n\x0bstop_slices\x18\x04 \x03(\x05\x12\x12\n\nall_planes\x18\x05 \x01(\x08\x12\x30\n\nprojection\x18\x06 \x01(\x0e\x32\x1c.sambridge.v1.ProjectionMode\x12\x0e\n\x06method\x18\x07 \x01(\tB\x10\n\x0e_iou_thresholdB\x10\n\x0e_box_extension\"\xa2\x01\n\x10PropagateRequest\x12\'\n\x03key\x18\x01 \x01(\x0b\x32\x1a.sambridge.v1.EmbeddingKey\x12\x32\n\x0b\x61nnotations\x18\x02 \x03(\x0b\x32\x1d.sambridge.v1.SliceAnnotation\x12\x31\n\x07options\x18\x03 \x01(\x0b\x32 .sambridge.v1.PropagationOptions\"\xa7\x01\n\x17PropagateObjectsRequest\x12\'\n\x03key\x18\x01 \x01(\x0b\x32\x1a.sambridge.v1.EmbeddingKey\x12\t\n\x01z\x18\x02 \x01(\x05\x12%\n\x06labels\x18\x03 \x01(\x0b\x32\x15.sambridge.v1.NDArray\x12\x31\n\x07options\x18\x04 \x01(\x0b\x32 .sambridge.v1.PropagationOptions\"\xc9\x02\n\x14\x41utoSegment3DRequest\x12\'\n\x03key\x18\x01 \x01(\x0b\x32\x1a.sambridge.v1.EmbeddingKey\x12(\n\x06method\x18\x02 \x01(\x0e\x32\x18.sambridge.v1.AutoMethod\x12$\n\x03\x61is\x18\x03 \x01(\x0b\x32\x17.sambridge.v1.AISParams\x12$\n\x03\x61mg\x18\x04 \x01(\x0b\x32\x17.sambridge.v1.AMGParams\x12\x18\n\x0bmin_overlap\x18\x05 \x01(\x01H\x00\x88\x01\x01\x12\x18\n\x0bgap_closing\x18\x06 \x01(\x05H\x01\x88\x01\x01\x12\x19\n\x0cmin_z_extent\x18\x07 \x01(\x05H\x02\x88\x01\x01\x12\x12\n\nall_planes\x18\x08 \x01(\x08\x42\x0e\n\x0c_min_overlapB\x0e\n\x0c_gap_closingB\x0f\n\r_min_z_extent\"\x80\x01\n\x0cVolumeResult\x12%\n\x06labels\x18\x01 \x01(\x0b\x32\x15.sambridge.v1.NDArray\x12)\n\x07objects\x18\x02 \x03(\x0b\x32\x18.sambridge.v1.ObjectInfo\x12\x0f\n\x07z_begin\x18\x03 \x01(\x05\x12\r\n\x05z_end\x18\x04 \x01(\x05\"p\n\x0bVolumeEvent\x12*\n\x08progress\x18\x01 \x01(\x0b\x32\x16.sambridge.v1.ProgressH\x00\x12,\n\x06result\x18\x02 \x01(\x0b\x32\x1a.sambridge.v1.VolumeResultH\x00\x42\x07\n\x05\x65vent*r\n\x0eProjectionMode\x12\x1a\n\x16PROJECTION_UNSPECIFIED\x10\x00\x12\x10\n\x0cSINGLE_POINT\x10\x01\x12\n\n\x06POINTS\x10\x02\x12\x07\n\x03\x42OX\x10\x03\x12\x08\n\x04MASK\x10\x04\x12\x13\n\x0fPOINTS_AND_MASK\x10\x05\x32\x83\x02\n\rVolumeService\x12H\n\tPropagate\x12\x1e.sambridge.v1.PropagateRequest\x1a\x19.sambridge.v1.VolumeEvent0\x01\x12V\n\x10PropagateObjects\x12%.sambridge.v1.PropagateObjectsRequest\x1a\x19.sambridge.v1.VolumeEvent0\x01\x12P\n\rAutoSegment3D\x12\".sambridge.v1.AutoSegment3DRequest\x1a\x19.sambridge.v1.VolumeEvent0\x01\x42!\n\x10org.sambridge.v1B\x0bVolumeProtoP\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,22 +36,22 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._serialized_options = b'\n\020org.sambridge.v1B\013VolumeProtoP\001'
   _globals['_PROPAGATIONOPTIONS'].fields_by_name['mode']._loaded_options = None
   _globals['_PROPAGATIONOPTIONS'].fields_by_name['mode']._serialized_options = b'\030\001'
-  _globals['_PROJECTIONMODE']._serialized_start=1400
-  _globals['_PROJECTIONMODE']._serialized_end=1514
+  _globals['_PROJECTIONMODE']._serialized_start=1416
+  _globals['_PROJECTIONMODE']._serialized_end=1530
   _globals['_SLICEANNOTATION']._serialized_start=101
   _globals['_SLICEANNOTATION']._serialized_end=232
   _globals['_PROPAGATIONOPTIONS']._serialized_start=235
-  _globals['_PROPAGATIONOPTIONS']._serialized_end=486
-  _globals['_PROPAGATEREQUEST']._serialized_start=489
-  _globals['_PROPAGATEREQUEST']._serialized_end=651
-  _globals['_PROPAGATEOBJECTSREQUEST']._serialized_start=654
-  _globals['_PROPAGATEOBJECTSREQUEST']._serialized_end=821
-  _globals['_AUTOSEGMENT3DREQUEST']._serialized_start=824
-  _globals['_AUTOSEGMENT3DREQUEST']._serialized_end=1153
-  _globals['_VOLUMERESULT']._serialized_start=1156
-  _globals['_VOLUMERESULT']._serialized_end=1284
-  _globals['_VOLUMEEVENT']._serialized_start=1286
-  _globals['_VOLUMEEVENT']._serialized_end=1398
-  _globals['_VOLUMESERVICE']._serialized_start=1517
-  _globals['_VOLUMESERVICE']._serialized_end=1776
+  _globals['_PROPAGATIONOPTIONS']._serialized_end=502
+  _globals['_PROPAGATEREQUEST']._serialized_start=505
+  _globals['_PROPAGATEREQUEST']._serialized_end=667
+  _globals['_PROPAGATEOBJECTSREQUEST']._serialized_start=670
+  _globals['_PROPAGATEOBJECTSREQUEST']._serialized_end=837
+  _globals['_AUTOSEGMENT3DREQUEST']._serialized_start=840
+  _globals['_AUTOSEGMENT3DREQUEST']._serialized_end=1169
+  _globals['_VOLUMERESULT']._serialized_start=1172
+  _globals['_VOLUMERESULT']._serialized_end=1300
+  _globals['_VOLUMEEVENT']._serialized_start=1302
+  _globals['_VOLUMEEVENT']._serialized_end=1414
+  _globals['_VOLUMESERVICE']._serialized_start=1533
+  _globals['_VOLUMESERVICE']._serialized_end=1792
 # @@protoc_insertion_point(module_scope)

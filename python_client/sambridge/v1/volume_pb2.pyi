@@ -37,20 +37,22 @@ class SliceAnnotation(_message.Message):
     def __init__(self, z: _Optional[int] = ..., mask: _Optional[_Union[_common_pb2.Mask, _Mapping]] = ..., points: _Optional[_Iterable[_Union[_common_pb2.Point, _Mapping]]] = ..., box: _Optional[_Union[_common_pb2.Box, _Mapping]] = ...) -> None: ...
 
 class PropagationOptions(_message.Message):
-    __slots__ = ("mode", "iou_threshold", "box_extension", "stop_slices", "all_planes", "projection")
+    __slots__ = ("mode", "iou_threshold", "box_extension", "stop_slices", "all_planes", "projection", "method")
     MODE_FIELD_NUMBER: _ClassVar[int]
     IOU_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
     BOX_EXTENSION_FIELD_NUMBER: _ClassVar[int]
     STOP_SLICES_FIELD_NUMBER: _ClassVar[int]
     ALL_PLANES_FIELD_NUMBER: _ClassVar[int]
     PROJECTION_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
     mode: ProjectionMode
     iou_threshold: float
     box_extension: float
     stop_slices: _containers.RepeatedScalarFieldContainer[int]
     all_planes: bool
     projection: ProjectionMode
-    def __init__(self, mode: _Optional[_Union[ProjectionMode, str]] = ..., iou_threshold: _Optional[float] = ..., box_extension: _Optional[float] = ..., stop_slices: _Optional[_Iterable[int]] = ..., all_planes: _Optional[bool] = ..., projection: _Optional[_Union[ProjectionMode, str]] = ...) -> None: ...
+    method: str
+    def __init__(self, mode: _Optional[_Union[ProjectionMode, str]] = ..., iou_threshold: _Optional[float] = ..., box_extension: _Optional[float] = ..., stop_slices: _Optional[_Iterable[int]] = ..., all_planes: _Optional[bool] = ..., projection: _Optional[_Union[ProjectionMode, str]] = ..., method: _Optional[str] = ...) -> None: ...
 
 class PropagateRequest(_message.Message):
     __slots__ = ("key", "annotations", "options")

@@ -45,7 +45,7 @@ from .volume.annotations import SliceAnnotation, annotation_masks, seed_objects
 from .volume.auto3d import segment_3d
 from .volume.merge3d import MergeOptions
 from .volume.propagation import propagate_object, propagate_objects
-from .volume.results import VolumeLabels, propagated_labels
+from .volume.results import VolumeLabels, propagated_labels, summarize_volume
 from .volume.source import PropagationOptions, VolumeSource
 
 
@@ -410,7 +410,9 @@ class Workspace:
                   options: PropagationOptions, progress: ProgressFn | None = None,
                   cancelled: CancelledFn | None = None) -> VolumeLabels:
         """One object through z from its annotated slices (masks, or prompts decoded on their slice)."""
-        require_capability(self.models.get(request.model), PROMPT_PROPAGATION)
+        if self._propagation_method(request, options) == "memory":
+            prompts = [SlicePrompt(a.z, 1, a.points, a.point_labels, a.box, a.mask) for a in annotations]
+            return self._memory_volume(request, prompts, progress, cancelled)
         source = self.volume_source(request, cancelled)
 
         def decode(z: int, points, point_labels, box) -> np.ndarray:
@@ -425,11 +427,36 @@ class Workspace:
                          options: PropagationOptions, progress: ProgressFn | None = None,
                          cancelled: CancelledFn | None = None) -> VolumeLabels:
         """Every object of slice z's 2D label image through z, decoded in batches per slice."""
-        require_capability(self.models.get(request.model), PROMPT_PROPAGATION)
+        if self._propagation_method(request, options) == "memory":
+            labels = np.asarray(labels)
+            prompts = [SlicePrompt(int(z), int(label), mask=labels == label) for label in np.unique(labels) if label]
+            return self._memory_volume(request, prompts, progress, cancelled)
         source = self.volume_source(request, cancelled)
         objects = seed_objects(labels, z, source.shape)
         result = propagate_objects(source, objects, options, progress=progress, cancelled=cancelled)
         return propagated_labels(result, {label: z for label in objects})
+
+    def _propagation_method(self, request: EmbeddingRequest, options: PropagationOptions) -> str:
+        """The method a volume call runs ("prompts" or "memory"), checked against the model's family."""
+        model = self.models.get(request.model)
+        method = options.method or ("memory" if family_of(model) == "sam2" else "prompts")
+        if method not in ("prompts", "memory"):
+            raise InvalidInput(f"unknown propagation method {method!r}; use 'prompts' or 'memory'")
+        require_capability(model, MEMORY_PROPAGATION if method == "memory" else PROMPT_PROPAGATION)
+        if method == "memory" and options.all_planes:
+            raise InvalidInput("all_planes refines prompt propagation; memory propagation does not use it")
+        return method
+
+    def _memory_volume(self, request: EmbeddingRequest, prompts: Sequence[SlicePrompt],
+                       progress: ProgressFn | None, cancelled: CancelledFn | None) -> VolumeLabels:
+        """``propagate_memory`` as a VolumeLabels (objects summarised with the slice they were prompted on)."""
+        labels = self.propagate_memory(request, prompts, progress, cancelled)
+        first = {}
+        for prompt in prompts:
+            first[int(prompt.object_id)] = min(first.get(int(prompt.object_id), prompt.frame), prompt.frame)
+        occupied = np.flatnonzero(labels.reshape(len(labels), -1).any(axis=1))
+        z_range = (int(occupied[0]), int(occupied[-1]) + 1) if len(occupied) else (0, 0)
+        return VolumeLabels(labels, summarize_volume(labels, None, first), *z_range)
 
     def propagate_memory(self, request: EmbeddingRequest, prompts: Sequence[SlicePrompt],
                          progress: ProgressFn | None = None, cancelled: CancelledFn | None = None) -> np.ndarray:

@@ -35,6 +35,7 @@ def propagation_options(message: volume_pb2.PropagationOptions) -> PropagationOp
         box_extension=message.box_extension if message.HasField("box_extension") else defaults.box_extension,
         stop_slices=frozenset(int(z) for z in message.stop_slices),
         all_planes=message.all_planes,
+        method=message.method,
     )
 
 

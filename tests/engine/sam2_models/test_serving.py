@@ -55,4 +55,16 @@ def test_memory_propagation_and_the_wrong_family(workspace, hela_nuclei):
     with pytest.raises(FailedPrecondition, match="model 'tiny' \\(vit_tiny\\).*memory propagation"):
         workspace.propagate_memory(EmbeddingRequest("movie", model="tiny"), [SlicePrompt(0, 5, box=box)])
     with pytest.raises(FailedPrecondition, match="model 'hiera'.*prompt propagation"):
-        workspace.propagate(EmbeddingRequest("movie", model="hiera"), [], PropagationOptions())
+        workspace.propagate(EmbeddingRequest("movie", model="hiera"), [], PropagationOptions(method="prompts"))
+    with pytest.raises(FailedPrecondition, match="model 'tiny'.*memory propagation"):
+        workspace.propagate(EmbeddingRequest("movie", model="tiny"), [], PropagationOptions(method="memory"))
+
+
+def test_volume_calls_default_to_memory_for_sam2(workspace, hela_nuclei):
+    """PropagateObjects' engine entry: every object of slice 0's labels, tracked in one pass."""
+    slice0 = np.zeros((256, 320), np.uint32)
+    for label, (mask, _, _) in zip((3, 9), hela_nuclei[:2]):
+        slice0[mask] = label
+    outcome = workspace.propagate_labels(EmbeddingRequest("movie", model="hiera"), 0, slice0, PropagationOptions())
+    assert outcome.labels.shape == (2, 256, 320) and set(np.unique(outcome.labels)) <= {0, 3, 9}
+    assert {o.label for o in outcome.objects} <= {3, 9} and (outcome.z_begin, outcome.z_end) == (0, 2)

@@ -30,6 +30,7 @@ class PropagationOptions:
     stop_slices: frozenset[int] = field(default_factory=frozenset)
     all_planes: bool = False
     min_plane_extent: float = MIN_PLANE_EXTENT  # ours: all_planes is skipped for thinner planes
+    method: str = ""  # "prompts" (SAM1 family), "memory" (SAM2); "": the model's own method
 
     def validate(self, n_slices: int) -> None:
         """InvalidInput for an unknown mode or out-of-range values."""
