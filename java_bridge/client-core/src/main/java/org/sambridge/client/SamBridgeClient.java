@@ -8,6 +8,7 @@ import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.sambridge.v1.AutoMethod;
+import org.sambridge.v1.AutoSegment3DRequest;
 import org.sambridge.v1.AutoSegmentRequest;
 import org.sambridge.v1.AutoSegmentResult;
 import org.sambridge.v1.AvailableModel;
@@ -65,6 +66,7 @@ public final class SamBridgeClient implements AutoCloseable {
     private final VolumeServiceGrpc.VolumeServiceBlockingStub volumes;
     private final TrackingServiceGrpc.TrackingServiceBlockingStub tracking;
     private final ImageServiceGrpc.ImageServiceBlockingStub images;
+    private final Channel authed;
     private volatile long longTimeoutMs;
     private volatile String model = "";
     private volatile String precision = "";
@@ -75,7 +77,7 @@ public final class SamBridgeClient implements AutoCloseable {
         this.channel = channel;
         this.timeoutMs = Math.max(1L, Math.round(timeoutSeconds * 1000));
         this.longTimeoutMs = Math.max(timeoutMs, 3_600_000L);
-        Channel authed = ChannelFactory.withToken(channel, token);
+        this.authed = ChannelFactory.withToken(channel, token);
         this.images = ImageServiceGrpc.newBlockingStub(authed);
         this.uploader = new ImageUploader(images, ImageServiceGrpc.newStub(authed));
         this.models = ModelServiceGrpc.newBlockingStub(authed);
@@ -129,6 +131,11 @@ public final class SamBridgeClient implements AutoCloseable {
      */
     public void setModel(String name) {
         this.model = name == null ? "" : name;
+    }
+
+    /** @return the model in use ("" = the server's default) */
+    public String model() {
+        return model;
     }
 
     /**
@@ -212,6 +219,33 @@ public final class SamBridgeClient implements AutoCloseable {
         return StreamingCall.run("PullModel", () -> models.withDeadlineAfter(longTimeoutMs, TimeUnit.MILLISECONDS)
                 .pullModel(request), e -> e.hasProgress() ? e.getProgress() : null,
                 e -> e.hasModel() ? e.getModel() : null, listener);
+    }
+
+    /**
+     * Has the server serve a checkpoint from its model root under a name.
+     *
+     * @param name name to serve it under
+     * @param checkpointPath path relative to (or inside) the server's --model-root
+     * @param modelType "vit_b", ... or "" to infer it from the weights
+     * @return the served model
+     */
+    public ModelInfo loadModel(String name, String checkpointPath, String modelType) {
+        LoadModelRequest request = LoadModelRequest.newBuilder().setName(name).setCheckpointPath(checkpointPath)
+                .setModelType(modelType == null ? "" : modelType).build();
+        try {
+            return models.withDeadlineAfter(longTimeoutMs, TimeUnit.MILLISECONDS).loadModel(request);
+        } catch (StatusRuntimeException e) {
+            throw SamBridgeException.from("LoadModel", e);
+        }
+    }
+
+    /**
+     * Finetuning jobs (start, watch, cancel, list), with this client's token and deadlines.
+     *
+     * @return the training service
+     */
+    public TrainingJobs training() {
+        return new TrainingJobs(authed, timeoutMs, longTimeoutMs);
     }
 
     /**
@@ -452,6 +486,19 @@ public final class SamBridgeClient implements AutoCloseable {
         }
         return volume("PropagateObjects", () -> volumes.withDeadlineAfter(longTimeoutMs, TimeUnit.MILLISECONDS)
                 .propagateObjects(request.build()), listener);
+    }
+
+    /**
+     * Automatic 3D segmentation: per-slice AIS/AMG merged across slices into 3D objects.
+     *
+     * @param request the request (its key is replaced by this client's key of the request's image)
+     * @param listener progress receiver (may be null)
+     * @return "zyx" labels
+     */
+    public LabelResult autoSegment3D(AutoSegment3DRequest request, ProgressListener listener) {
+        AutoSegment3DRequest keyed = request.toBuilder().setKey(key(request.getKey().getImageId())).build();
+        return volume("AutoSegment3D", () -> volumes.withDeadlineAfter(longTimeoutMs, TimeUnit.MILLISECONDS)
+                .autoSegment3D(keyed), listener);
     }
 
     /**

@@ -28,6 +28,21 @@ public final class BridgeSession {
     }
 
     /**
+     * Closes the connection, if any.
+     *
+     * @return the address it was connected to, or null if there was none
+     */
+    public static synchronized String disconnect() {
+        if (client == null) {
+            return null;
+        }
+        String address = client.address();
+        client.close();
+        client = null;
+        return address;
+    }
+
+    /**
      * @return the connected client
      * @throws IllegalStateException if Connect has not been run
      */

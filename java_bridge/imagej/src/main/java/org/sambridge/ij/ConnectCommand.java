@@ -130,18 +130,30 @@ public final class ConnectCommand extends BridgeCommand {
         describe(client);
     }
 
-    /** Serves a registry model the server does not serve yet (download progress in the status bar). */
+    /**
+     * Checks that the server knows the model; serves a registry model it does not serve yet
+     * (download progress in the status bar). The client is closed on failure.
+     */
     private static void pullIfNeeded(SamBridgeClient client, String model) {
-        if (model.isEmpty()) {
-            return;
-        }
-        for (ModelInfo served : client.listModels()) {
-            if (served.getName().equals(model)) {
-                return;
+        java.util.List<String> served = new java.util.ArrayList<>();
+        java.util.List<String> available = new java.util.ArrayList<>();
+        try {
+            for (ModelInfo info : client.listModels()) {
+                served.add(info.getName());
             }
+            if (!model.isEmpty() && !served.contains(model)) {
+                for (AvailableModel info : client.listAvailableModels()) {
+                    available.add(info.getName());
+                }
+            }
+            if (ModelCheck.check(model, served, available) == ModelCheck.Action.PULL) {
+                IJ.log("SAMBridge: the server downloads (if needed) and loads " + model + "...");
+                client.pullModel(model, new ImageJProgress("Connect"));
+            }
+        } catch (RuntimeException e) {
+            client.close();
+            throw e;
         }
-        IJ.log("SAMBridge: the server downloads (if needed) and loads " + model + "...");
-        client.pullModel(model, new ImageJProgress("Connect"));
     }
 
     /** Breaks a comma-separated list into lines of at most about {@code width} characters. */

@@ -56,7 +56,7 @@ public final class Propagate3DCommand extends BridgeCommand {
             annotation.setBox(boxes.get(0));
         }
         String imageId = BridgeSession.upload(imp);
-        PropagationOptions options = PropagationOptions.newBuilder().setMode(mode).setIouThreshold(iou).build();
+        PropagationOptions options = PropagationOptions.newBuilder().setProjection(mode).setIouThreshold(iou).build();
         List<SliceAnnotation> annotations = new ArrayList<>();
         annotations.add(annotation.build());
         LabelResult result = client.propagate(imageId, annotations, options, new ImageJProgress(name()));
