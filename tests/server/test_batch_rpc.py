@@ -32,7 +32,7 @@ def batch_server(tmp_path_factory, hela_movie):
     torch.manual_seed(5)
     save_checkpoint(build_sam(PRESETS["vit_tiny"], seed=5), path, decoder_state=AISDecoder().state_dict(),
                     fmt="micro_sam", sam_prefix=True)
-    config = ServerConfig(port=0, precision="fp32", models=[ModelSource(path=path, name="ais")], data_roots=[root],
+    config = ServerConfig(port=0, precision="bf16", models=[ModelSource(path=path, name="ais")], data_roots=[root],
                           dask_workers=1, device="cpu")
     server, workspace, address = start_local_server(config)
     yield workspace, address, root, frames
