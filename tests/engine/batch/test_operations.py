@@ -30,13 +30,16 @@ def test_embed_fills_the_shared_embedding_cache(tmp_path, executor, hela_crop):
     checkpoint = tmp_path / "tiny.pth"
     save_checkpoint(build_sam(PRESETS["vit_tiny"], seed=1), checkpoint, fmt="meta")
     model = load_checkpoint(checkpoint, name="tiny")
-    frames = np.stack([hela_crop, hela_crop[::-1]])
+    frames = np.stack([hela_crop, hela_crop[::-1], hela_crop[:, ::-1], hela_crop[::-1, ::-1]])
     tifffile.imwrite(tmp_path / "frames.tif", frames, metadata={"axes": "TYX"})
     settings = EngineSettings(precision="fp32", cache_dir=str(tmp_path / "cache" / "embeddings"))
     plan = plan_batch(BatchSpec(inputs=("frames.tif",), method="embed"), [tmp_path], model, settings,
                       work_dir=tmp_path / "work")
     result = execute_batch(plan, executor, "embed")
-    assert (result.n_chunks, result.computed, result.output) == (2, 2, "")
+    assert (result.n_chunks, result.computed, result.output) == (4, 4, "")
+    loads = executor.client.run(lambda: __import__("sambridge_server.engine.batch.worker_models",
+                                                   fromlist=["loads"]).loads)
+    assert sum(loads.values()) <= 2 and max(loads.values()) <= 1  # each worker loaded the model once
     cache = EmbeddingCache(1 << 30, tmp_path / "cache" / "embeddings")  # what the server reads
     for frame in frames:
         assert cache.get(cache.key_for(frame, model.model_hash, None, None, "fp32")) is not None
