@@ -7,8 +7,7 @@ import threading
 import grpc
 
 from sambridge.v1 import batch_pb2, batch_pb2_grpc, common_pb2, training_pb2
-from sambridge_server.engine.batch import BatchJob, BatchProgress, BatchSpec
-from sambridge_server.engine.batch.service import batch_manager
+from sambridge_server.engine.batch import BatchJob, BatchProgress, BatchSpec, batch_manager
 from sambridge_server.engine.workspace import Workspace
 from sambridge_server.servicers.rpc import abort_call, caller_key, is_admin, unary
 
