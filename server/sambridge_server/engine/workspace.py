@@ -173,7 +173,7 @@ class Workspace:
 
     def capabilities(self) -> list[str]:
         """Names of the capabilities this server implements."""
-        return ["images", "models", "embeddings", "prompts", "ais", "amg", "volume", "tracking"]
+        return ["images", "models", "embeddings", "prompts", "ais", "amg", "volume", "tracking", "batch"]
 
     # -- images and embeddings ----------------------------------------------------------
     def forget_image(self, image_id: str) -> None:
