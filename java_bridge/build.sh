@@ -41,9 +41,10 @@
 #   * Compile-only: geronimo-annotation-1.3-spec (javax.annotation.Generated used
 #     by the generated stubs; not in Java 11+).
 #   * TLS uses the JDK's SSLEngine (ALPN is built into Java 9+; no tcnative).
-# ImageJ: the plugin is compiled against Debian's ij.jar (1.52i) and runs in
-# Fiji (1.54). Fiji already ships guava/protobuf/netty jars in jars/: when a jar
-# of the same artifact exists there, keep the NEWER one (one copy only).
+# ImageJ: the plugin is compiled against Debian's ij.jar (1.53) and runs in
+# Fiji (1.54). package_fiji.sh lays out build/fiji/ (plugins/, jars/, versioned
+# names) and build/update-site/; how our gRPC/netty/protobuf jars coexist with
+# Fiji's (no relocation: no shading tool offline) is in java_bridge/README.md.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -134,6 +135,9 @@ echo "$BUILD/tests/sambridge-live.jar:$(join "$BUILD"/tests/*-tests.jar):$RUNNER
 
 ls -l "$BUILD"/*.jar "$BUILD"/tests/*.jar
 echo "lib: $(ls "$BUILD/lib" | wc -l) jars"
+
+echo "== fiji/ (Fiji.app tree, versioned names) and update-site/ (the updater's layout)"
+"$HERE/package_fiji.sh" "$BUILD"
 
 # run_module_tests MODULE CLASSPATH : runs the test classes discovered in MODULE-tests.jar, on
 # the module's own classpath (client-core and qupath without ij.jar); adds to the totals.

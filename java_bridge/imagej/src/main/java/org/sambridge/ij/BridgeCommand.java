@@ -13,6 +13,9 @@ import org.sambridge.client.SamBridgeException;
  * with IJ.error and IJ.log (never hangs: every server call has a deadline).
  */
 public abstract class BridgeCommand implements PlugIn {
+    /** Whether this run came from a macro (read at the start: a dialog consumes the options). */
+    private boolean fromMacro;
+
     /** @return the command name, e.g. "Segment all" */
     protected abstract String name();
 
@@ -26,6 +29,8 @@ public abstract class BridgeCommand implements PlugIn {
     @Override
     public final void run(String arg) {
         IJ.resetEscape();
+        fromMacro = Macro.getOptions() != null || Interpreter.getInstance() != null || Interpreter.isBatchMode()
+                || GraphicsEnvironment.isHeadless();
         try {
             execute();
         } catch (SamBridgeException e) {
@@ -38,6 +43,11 @@ public abstract class BridgeCommand implements PlugIn {
         } finally {
             IJ.showProgress(1.0);
         }
+    }
+
+    /** @return whether this run came from a macro, batch mode or a headless ImageJ (no dialogs) */
+    protected final boolean fromMacro() {
+        return fromMacro;
     }
 
     /**
@@ -72,9 +82,7 @@ public abstract class BridgeCommand implements PlugIn {
     private void report(String message) {
         IJ.log("SAMBridge " + name() + ": " + message);
         IJ.showStatus("SAMBridge " + name() + " failed");
-        boolean fromMacro = Macro.getOptions() != null || Interpreter.isBatchMode()
-                || GraphicsEnvironment.isHeadless();
-        if (fromMacro) {
+        if (fromMacro || Macro.getOptions() != null) {
             System.err.println("SAMBridge " + name() + ": " + message);
             Interpreter interpreter = Interpreter.getInstance();
             if (interpreter != null) {

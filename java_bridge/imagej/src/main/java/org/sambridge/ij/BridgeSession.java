@@ -28,6 +28,14 @@ public final class BridgeSession {
     }
 
     /**
+     * @param address "host:port"
+     * @return whether the current connection goes to that address
+     */
+    public static synchronized boolean isConnectedTo(String address) {
+        return client != null && client.address().equals(address);
+    }
+
+    /**
      * Closes the connection, if any.
      *
      * @return the address it was connected to, or null if there was none

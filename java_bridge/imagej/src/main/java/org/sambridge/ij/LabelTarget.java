@@ -16,7 +16,12 @@ public final class LabelTarget {
     private static final Map<Integer, LabelTarget> BY_SOURCE = new HashMap<>();
     private static final Map<Integer, Integer> SOURCE_OF_LABELS = new HashMap<>();
 
+    /** Steps "Undo last SAM step" can take back, per source. */
+    static final int UNDO_DEPTH = 20;
+
     private final ImagePlus source;
+    private final java.util.Deque<UndoStep> undo = new java.util.ArrayDeque<>();
+    private final Map<Integer, String> handles = new HashMap<>();
     private int nextId = 1;
     private ImagePlus labels;
     private boolean shown;
@@ -60,6 +65,39 @@ public final class LabelTarget {
      */
     public synchronized int newId() {
         return nextId++;
+    }
+
+    /**
+     * Records a step for "Undo last SAM step" (the oldest is dropped beyond {@link #UNDO_DEPTH}).
+     *
+     * @param step the step
+     */
+    public synchronized void pushUndo(UndoStep step) {
+        undo.push(step);
+        while (undo.size() > UNDO_DEPTH) {
+            undo.removeLast();
+        }
+    }
+
+    /** @return the last step, removed from the history, or null if there is none */
+    public synchronized UndoStep popUndo() {
+        return undo.poll();
+    }
+
+    /**
+     * @param id an object id
+     * @param handle its server-side object handle (corrections go through it)
+     */
+    public synchronized void setHandle(int id, String handle) {
+        handles.put(id, handle);
+    }
+
+    /**
+     * @param id an object id
+     * @return its object handle, or null if it was not segmented through one
+     */
+    public synchronized String handleOf(int id) {
+        return handles.get(id);
     }
 
     /** @return the id the next object will get */

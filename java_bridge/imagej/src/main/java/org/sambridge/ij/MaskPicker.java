@@ -66,6 +66,29 @@ public final class MaskPicker {
     }
 
     /**
+     * The picker dialog's options, one per mask, e.g. "mask 1: score 0.930, 812 px".
+     *
+     * @param scores scores
+     * @param areas pixel counts
+     * @return the options, in mask order
+     */
+    public static String[] options(float[] scores, long[] areas) {
+        String[] options = new String[scores.length];
+        for (int i = 0; i < scores.length; i++) {
+            options[i] = String.format("mask %d: score %.3f, %d px", i, scores[i], areas[i]);
+        }
+        return options;
+    }
+
+    /**
+     * @param option one of {@link #options}
+     * @return its mask index
+     */
+    public static int indexOf(String option) {
+        return Integer.parseInt(option.substring("mask ".length(), option.indexOf(':')));
+    }
+
+    /**
      * One line per mask for the Log, the picked one marked.
      *
      * @param scores scores

@@ -79,12 +79,16 @@ public final class ResultPublisher {
      */
     public static Published publish(ImagePlus source, LabelResult result, int plane, boolean replace, String what) {
         LabelTarget target = LabelTarget.of(source);
+        ImagePlus labels = target.labelsOrCreate();
+        UndoStep step = new UndoStep();
+        step.snapshot(labels, stackIndices(target, result.labels().depth(), plane));
         Published published = place(target, result, plane, replace);
         RoiManager manager = roiManager();
         for (Roi roi : published.rois) {
             manager.addRoi(roi);
         }
-        ImagePlus labels = target.labelsOrCreate();
+        step.added.addAll(published.rois);
+        target.pushUndo(step);
         if (!target.isShown()) {
             labels.show();
             target.markShown();
@@ -184,6 +188,18 @@ public final class ResultPublisher {
         return new Published(rois, ids);
     }
 
+    /** The 1-based label stack indices a result of {@code depth} planes will write. */
+    static List<Integer> stackIndices(LabelTarget target, int depth, int plane) {
+        ImagePlus source = target.source();
+        ImagePlus labels = target.labelsOrCreate();
+        List<Integer> indices = new ArrayList<>();
+        for (int i = 0; i < depth; i++) {
+            int p = depth > 1 ? i : plane >= 0 ? plane : BridgeSession.currentIndex(source);
+            indices.add(stackIndex(labels, position(source, p)));
+        }
+        return indices;
+    }
+
     /**
      * The (c, z, t) of a plane of the source: c = 0 (all channels) when there are several,
      * the plane along the stack axis (z, or t for time series), the displayed value of the other.
@@ -215,7 +231,7 @@ public final class ResultPublisher {
         }
     }
 
-    private static int stackIndex(ImagePlus labelImage, int[] czt) {
+    static int stackIndex(ImagePlus labelImage, int[] czt) {
         int index = labelImage.getStackIndex(1, czt[1], czt[2]);
         return Math.max(1, Math.min(labelImage.getStackSize(), index));
     }
@@ -275,7 +291,7 @@ public final class ResultPublisher {
         return RoiManager.getRoiManager();
     }
 
-    private static int labelOf(Roi roi) {
+    static int labelOf(Roi roi) {
         String name = roi.getName();
         return Integer.parseInt(name.substring(name.lastIndexOf('-') + 1));
     }

@@ -37,11 +37,16 @@ import org.sambridge.ij.convert.RoiConverter;
  * <li>{@code mask=largest|smallest|1}: the ROI has the area of the mask named (checked against
  * the server's three masks fetched with the client);</li>
  * <li>Track on a 3-frame hyperstack: every ROI has its frame as T position, one name per track,
- * one ROI per frame of a track.</li>
- * </ul>
+ * one ROI per frame of a track;</li>
  * Writes a JSON summary (ok, problems, details) to the output file; exit code 0 only if ok.
  *
- * <p>Usage: {@code LiveGuiTest ADDRESS TOKEN hela.tif hela_t.tif x1,y1,x2,y2,x3,y3 bx0,by0,bx1,by1 OUT.json}
+ * <li>then every other command ({@link CapabilityChecks}): Auto 3D, Propagate all objects, Track
+ * labels with CTC export, Load model, Finetune from the ROI Manager and from a label image, Status,
+ * Connect with an unknown model, Disconnect.</li>
+ * </ul>
+ *
+ * <p>Usage: {@code LiveGuiTest ADDRESS TOKEN hela.tif hela_t.tif x1,y1,x2,y2,x3,y3 bx0,by0,bx1,by1 OUT.json
+ * [CHECKPOINT]} (CHECKPOINT: a file under the server's model root for Load model; none skips it)
  */
 public final class LiveGuiTest {
     private final List<String> problems = new ArrayList<>();
@@ -68,7 +73,7 @@ public final class LiveGuiTest {
         System.exit(test.problems.isEmpty() ? 0 : 1);
     }
 
-    private void check(boolean ok, String problem) {
+    void check(boolean ok, String problem) {
         if (!ok) {
             problems.add(problem);
         }
@@ -211,6 +216,19 @@ public final class LiveGuiTest {
         ImagePlus now = WindowManager.getCurrentImage();
         check(now == series, "after Track the active image is " + (now == null ? "none" : now.getTitle()));
         check(labelWindows().size() == 2, "label windows (one per source): " + labelWindows());
+
+        File out = new File(args[6]).getAbsoluteFile().getParentFile();
+        new CapabilityChecks(this::check, details, address, token, out).run(source, series,
+                new int[] {x0, y0, x1, y1}, args.length > 7 ? args[7] : "");
+    }
+
+    /** Records a problem unless ok (shared with {@link CapabilityChecks}). */
+    interface Checker {
+        /**
+         * @param ok the condition
+         * @param problem what is wrong if not
+         */
+        void check(boolean ok, String problem);
     }
 
     private static List<String> labelWindows() {
