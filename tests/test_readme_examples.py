@@ -23,7 +23,7 @@ import tifffile
 import torch
 
 from sambridge_server.app import build_server
-from sambridge_server.engine import workspace as workspace_module
+from sambridge_server.engine.automatic import planes as planes_module
 from sambridge_server.engine.automatic.ais import AISMaps
 from sambridge_server.config import ModelSource, ServerConfig
 from sambridge_server.engine.automatic.ais_decoder import AISDecoder
@@ -83,7 +83,7 @@ def test_readme_python_blocks_run(address, tmp_path, monkeypatch, capsys):
     (tmp_path / "sambridge_demo").mkdir()
     tifffile.imwrite(tmp_path / "sambridge_demo" / "image.tif", tifffile.imread(DEMO_IMAGE))
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(workspace_module, "embeddings_ais_maps", stand_in_ais_maps)
+    monkeypatch.setattr(planes_module, "embeddings_ais_maps", stand_in_ais_maps)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     namespace: dict = {"__name__": "__readme__"}

@@ -35,15 +35,15 @@ def cache_home() -> Path:
 def build_placeholder(path: Path) -> Path:
     """Write the reproducible random-weight vit_tiny + AIS decoder checkpoint to ``path``."""
     from sambridge_server.engine.automatic.ais_decoder import AISDecoder
+    from sambridge_server.engine.files import atomic_path
     from sambridge_server.engine.models import PRESETS, build_sam, save_checkpoint
 
     sam = build_sam(PRESETS["vit_tiny"], seed=PLACEHOLDER_SEED)
     torch.manual_seed(PLACEHOLDER_SEED)
     decoder_state = AISDecoder().state_dict()
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    save_checkpoint(sam, tmp, decoder_state=decoder_state, fmt="micro_sam")
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        save_checkpoint(sam, tmp, decoder_state=decoder_state, fmt="micro_sam")
     return path
 
 

@@ -15,6 +15,8 @@ from typing import Mapping
 
 import torch
 
+from .files import atomic_path
+
 FORMAT = "sambridge_int8_v1"
 MIN_QUANTIZED_SIZE = 4096  # smaller tensors (biases, norms, embeddings) stay fp16
 
@@ -69,9 +71,8 @@ def save_compact(model_state: Mapping[str, torch.Tensor], decoder_state: Mapping
     if native_tiling is not None:
         payload["native_tiling"] = dict(native_tiling)
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
     return path
 
 

@@ -93,8 +93,7 @@ def atomic_path(path: str | Path, keep_suffix: bool = False) -> Iterator[Path]:
 
 def write_atomically(path: str | Path, data: bytes | str) -> None:
     """Write ``data`` to ``path`` atomically (see ``atomic_path``)."""
-    with atomic_path(path) as tmp:
-        if isinstance(data, str):
-            tmp.write_text(data)
-        else:
-            tmp.write_bytes(data)
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        handle.write(data.encode() if isinstance(data, str) else data)
+        handle.flush()
+        os.fsync(handle.fileno())  # on disk before the rename publishes it (a power cut keeps old or new)

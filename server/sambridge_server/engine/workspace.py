@@ -121,8 +121,20 @@ class Workspace:
         # After the models: restoring jobs re-registers finished models and resumes unfinished runs.
         from .training.jobs import JobManager  # local import: training pulls in heavier modules
 
+        self._batch = None
+        self._batch_lock = threading.Lock()
         self.jobs = JobManager(self.models, lambda checkpoint, name: self.load_model(checkpoint, name=name),
                                cache_dir / "jobs" if cache_dir else None)
+
+    @property
+    def batch(self):
+        """Batch jobs on Dask (a ``batch.BatchManager``), built on first use: no cluster starts before."""
+        with self._batch_lock:
+            if self._batch is None:
+                from .batch.service import build_batch_manager  # local import: dask is heavy
+
+                self._batch = build_batch_manager(self.config, self.device, self.precision, self.models, self.images)
+            return self._batch
 
     # -- models -------------------------------------------------------------------
     def load_model(self, path: Path, model_type: str | None = None, name: str | None = None,

@@ -7,7 +7,7 @@ import threading
 import grpc
 
 from sambridge.v1 import batch_pb2, batch_pb2_grpc, common_pb2, training_pb2
-from sambridge_server.engine.batch import BatchJob, BatchProgress, BatchSpec, batch_manager
+from sambridge_server.engine.batch import BatchJob, BatchProgress, BatchSpec
 from sambridge_server.engine.workspace import Workspace
 from sambridge_server.servicers.rpc import abort_call, caller_key, is_admin, unary
 
@@ -51,7 +51,7 @@ class BatchServicer(batch_pb2_grpc.BatchServiceServicer):
 
     def __init__(self, workspace: Workspace) -> None:
         self.workspace = workspace
-        self.jobs = batch_manager(workspace)
+        self.jobs = workspace.batch
 
     def _viewer(self, context: grpc.ServicerContext) -> str | None:
         return None if is_admin(context, self.workspace.config.admin_token) else caller_key(context)

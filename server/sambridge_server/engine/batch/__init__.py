@@ -17,7 +17,7 @@ The API, one concept per module:
 - ``executor``: ``DaskExecutor``, an embedded LocalCluster or an existing scheduler.
 - ``run``: ``BatchSpec``, ``plan_batch``, ``execute_batch``, ``BatchProgress``, ``BatchResult``.
 - ``jobs``: ``BatchManager``, batch jobs that outlive calls (start, watch, cancel, list).
-- ``service``: ``batch_manager``, a Workspace's BatchManager (its models, images, data roots).
+- ``service``: ``build_batch_manager``, the server's BatchManager (its models, images, data roots).
 """
 
 from .executor import DaskExecutor
@@ -27,7 +27,7 @@ from .output import OutputBuilder, read_labels
 from .plan import ChunkRegion, plan_plane
 from .records import ChunkRecord, ChunkStore
 from .run import BatchPlan, BatchProgress, BatchResult, BatchSpec, execute_batch, plan_batch, uploaded_input
-from .service import batch_manager
+from .service import build_batch_manager
 from .stitch import PlaneMerge, merge_plane
 from .table import ObjectTable
 from .work import ChunkTask, run_chunk
@@ -36,6 +36,6 @@ from .worker_models import EngineSettings, ModelFiles, worker_model
 __all__ = [
     "BatchInput", "BatchJob", "BatchManager", "BatchPlan", "BatchProgress", "BatchResult", "BatchSpec",
     "ChunkRecord", "ChunkRegion", "ChunkStore", "ChunkTask", "DaskExecutor", "EngineSettings", "ModelFiles",
-    "ObjectTable", "OutputBuilder", "PlaneMerge", "batch_manager", "discover_inputs", "execute_batch", "merge_plane",
+    "ObjectTable", "OutputBuilder", "PlaneMerge", "build_batch_manager", "discover_inputs", "execute_batch", "merge_plane",
     "plan_batch", "plan_plane", "read_labels", "read_region", "run_chunk", "uploaded_input", "worker_model",
 ]
