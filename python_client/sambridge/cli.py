@@ -307,7 +307,7 @@ def cmd_track(args: argparse.Namespace) -> int:
         if args.method == "interactive":
             result = client.follow(image, start, model=args.model, axes=args.axes or "tyx", progress=bar,
                                    iou_threshold=args.iou_threshold, backward=args.backward,
-                                   tile_shape=args.tile, halo=args.halo)
+                                   tile_shape=args.tile, halo=args.halo, method=args.follow_method)
         else:
             result = client.track(image, labels=labels, model=args.model, axes=args.axes or "tyx",
                                   time_limit_s=args.time_limit, progress=bar, tile_shape=args.tile, halo=args.halo,
@@ -534,6 +534,8 @@ def build_parser() -> argparse.ArgumentParser:
     track.add_argument("--mask", type=Path, default=None, help="interactive: 2D mask TIFF of the object")
     track.add_argument("--iou-threshold", type=float, default=None, help="interactive: stop below this IoU")
     track.add_argument("--backward", action="store_true", help="interactive: also follow the object backward")
+    track.add_argument("--follow-method", default=None, choices=["prompts", "memory"],
+                       help="interactive: prompts (SAM1-family models) or memory (SAM2 models); default: the model's own")
     train = sub.add_parser("train", help="finetune a model on image/label TIFF pairs (a server-side job)")
     train.add_argument("output_model", help="name of the trained model")
     train.add_argument("--images", type=Path, nargs="*", default=[], help="image TIFFs")

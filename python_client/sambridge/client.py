@@ -452,7 +452,7 @@ class Client:
                iou_threshold: float | None = None, backward: bool = False, projection: str = "single_point",
                box_extension: float | None = None, motion_smoothing: float | None = None,
                progress: ProgressCallback | None = None, tile_shape=None, halo=None,
-               axes: str = "tyx") -> TrackingResult:
+               axes: str = "tyx", method: str | None = None) -> TrackingResult:
         """Follow one annotated object (and its declared daughters) through a (t, y, x) series with SAM.
 
         ``start`` is ``dict(t=, mask=)`` or ``dict(t=, points=, point_labels=, box=)``; ``divisions``
@@ -460,9 +460,14 @@ class Client:
         Each next frame is prompted from the previous mask moved by the motion model
         (``projection`` as in ``propagate``); the object is lost when the IoU with the predicted mask
         drops below ``iou_threshold`` (server default 0.5); ``backward`` also follows it back in time.
+        ``method="memory"`` follows with SAM2's memory propagation instead (SAM2 models, their default;
+        ``"prompts"`` is the SAM1-family method above).
         """
+        if method not in (None, "prompts", "memory"):
+            raise ValueError(f"method must be 'prompts' or 'memory' (or None: the model's own), got {method!r}")
         request = tracking_pb2.TrackRequest(key=self._key(image, model, tile_shape, halo, axes=axes),
-                                            method=tracking_pb2.INTERACTIVE, backward=backward)
+                                            method=tracking_pb2.INTERACTIVE, backward=backward,
+                                            follow_method=method or "")
         if start is not None:
             request.start.CopyFrom(_frame_annotation(start))
         for division in divisions:

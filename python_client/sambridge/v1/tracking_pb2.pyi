@@ -64,7 +64,7 @@ class FrameAnnotation(_message.Message):
     def __init__(self, t: _Optional[int] = ..., mask: _Optional[_Union[_common_pb2.Mask, _Mapping]] = ..., points: _Optional[_Iterable[_Union[_common_pb2.Point, _Mapping]]] = ..., box: _Optional[_Union[_common_pb2.Box, _Mapping]] = ...) -> None: ...
 
 class TrackRequest(_message.Message):
-    __slots__ = ("key", "method", "labels_image_id", "segmentation_method", "ais", "costs", "start", "divisions", "iou_threshold", "backward", "projection", "box_extension", "motion_smoothing", "amg")
+    __slots__ = ("key", "method", "labels_image_id", "segmentation_method", "ais", "costs", "start", "divisions", "iou_threshold", "backward", "projection", "box_extension", "motion_smoothing", "amg", "follow_method")
     KEY_FIELD_NUMBER: _ClassVar[int]
     METHOD_FIELD_NUMBER: _ClassVar[int]
     LABELS_IMAGE_ID_FIELD_NUMBER: _ClassVar[int]
@@ -79,6 +79,7 @@ class TrackRequest(_message.Message):
     BOX_EXTENSION_FIELD_NUMBER: _ClassVar[int]
     MOTION_SMOOTHING_FIELD_NUMBER: _ClassVar[int]
     AMG_FIELD_NUMBER: _ClassVar[int]
+    FOLLOW_METHOD_FIELD_NUMBER: _ClassVar[int]
     key: _common_pb2.EmbeddingKey
     method: TrackMethod
     labels_image_id: str
@@ -93,7 +94,8 @@ class TrackRequest(_message.Message):
     box_extension: float
     motion_smoothing: float
     amg: _automatic_pb2.AMGParams
-    def __init__(self, key: _Optional[_Union[_common_pb2.EmbeddingKey, _Mapping]] = ..., method: _Optional[_Union[TrackMethod, str]] = ..., labels_image_id: _Optional[str] = ..., segmentation_method: _Optional[_Union[_automatic_pb2.AutoMethod, str]] = ..., ais: _Optional[_Union[_automatic_pb2.AISParams, _Mapping]] = ..., costs: _Optional[_Union[TrackingCosts, _Mapping]] = ..., start: _Optional[_Union[FrameAnnotation, _Mapping]] = ..., divisions: _Optional[_Iterable[_Union[Division, _Mapping]]] = ..., iou_threshold: _Optional[float] = ..., backward: _Optional[bool] = ..., projection: _Optional[_Union[_volume_pb2.ProjectionMode, str]] = ..., box_extension: _Optional[float] = ..., motion_smoothing: _Optional[float] = ..., amg: _Optional[_Union[_automatic_pb2.AMGParams, _Mapping]] = ...) -> None: ...
+    follow_method: str
+    def __init__(self, key: _Optional[_Union[_common_pb2.EmbeddingKey, _Mapping]] = ..., method: _Optional[_Union[TrackMethod, str]] = ..., labels_image_id: _Optional[str] = ..., segmentation_method: _Optional[_Union[_automatic_pb2.AutoMethod, str]] = ..., ais: _Optional[_Union[_automatic_pb2.AISParams, _Mapping]] = ..., costs: _Optional[_Union[TrackingCosts, _Mapping]] = ..., start: _Optional[_Union[FrameAnnotation, _Mapping]] = ..., divisions: _Optional[_Iterable[_Union[Division, _Mapping]]] = ..., iou_threshold: _Optional[float] = ..., backward: _Optional[bool] = ..., projection: _Optional[_Union[_volume_pb2.ProjectionMode, str]] = ..., box_extension: _Optional[float] = ..., motion_smoothing: _Optional[float] = ..., amg: _Optional[_Union[_automatic_pb2.AMGParams, _Mapping]] = ..., follow_method: _Optional[str] = ...) -> None: ...
 
 class Track(_message.Message):
     __slots__ = ("id", "begin", "end", "parent")

@@ -103,6 +103,7 @@ def follow_options(request) -> FollowOptions:
         motion_smoothing=(request.motion_smoothing if request.HasField("motion_smoothing")
                           else FollowOptions.motion_smoothing),
         backward=request.backward,
+        method=request.follow_method,
     )
 
 

@@ -24,6 +24,7 @@ def workspace(checkpoint, tmp_path_factory, hela_frames):
     workspace = Workspace(config)
     workspace.images.put("frame", hela_frames[0], "yx")
     workspace.images.put("movie", hela_frames[:2], "zyx")
+    workspace.images.put("series", hela_frames[:2], "tyx")
     return workspace
 
 
@@ -58,6 +59,18 @@ def test_memory_propagation_and_the_wrong_family(workspace, hela_nuclei):
         workspace.propagate(EmbeddingRequest("movie", model="hiera"), [], PropagationOptions(method="prompts"))
     with pytest.raises(FailedPrecondition, match="model 'tiny'.*memory propagation"):
         workspace.propagate(EmbeddingRequest("movie", model="tiny"), [], PropagationOptions(method="memory"))
+
+
+def test_interactive_tracking_defaults_to_memory_for_sam2(workspace, hela_nuclei):
+    from sambridge_server.engine.tracking.interactive import FollowOptions, ObjectAnnotation
+
+    _, box, _ = hela_nuclei[1]
+    start = ObjectAnnotation(t=0, box=box)
+    outcome = workspace.tracking.follow(EmbeddingRequest("series", model="hiera"), start, [], FollowOptions())
+    assert outcome.labels.shape == (2, 256, 320) and outcome.status == "interactive (SAM2 memory)"
+    assert outcome.tracks[0].tolist()[:2] == [1, 0]
+    with pytest.raises(FailedPrecondition, match="model 'tiny'.*memory propagation"):
+        workspace.tracking.follow(EmbeddingRequest("series", model="tiny"), start, [], FollowOptions(method="memory"))
 
 
 def test_volume_calls_default_to_memory_for_sam2(workspace, hela_nuclei):

@@ -44,6 +44,7 @@ CancelledFn = Callable[[], bool]
 FeatureSource = Callable[[int], Sam2Features]
 FILL_HOLE_AREA = 8  # sam2.build_sam2_video_predictor's post-processing
 _CLAMP = 32.0
+NO_OBJECT_SCORE = -1024.0  # sam2's NO_OBJ_SCORE: the logits of an absent object
 
 
 @dataclass
@@ -305,11 +306,15 @@ class MemoryPropagator:
         max_frames: int | None = None,
         progress: ProgressFn | None = None,
         cancelled: CancelledFn | None = None,
+        active: Callable[[int, int], bool] | None = None,
     ) -> Iterator[PropagatedFrame]:
         """SAM2's ``propagate_in_video``: yield every frame from ``start`` in one direction.
 
         ``start`` defaults to the earliest prompted frame. ``cancelled()`` is polled before every
-        frame (Cancelled); ``progress(done, total)`` follows every frame.
+        frame (Cancelled); ``progress(done, total)`` follows every frame. ``active(object_id,
+        frame)`` (ours, for tracks that begin or end inside the stack) may skip an object on a
+        frame: it is not computed there (logits: SAM2's "no object" score) and leaves no memory; objects are
+        independent, so the others are unaffected.
         """
         self._preflight()
         order = self.order(start, reverse, max_frames)
@@ -318,7 +323,10 @@ class MemoryPropagator:
             if cancelled is not None and cancelled():
                 raise Cancelled("memory propagation was cancelled")
             per_object = []
-            for track in self.tracks.values():
+            for object_id, track in self.tracks.items():
+                if active is not None and not active(object_id, frame):
+                    per_object.append(torch.full((1, 1) + tuple(self._low_res_shape()), NO_OBJECT_SCORE))
+                    continue
                 cond = track.output["cond_frame_outputs"]
                 if frame in cond:
                     logits = cond[frame]["pred_masks"]
@@ -331,6 +339,15 @@ class MemoryPropagator:
             if progress is not None:
                 progress(done, len(order))
             yield PropagatedFrame(frame, ids, self._video_res(torch.cat(per_object)))
+
+    def _low_res_shape(self) -> tuple[int, int]:
+        side = self.net.image_size // 4
+        return side, side
+
+    def cond_logits(self, object_id: int, frame: int) -> np.ndarray | None:
+        """(H, W) logits of an object's prompt on a conditioning frame (after ``propagate`` started), or None."""
+        out = self.tracks[object_id].output["cond_frame_outputs"].get(frame)
+        return None if out is None else self._video_res(out["pred_masks"])[0]
 
     def stored_frames(self) -> dict[int, int]:
         """Non-conditioning frames held per object (what the memory bound limits)."""

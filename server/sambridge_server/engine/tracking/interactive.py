@@ -78,6 +78,9 @@ class FollowOptions:
     """Weight of the previous motion estimate in the exponential smoothing."""
     backward: bool = False
     """Also follow the annotated object backward from its frame."""
+    method: str = ""
+    """``"prompts"`` (the above, SAM1-family models), ``"memory"`` (SAM2 memory propagation, SAM2
+    models; the projection, IoU and motion settings do not apply); ``""``: the model's own."""
 
     def validate(self) -> None:
         """Raise ``InvalidInput`` naming the first option out of range."""

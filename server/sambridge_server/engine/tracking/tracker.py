@@ -15,7 +15,9 @@ import numpy as np
 from ..callbacks import CancelledFn, StageProgressFn
 from ..errors import InvalidInput
 from ..images import StoredImage
+from ..model_families import MEMORY_PROPAGATION, PROMPT_PROPAGATION, family_of, require_capability
 from ..models import LoadedModel
+from ..sam2_models.tracking import follow_with_memory
 from .costs import TrackingCosts
 from .interactive import Division, FollowOptions, ObjectAnnotation, track_object
 from .linking import track_labels
@@ -150,8 +152,18 @@ class Tracker:
         def embeddings_at(t: int):
             return self._embeddings_for(request, t, cancelled=cancelled)[0]
 
+        model = self._model(request.model)
+        method = options.method or ("memory" if family_of(model) == "sam2" else "prompts")
+        if method not in ("prompts", "memory"):
+            raise InvalidInput(f"unknown interactive tracking method {method!r}; use 'prompts' or 'memory'")
+        require_capability(model, MEMORY_PROPAGATION if method == "memory" else PROMPT_PROPAGATION)
+        if method == "memory":
+            labels, tracks, reasons = follow_with_memory(
+                model, image.array.shape[:3], embeddings_at, start, list(divisions), options.backward,
+                progress=lambda done, total: report(done, total, "tracking"), cancelled=cancelled)
+            return TrackingOutcome(labels, tracks, False, "interactive (SAM2 memory)", reasons)
         result = track_object(
-            self._model(request.model), embeddings_at, image.array.shape[:3], start, list(divisions), options,
+            model, embeddings_at, image.array.shape[:3], start, list(divisions), options,
             progress=lambda done, total: report(done, total, "tracking"), cancelled=cancelled,
         )
         reasons = {int(i): why for i, why in result.stop_reasons.items()}
