@@ -13,7 +13,8 @@
 #   client-core  generated gRPC stubs (org.sambridge.v1) + client API (org.sambridge.client);
 #                plain Java: no ImageJ, AWT or Swing (check_core_purity.sh; compiled without ij.jar)
 #   imagej       ImageJ/Fiji plugin (org.sambridge.ij) + ImageJ conversions (org.sambridge.ij.convert)
-#   qupath       QuPath helpers (org.sambridge.qupath); needs client-core only
+#   qupath       QuPath helpers (org.sambridge.qupath: regions, connection settings, progress,
+#                label image -> GeoJSON) + the sam_*.groovy scripts; needs client-core only
 #   test-runner  TestMain + TestDiscovery (finds *Test classes in a test jar; not shipped)
 #   live/        tests against a running server (test_live.sh; not shipped, not unit tests)
 #
@@ -164,6 +165,9 @@ if [[ $RUN_TESTS == 1 ]]; then
     echo "== QuPath geometry via Debian groovy, on a QuPath user's jars (lib/ + sambridge-qupath.jar, no ij.jar)"
     JAVA_HOME="${JAVA_HOME:-$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")}" \
       groovy -cp "$(join "$BUILD"/lib/*.jar):$QUPATH" "$HERE/qupath/test_geometry.groovy"
+    echo "== QuPath scripts on Debian's groovy (parse, no hard-coded server, helpers run)"
+    JAVA_HOME="${JAVA_HOME:-$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")}" \
+      groovy -cp "$(join "$BUILD"/lib/*.jar):$QUPATH" "$HERE/qupath/test_scripts.groovy" "$HERE/qupath"
   fi
   ((FAILED == 0))
 fi

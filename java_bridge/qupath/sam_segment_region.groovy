@@ -3,10 +3,15 @@
  * annotation's bounds, or the current field of view when nothing is selected.
  * Creates detections (or annotations) with "SAM score"; coordinates are mapped
  * back with image = offset + downsample * region, correct at any downsample.
- * Needs build/lib/*.jar and build/sambridge-qupath.jar in QuPath's extensions folder. QuPath 0.4 / 0.5 / 0.6.
+ * Needs build/lib/*.jar and build/sambridge-qupath.jar in QuPath's extensions folder and the server set
+ * by sam_configure.groovy (or $SAMBRIDGE_ADDRESS). QuPath 0.4 / 0.5 / 0.6; Groovy 2.4 or later.
  */
 import org.sambridge.client.*
 import org.sambridge.qupath.BufferedImages
+import org.sambridge.qupath.ConnectionSettings
+import org.sambridge.qupath.ConsoleProgress
+import org.sambridge.qupath.LabelFeatures
+import qupath.lib.gui.prefs.PathPrefs
 import org.sambridge.v1.AutoMethod
 import org.locationtech.jts.geom.Geometry
 import qupath.lib.io.GsonTools
@@ -15,9 +20,8 @@ import qupath.lib.regions.ImagePlane
 import qupath.lib.roi.GeometryTools
 import qupath.lib.regions.RegionRequest
 
-// ---- settings ----
-def ADDRESS = "localhost:50051"
-def TOKEN = System.getenv("SAMBRIDGE_TOKEN") ?: ""
+// ---- settings (the server: sam_configure.groovy once, or $SAMBRIDGE_ADDRESS / $SAMBRIDGE_TOKEN) ----
+def settings = ConnectionSettings.resolve(sambridgePrefs(), System.getenv(), new File(System.getProperty("user.home")))
 boolean USE_TLS = false
 double TIMEOUT_S = 60
 double DOWNSAMPLE = 0            // 0 = auto (fit MAX_SIDE)
@@ -50,13 +54,12 @@ def transform = new PixelTransform(request.getX(), request.getY(), request.getDo
 
 PixelArray pixels = BufferedImages.toPixelArray(server.readRegion(request), CHANNEL)
 
-def client = SamBridgeClient.connect(ADDRESS, TOKEN, USE_TLS, TIMEOUT_S)
+def client = SamBridgeClient.connect(settings.address(), settings.token(), USE_TLS, TIMEOUT_S)
 try {
     def imageId = client.upload(pixels).getImageId()
     def result = client.autoSegment(imageId, METHOD,
-            { stage, done, total, msg -> println "SAMBridge ${stage} ${done}/${total} ${msg}" } as ProgressListener)
-    def json = GeoJson.featureCollection(result.labels(), 0, result.objects(), transform,
-            AS_DETECTIONS ? "detection" : "annotation")
+            new ConsoleProgress("SAMBridge"))
+    def json = LabelFeatures.of(result, transform, AS_DETECTIONS)
     def created = toPathObjects(json, plane, AS_DETECTIONS)
     if (selected != null && AS_DETECTIONS) {
         selected.addChildObjects(created)
@@ -90,4 +93,13 @@ List toPathObjects(String featureCollection, ImagePlane plane, boolean detection
         objects << obj
     }
     return objects
+}
+
+/** QuPath's SAMBridge preferences (set by sam_configure.groovy). */
+Map sambridgePrefs() {
+    def prefs = [:]
+    for (String key in [ConnectionSettings.ADDRESS_PREF, ConnectionSettings.TOKEN_PREF, ConnectionSettings.TOKEN_FILE_PREF]) {
+        prefs[key] = PathPrefs.createPersistentPreference(key, "").get()
+    }
+    return prefs
 }

@@ -9,12 +9,16 @@
  * so coordinates are right at any downsample.
  *
  * Setup: put build/lib/*.jar (includes sambridge-client.jar) and build/sambridge-qupath.jar
- * into QuPath's extensions folder (or use the SAMBridge extension), then run in the script editor.
+ * into QuPath's extensions folder, run sam_configure.groovy once, then run this in the script editor.
  * QuPath 0.4 / 0.5 / 0.6 API.
  */
 import org.locationtech.jts.geom.Geometry
 import org.sambridge.client.*
 import org.sambridge.qupath.BufferedImages
+import org.sambridge.qupath.ConnectionSettings
+import org.sambridge.qupath.ConsoleProgress
+import org.sambridge.qupath.LabelFeatures
+import qupath.lib.gui.prefs.PathPrefs
 import qupath.lib.io.GsonTools
 import qupath.lib.objects.PathObjects
 import qupath.lib.regions.ImagePlane
@@ -22,9 +26,8 @@ import qupath.lib.regions.RegionRequest
 import qupath.lib.roi.GeometryTools
 import qupath.lib.roi.RectangleROI
 
-// ---- settings ----
-def ADDRESS = "localhost:50051"
-def TOKEN = System.getenv("SAMBRIDGE_TOKEN") ?: ""
+// ---- settings (the server: sam_configure.groovy once, or $SAMBRIDGE_ADDRESS / $SAMBRIDGE_TOKEN) ----
+def settings = ConnectionSettings.resolve(sambridgePrefs(), System.getenv(), new File(System.getProperty("user.home")))
 boolean USE_TLS = false
 double TIMEOUT_S = 60
 double DOWNSAMPLE = 0      // 0 = auto
@@ -70,12 +73,11 @@ for (def obj in prompts) {
 }
 
 PixelArray pixels = BufferedImages.toPixelArray(server.readRegion(request), CHANNEL)
-def client = SamBridgeClient.connect(ADDRESS, TOKEN, USE_TLS, TIMEOUT_S)
+def client = SamBridgeClient.connect(settings.address(), settings.token(), USE_TLS, TIMEOUT_S)
 try {
     def imageId = client.upload(pixels).getImageId()
     def result = client.segmentObjects(imageId, 0, positives, boxes, negatives)
-    def json = GeoJson.featureCollection(result.labels(), 0, result.objects(), transform,
-            AS_DETECTIONS ? "detection" : "annotation")
+    def json = LabelFeatures.of(result, transform, AS_DETECTIONS)
     def created = toPathObjects(json, plane, AS_DETECTIONS)
     addObjects(created)
     println "SAMBridge: ${created.size()} objects (downsample ${ds})"
@@ -104,4 +106,13 @@ List toPathObjects(String featureCollection, ImagePlane plane, boolean detection
         objects << obj
     }
     return objects
+}
+
+/** QuPath's SAMBridge preferences (set by sam_configure.groovy). */
+Map sambridgePrefs() {
+    def prefs = [:]
+    for (String key in [ConnectionSettings.ADDRESS_PREF, ConnectionSettings.TOKEN_PREF, ConnectionSettings.TOKEN_FILE_PREF]) {
+        prefs[key] = PathPrefs.createPersistentPreference(key, "").get()
+    }
+    return prefs
 }

@@ -17,9 +17,10 @@ final class RoiManagerEdits {
      */
     static void remove(RoiManager manager, Collection<Roi> rois) {
         List<Integer> indices = new ArrayList<>();
+        Roi[] present = manager.getRoisAsArray();
         for (Roi roi : rois) {
-            int i = manager.getRoiIndex(roi);
-            if (i >= 0) {
+            int i = indexOf(present, roi);
+            if (i >= 0 && !indices.contains(i)) {
                 indices.add(i);
             }
         }
@@ -28,6 +29,31 @@ final class RoiManagerEdits {
             manager.setSelectedIndexes(new int[] {i});
             manager.runCommand("Delete");
         }
+    }
+
+    /**
+     * The ROI Manager may hold a copy of a ROI it was given: the same object, else the first ROI with
+     * the same name, position and bounds.
+     *
+     * @param present the manager's ROIs
+     * @param roi a ROI that was added
+     * @return its index, or -1
+     */
+    static int indexOf(Roi[] present, Roi roi) {
+        for (int i = 0; i < present.length; i++) {
+            if (present[i] == roi) {
+                return i;
+            }
+        }
+        for (int i = 0; i < present.length; i++) {
+            Roi p = present[i];
+            if (java.util.Objects.equals(p.getName(), roi.getName()) && p.getBounds().equals(roi.getBounds())
+                    && p.getPosition() == roi.getPosition() && p.getZPosition() == roi.getZPosition()
+                    && p.getTPosition() == roi.getTPosition() && p.getCPosition() == roi.getCPosition()) {
+                return i;
+            }
+        }
+        return -1;
     }
 
     /**

@@ -87,4 +87,20 @@ public class CorrectionUndoTest {
         assertEquals(1, MaskPicker.indexOf(options[1]));
         assertEquals(0, MaskPicker.indexOf(options[0]));
     }
+
+    @Test
+    public void roisAreFoundAgainAlsoAsCopies() {
+        ij.gui.Roi a = new ij.gui.Roi(1, 2, 3, 4);
+        a.setName("SAM-0001");
+        a.setPosition(1, 2, 1);
+        ij.gui.Roi b = new ij.gui.Roi(1, 2, 3, 4);
+        b.setName("SAM-0002");
+        b.setPosition(1, 2, 1);
+        ij.gui.Roi[] present = {b, (ij.gui.Roi) a.clone()};
+        assertEquals(0, RoiManagerEdits.indexOf(present, b));
+        assertEquals(1, RoiManagerEdits.indexOf(present, a));
+        ij.gui.Roi elsewhere = (ij.gui.Roi) a.clone();
+        elsewhere.setPosition(1, 3, 1);
+        assertEquals(-1, RoiManagerEdits.indexOf(present, elsewhere));
+    }
 }
