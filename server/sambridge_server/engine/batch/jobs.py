@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 from ..errors import Cancelled, NotFound
 from .executor import DaskExecutor
-from .records import write_atomically
+from ..files import write_atomically
 from .run import BatchPlan, BatchProgress, BatchSpec, execute_batch
 
 log = logging.getLogger("sambridge.batch")

@@ -15,12 +15,12 @@ from __future__ import annotations
 import io
 import json
 import logging
-import os
-import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+
+from ..files import write_atomically
 
 _LOG = logging.getLogger(__name__)
 
@@ -41,16 +41,6 @@ def labels_checksum(labels: np.ndarray) -> str:
     import xxhash
 
     return xxhash.xxh3_64_hexdigest(np.ascontiguousarray(labels, dtype=np.uint32).tobytes())
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a unique temporary file, flushed, then renamed (atomic)."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
 
 
 class ChunkStore:

@@ -180,7 +180,7 @@ def uploaded_input(image_id: str, array: np.ndarray, axes: str, folder: Path) ->
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{image_id.replace(':', '_')}.npy"
     if not path.exists():
-        from .records import write_atomically
+        from ..files import write_atomically
         import io
 
         buffer = io.BytesIO()
