@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -70,18 +72,24 @@ def _java_areas(step: dict) -> list[int]:
 
 @pytest.fixture(scope="module")
 def server():
-    config = ServerConfig(port=0, token="java-secret", models=[ensure_default_model()], max_image_pixels=10**8)
+    model = ensure_default_model()
+    config = ServerConfig(port=0, token="java-secret", models=[model], max_image_pixels=10**8,
+                          model_roots=[Path(model.path).parent])
     workspace = Workspace(config)
+    # Finetune from ImageJ in seconds: tiny patches, two steps (as tests/server/test_training_rpc.py)
+    workspace.jobs.config_overrides = dict(patch_size=64, ais_patch_size=64, n_objects_per_batch=2,
+                                           n_sub_iterations=1, steps_per_epoch=2, validation_patches=1)
     grpc_server, port = build_server(config, workspace)
     grpc_server.start()
-    yield f"127.0.0.1:{port}"
+    yield f"127.0.0.1:{port}", Path(model.path).name
     grpc_server.stop(grace=0)
 
 
 def test_imagej_plugin_matches_python_client(server, tmp_path):
     _require_java_build()
+    server, checkpoint = server
     out = tmp_path / "java"
-    env = dict(os.environ, PYTHON=sys.executable)
+    env = dict(os.environ, PYTHON=sys.executable, LIVE_CHECKPOINT=checkpoint)
     result = subprocess.run(["bash", str(REPO / "java_bridge" / "test_live.sh"), server, "java-secret", str(out)],
                             capture_output=True, text=True, timeout=1500, env=env)
     log = result.stdout[-4000:] + result.stderr[-2000:]
@@ -110,3 +118,53 @@ def test_imagej_plugin_matches_python_client(server, tmp_path):
     assert "java-secret" not in gui["recorded"] and "Connect" in gui["recorded"]
     assert gui["click_loop_names"] == "[SAM-0001, SAM-0002, SAM-0003]"
     assert gui["track_frames"] == "[1, 2, 3]"
+    # every other command, judged by its output (CapabilityChecks)
+    assert gui["auto3d_objects"] > 0 and gui["propagate_all_objects"] > 0
+    assert gui["ctc_tracks"] > 0 and (out / "ctc" / "res_track.txt").exists() and (out / "ctc" / "mask002.tif").exists()
+    assert gui["load_model"] == "true"
+    assert int(gui["finetune_plot_points"]) > 0
+    assert "tuned_rois" in gui["finetune_models"] and "tuned_labels" in gui["finetune_models"]
+    assert "served: default" in gui["status_log"] and "Not connected" in gui["after_disconnect"]
+
+
+def _processes_mentioning(marker: str) -> list[int]:
+    """Pids whose command line contains marker (Linux /proc)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if marker.encode() in (entry / "cmdline").read_bytes():
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+def test_start_local_server_serves_and_stops_when_imagej_quits(tmp_path):
+    """Edit > Options > SAMBridge stores the python; "Start local server" starts sambridge-server from
+    it, shows its log, connects (Status answers); after ImageJ quits the server process is gone."""
+    _require_java_build()
+    home = tmp_path / "imagej"
+    (home / "plugins" / "jars").mkdir(parents=True)
+    build = REPO / "java_bridge" / "build"
+    shutil.copy(build / "SAMBridge_.jar", home / "plugins")
+    for jar in (build / "lib").glob("*.jar"):
+        shutil.copy(jar, home / "plugins" / "jars")
+    cache = tmp_path / "local-server-cache-marker"
+    out = tmp_path / "local_server.json"
+    classpath = BUILD.read_text().strip()
+    result = subprocess.run(["xvfb-run", "-a", "java", "-Xmx1g", f"-Dplugins.dir={home}", f"-Duser.home={home}",
+                             "-cp", classpath, "org.sambridge.live.LocalServerGuiTest", sys.executable, str(cache),
+                             str(out)], capture_output=True, text=True, timeout=600)
+    log = result.stdout[-3000:] + result.stderr[-3000:]
+    summary = json.loads(out.read_text())
+    assert summary["ok"], (summary["problems"], log)
+    assert result.returncode == 0, log  # ImageJ exited through Quit (not the 30 s fallback)
+    deadline = time.time() + 15
+    while _processes_mentioning(str(cache)) and time.time() < deadline:
+        time.sleep(0.5)
+    assert not _processes_mentioning(str(cache)), "the local server outlived ImageJ"
+    host, port = summary["address"].rsplit(":", 1)
+    with socket.socket() as probe:
+        probe.settimeout(2)
+        assert probe.connect_ex((host, int(port))) != 0, "something still listens on the local server's port"

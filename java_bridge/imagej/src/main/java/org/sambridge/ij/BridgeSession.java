@@ -21,6 +21,7 @@ public final class BridgeSession {
      * @param newClient the new client
      */
     public static synchronized void set(SamBridgeClient newClient) {
+        DrawOrder.register(); // from now on composite selections remember their drawing order
         if (client != null && client != newClient) {
             client.close();
         }
