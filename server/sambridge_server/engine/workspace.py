@@ -23,7 +23,7 @@ from .callbacks import (CancelledFn, ProgressFn, StageProgressFn, acquire_unless
                         raise_if_cancelled)
 from .embeddings import TILE_FEATURE_BYTES, ImageEmbeddings, check_options, compute_embeddings
 from .sam2_models.features import TILE_BYTES as SAM2_TILE_BYTES
-from .errors import InvalidInput, ResourceExhausted
+from .errors import FailedPrecondition, InvalidInput, ResourceExhausted
 from .files import confine
 from .images import ImageStore, StoredImage, requested_planes
 from .interrupt import interruptible_model, stops_when
@@ -154,6 +154,14 @@ class Workspace:
         self._encoder_locks[model.name] = threading.Lock()
         self.models.add(model, default=default)
         return model
+
+    def load_model_from_roots(self, checkpoint_path: str, model_type: str | None, name: str) -> LoadedModel:
+        """Load a client-named checkpoint that must lie inside one of the configured model roots."""
+        path = confine(checkpoint_path, self.config.model_roots, "checkpoint path")
+        # Confined again as opened: a path swapped for a symlink after the check is refused.
+        roots = [Path(r).resolve() for r in self.config.model_roots]
+        root = next((r for r in roots if r == path or r in path.parents), None)
+        return self.load_model(path, model_type, name, root=root)
 
     def pull_model(self, name: str, progress: StageProgressFn | None = None) -> LoadedModel:
         """Serve the registry model ``name``, downloading and verifying its files first if needed.
@@ -388,6 +396,10 @@ class Workspace:
 
         if data_dir and pairs:
             raise InvalidInput("give either pairs or data_dir, not both")
+        base = self.models.get(spec.base_model or None)
+        if family_of(base) == "sam2":
+            raise FailedPrecondition(f"model '{base.name}' ({base.model_type}) is a SAM2 model: finetuning is "
+                                     "implemented for SAM1-family models only")
         if data_dir:
             samples = pairs_from_folder(confine(data_dir, self.config.data_roots, "data_dir"))
         else:

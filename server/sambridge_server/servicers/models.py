@@ -10,7 +10,6 @@ from sambridge_server.engine.errors import InvalidInput
 from sambridge_server.engine.model_families import capabilities_of, family_of
 from sambridge_server.engine.models import LoadedModel
 from sambridge_server.engine.workspace import Workspace
-from sambridge_server.engine.files import confine
 from sambridge_server.servicers.rpc import stream, unary
 
 
@@ -56,11 +55,7 @@ class ModelServicer(models_pb2_grpc.ModelServiceServicer):
             raise InvalidInput("a model name is required")
         if not request.checkpoint_path:
             return model_info(self.workspace.pull_model(request.name), self.workspace)
-        path = confine(request.checkpoint_path, self.workspace.config.model_roots, "checkpoint path")
-        # Confined again as opened: a path swapped for a symlink after the check is refused.
-        roots = [r.resolve() for r in self.workspace.config.model_roots]
-        root = next((r for r in roots if r == path or r in path.parents), None)
-        model = self.workspace.load_model(path, request.model_type or None, request.name, root=root)
+        model = self.workspace.load_model_from_roots(request.checkpoint_path, request.model_type or None, request.name)
         return model_info(model, self.workspace)
 
     def PullModel(self, request, context):
