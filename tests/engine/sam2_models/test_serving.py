@@ -81,3 +81,10 @@ def test_volume_calls_default_to_memory_for_sam2(workspace, hela_nuclei):
     outcome = workspace.propagate_labels(EmbeddingRequest("movie", model="hiera"), 0, slice0, PropagationOptions())
     assert outcome.labels.shape == (2, 256, 320) and set(np.unique(outcome.labels)) <= {0, 3, 9}
     assert {o.label for o in outcome.objects} <= {3, 9} and (outcome.z_begin, outcome.z_end) == (0, 2)
+
+
+def test_finetuning_a_sam2_model_is_refused(workspace):
+    from sambridge_server.engine.training.jobs import JobSpec
+
+    with pytest.raises(FailedPrecondition, match="model 'hiera'.*finetuning"):
+        workspace.start_training(JobSpec(output_model="tuned", base_model="hiera"), data_dir="")
