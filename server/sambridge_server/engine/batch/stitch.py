@@ -15,7 +15,6 @@ is matched to one that does.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -23,6 +22,7 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from ..lru import LRU
 from .plan import Block, ChunkRegion, neighbours
 
 LoadFn = Callable[[int], np.ndarray]  # chunk index -> its outer-region labels (uint32 1..n)
@@ -65,16 +65,14 @@ class _Loaded:
     """A small LRU over chunk loads: merging walks row by row and needs two rows at a time."""
 
     def __init__(self, load: LoadFn, capacity: int) -> None:
-        self._load, self._capacity = load, max(2, capacity)
-        self._items: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._load = load
+        self._items: LRU[int, np.ndarray] = LRU(max(2, capacity))
 
     def __call__(self, index: int) -> np.ndarray:
-        if index in self._items:
-            self._items.move_to_end(index)
-            return self._items[index]
-        value = self._items[index] = self._load(index)
-        while len(self._items) > self._capacity:
-            self._items.popitem(last=False)
+        value = self._items.get(index)
+        if value is None:
+            value = self._load(index)
+            self._items.put(index, value)
         return value
 
 
