@@ -3,7 +3,7 @@
 Random-weight vit_b saved as a Meta checkpoint and loaded by both loaders; a 1024x1024 image
 made of real HeLa pixels. Reports medians (and ratios) for: embedding (micro_sam precompute vs
 ours fp32 / bf16), one-point decode latency, 100 objects batched vs 100 single calls, and the
-IoU of masks decoded from bf16 vs fp32 embeddings on 20 real box prompts.
+IoU of masks decoded from bf16 vs fp32 embeddings on 20 real box prompts. The last line is JSON.
 
 Run: PYTHONPATH=server python bench/bench_embeddings.py [--repeats 3] [--model-type vit_b]
 """
@@ -11,6 +11,7 @@ Run: PYTHONPATH=server python bench/bench_embeddings.py [--repeats 3] [--model-t
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import tempfile
 import time
@@ -113,6 +114,14 @@ def main() -> None:
         print(f"{name:44s} {value:10.3f} {ratio:8.2f}x")
     print(f"\nfeatures rel. L2: ours fp32 vs micro_sam {rel:.2e}; bf16 vs fp32 {rel16:.2e}")
     print(f"bf16 vs fp32 mask IoU on {len(ious)} real boxes: mean {np.mean(ious):.4f}, min {np.min(ious):.4f}")
+    print(json.dumps({
+        "model_type": args.model_type, "threads": torch.get_num_threads(),
+        "embed_s_micro_sam": round(t_ms, 3), "embed_s_fp32": round(t_fp32, 3), "embed_s_bf16": round(t_bf16, 3),
+        "embed_ratio_fp32": round(t_ms / t_fp32, 3), "embed_ratio_bf16": round(t_ms / t_bf16, 3),
+        "decode_ms_micro_sam": round(t_dec_ms * 1e3, 2), "decode_ms_ours": round(t_dec * 1e3, 2),
+        "decode_ratio": round(t_dec_ms / t_dec, 3), "objects_batched_ratio": round(t_singles / t_batched, 3),
+        "bf16_mask_iou_mean": round(float(np.mean(ious)), 4), "bf16_mask_iou_min": round(float(np.min(ious)), 4),
+    }))
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 One process: a loopback server on a random-weight vit_b (Meta format) and a real
 1024x1024 HeLa image; embeddings are computed once, then decode latencies are
-compared. Prints medians and ratios.
+compared. Prints medians and ratios; the last line is JSON.
 
     PYTHONPATH=server:python_client python bench/bench_grpc.py [--model-type vit_b] [--repeats 30]
 """
@@ -10,6 +10,7 @@ compared. Prints medians and ratios.
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import tempfile
 import time
@@ -87,6 +88,12 @@ def main() -> None:
             )
             print(f"100 objects: one call {one_call:.0f} ms, 100 calls {many_calls:.0f} ms, "
                   f"ratio {many_calls / one_call:.1f}x")
+            print(json.dumps({
+                "model_type": args.model_type, "repeats": args.repeats, "decode_ms_in_process": round(in_process, 2),
+                "decode_ms_grpc": round(over_grpc, 2), "grpc_overhead_ms": round(over_grpc - in_process, 2),
+                "objects_one_call_ms": round(one_call, 1), "objects_many_calls_ms": round(many_calls, 1),
+                "objects_ratio": round(many_calls / one_call, 3),
+            }))
         server.stop(grace=0)
 
 
