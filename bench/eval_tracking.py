@@ -5,8 +5,9 @@ daughters, one-frame detection gaps, mothers rounding and brightening; ``hela`` 
 nucleus outlines). Two inputs per movie:
 
 - ``given``: the ground-truth masks with fresh ids per frame (linking only);
-- ``otsu``: masks predicted by Otsu + distance-transform watershed on the rendered image (the
-  segmenter stands in for AIS, which costs ~7 s per frame on this CPU).
+- ``otsu``: masks predicted by Otsu + distance-transform watershed on the rendered image;
+- ``ais``: masks predicted by AIS with the shipped default model (``--inputs given,otsu,ais``;
+  ~7 s per frame on this CPU, so they are cached under ``$SAMBRIDGE_HOME/bench``).
 
 ``before`` is the previous linker (adjacent frames only, overlap/radius candidates, flat split
 cost: ``LEGACY``); ``after`` the current defaults, given the image. Parameters were chosen on
@@ -41,6 +42,29 @@ def fresh_ids(labels: np.ndarray, seed: int = 0) -> np.ndarray:
         lookup[ids] = rng.choice(np.arange(1, 10**6), size=len(ids), replace=False)
         out[t] = lookup[frame]
     return out
+
+
+def ais_masks(name: str, image: np.ndarray) -> np.ndarray:
+    """AIS labels of every frame with the shipped default model, through the engine's Workspace (cached)."""
+    from sambridge_common.content_id import image_id
+
+    from sambridge_server.config import ServerConfig
+    from sambridge_server.default_model import cache_home, ensure_default_model
+    from sambridge_server.engine.workspace import EmbeddingRequest, Workspace
+
+    stack = np.ascontiguousarray(image.astype(np.float32))
+    key = image_id(stack, "tyx").replace(":", "_")
+    path = cache_home() / "bench" / f"ais_{name}_{key}.npy"
+    if path.exists():
+        return np.load(path)
+    workspace = Workspace(ServerConfig(port=0, models=[ensure_default_model()]))
+    workspace.images.put(image_id(stack, "tyx"), stack, "tyx")
+    start = time.perf_counter()
+    labels = workspace.auto_segment(EmbeddingRequest(image_id=image_id(stack, "tyx")), method="ais").labels
+    print(f"  AIS on {len(stack)} frames: {time.perf_counter() - start:.0f} s", flush=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(path, labels)
+    return labels
 
 
 def run(sequence: Sequence, labels: np.ndarray, variant: str, time_limit_s: float, costs=None) -> dict:
@@ -116,6 +140,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sequences", default=",".join(SPECS))
     parser.add_argument("--variants", default="before,after")
+    parser.add_argument("--inputs", default="given,otsu", help="masks to link: given, otsu, ais (slow)")
     parser.add_argument("--time-limit", type=float, default=60.0)
     parser.add_argument("--tune", action="store_true", help="grid-search the division weights on 'tune' only")
     args = parser.parse_args()
@@ -125,7 +150,10 @@ def main() -> None:
     summary: dict = {}
     for name in args.sequences.split(","):
         sequence = draw_sequence(SPECS[name])
-        inputs = {"given": fresh_ids(sequence.labels), "otsu": otsu_watershed(sequence.image, sequence.radius)}
+        makers = {"given": lambda: fresh_ids(sequence.labels),
+                  "otsu": lambda: otsu_watershed(sequence.image, sequence.radius),
+                  "ais": lambda: ais_masks(name, sequence.image)}
+        inputs = {kind: makers[kind]() for kind in args.inputs.split(",")}
         n_div = int(np.sum(np.unique(sequence.tracks[:, 3][sequence.tracks[:, 3] > 0], return_counts=True)[1] > 1))
         print(f"== {name}{' (tuning)' if name == 'tune' else ''}: {sequence.labels.shape}, "
               f"{len(sequence.tracks)} tracks, {n_div} divisions")
