@@ -22,7 +22,8 @@ import org.sambridge.v1.ServerInfo;
  * into a masked field and never recorded; without one it is read from {@code token_file}, then
  * {@code $SAMBRIDGE_TOKEN}, then {@code ~/.sambridge/token}. Old macros' {@code token=} still work. The model may be
  * one the server serves or one of its registry models by name (e.g. "vit_b_lm"), which the
- * server then downloads and serves; the dialog lists the registry models last seen.
+ * server then downloads and serves; the dialog lists the registry models last seen. An empty address
+ * means the local server ("Start local server"), started now if none runs.
  */
 public final class ConnectCommand extends BridgeCommand {
     private static final String PREFIX = "sambridge.";
@@ -86,7 +87,7 @@ public final class ConnectCommand extends BridgeCommand {
     }
 
     @Override
-    protected void execute() {
+    protected void execute() throws java.io.IOException {
         GenericDialog gd = new GenericDialog("SAMBridge Connect");
         gd.addStringField("address", Prefs.get(PREFIX + "address", "localhost:50051"), 25);
         gd.addStringField("token_file", Prefs.get(PREFIX + "token_file", ""), 25);
@@ -116,13 +117,24 @@ public final class ConnectCommand extends BridgeCommand {
         String token = resolveToken(typed, tokenFile, System.getenv(TOKEN_ENV),
                 new File(System.getProperty("user.home"), ".sambridge/token"));
         Prefs.set(PREFIX + "token_file", tokenFile);
+        if (address.isEmpty()) { // no address: the local server (started now if none runs)
+            org.sambridge.client.LocalServer local = LocalServerSession.current();
+            if (local == null) {
+                IJ.log("SAMBridge Connect: no address given; starting a local server");
+                local = StartServerCommand.startAndConnect("", "", 180);
+            }
+            address = local.address();
+            token = local.token();
+            tls = false;
+        }
         IJ.showStatus("SAMBridge: connecting to " + address + "...");
         SamBridgeClient client = SamBridgeClient.connect(address, token, tls, timeout);
         client.setLongCallTimeoutSeconds(longTimeout);
         pullIfNeeded(client, model);
         client.setModel(model);
         BridgeSession.set(client);
-        Prefs.set(PREFIX + "address", address);
+        Prefs.set(PREFIX + "address", LocalServerSession.current() != null
+                && address.equals(LocalServerSession.current().address()) ? "" : address);
         Prefs.set(PREFIX + "tls", tls);
         Prefs.set(PREFIX + "timeout", timeout);
         Prefs.set(PREFIX + "long_timeout", longTimeout);

@@ -39,20 +39,35 @@ public final class StartServerCommand extends BridgeCommand {
         String python = gd.getNextString().trim();
         String arguments = gd.getNextString().trim();
         double wait = gd.getNextNumber();
-        List<String> command = ServerCommand.find(python, System.getenv(), new File(System.getProperty("user.home")));
+        startAndConnect(python, arguments, wait);
+    }
+
+    /**
+     * Starts a local server (the running one is stopped first), shows its log and connects to it.
+     *
+     * @param python the Python environment ("" = configured or found)
+     * @param arguments further server options, space-separated
+     * @param wait seconds to wait for "listening on"
+     * @return the server
+     * @throws java.io.IOException if it does not start
+     */
+    static LocalServer startAndConnect(String python, String arguments, double wait) throws java.io.IOException {
+        List<String> command = ServerCommand.find(python.isEmpty() ? LocalServerSession.python() : python,
+                System.getenv(), new File(System.getProperty("user.home")));
         if (command == null) {
             throw new IllegalStateException("no Python environment with sambridge-server found: set one in "
                     + "Edit > Options > SAMBridge (pip install sambridge-server into it first)");
         }
-        List<String> extra = arguments.isEmpty() ? new ArrayList<>() : new ArrayList<>(Arrays.asList(arguments.split("\\s+")));
+        List<String> extra = arguments.isEmpty() ? new ArrayList<>()
+                : new ArrayList<>(Arrays.asList(arguments.split("\\s+")));
         IJ.showStatus("SAMBridge: starting " + String.join(" ", command) + "...");
         ServerLogWindow log = new ServerLogWindow();
         LocalServer server = LocalServer.start(command, extra, log::append, wait);
         LocalServerSession.set(server);
-        SamBridgeClient client = SamBridgeClient.connect(server.address(), server.token(), false, 30);
-        BridgeSession.set(client);
+        BridgeSession.set(SamBridgeClient.connect(server.address(), server.token(), false, 30));
         IJ.log("SAMBridge: local server started at " + server.address() + " (" + String.join(" ", command)
                 + "), connected; it stops when ImageJ quits");
         IJ.showStatus("SAMBridge: local server at " + server.address());
+        return server;
     }
 }

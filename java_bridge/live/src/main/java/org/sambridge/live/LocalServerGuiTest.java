@@ -15,7 +15,7 @@ import java.util.regex.Pattern;
 /**
  * "Start local server" in real ImageJ windows (under Xvfb): Edit &gt; Options &gt; SAMBridge stores
  * the Python environment, the command starts sambridge-server from it, shows its log window and
- * connects (Status answers); then ImageJ quits, and the caller checks that the server process is
+ * connects (Status answers); Connect without an address reconnects to it; then ImageJ quits, and the caller checks that the server process is
  * gone (tests/test_java_bridge.py). Writes {"ok", "problems", "address", ...} to OUT.json before
  * quitting.
  *
@@ -60,6 +60,13 @@ public final class LocalServerGuiTest {
             String status = IJ.getLog().substring(before);
             if (!status.contains("SAMBridge status: server " + address) || !status.contains("served: default")) {
                 problems.add("the local server does not serve: " + status);
+            }
+            IJ.run("Disconnect");
+            before = IJ.getLog().length();
+            IJ.run("Connect", "address=[] timeout=30 long_timeout=600 model=");
+            String connect = IJ.getLog().substring(before);
+            if (!connect.contains("connected to " + address)) {
+                problems.add("Connect without an address did not use the local server: " + connect);
             }
         } catch (Throwable e) {
             problems.add("exception: " + e);
