@@ -69,8 +69,10 @@ public final class LocalServer implements AutoCloseable {
         try {
             boolean ready = listening.await(Math.round(timeoutSeconds * 1000), TimeUnit.MILLISECONDS);
             if (!ready || found[0] == null) {
-                String why = process.isAlive() ? "did not print 'listening on' within " + timeoutSeconds + " s"
-                        : "exited with code " + process.exitValue();
+                // its output ended (or the wait did): it has exited, or exits within moments
+                boolean exited = process.waitFor(ready ? 5 : 0, TimeUnit.SECONDS);
+                String why = exited ? "exited with code " + process.exitValue()
+                        : "did not print 'listening on' within " + timeoutSeconds + " s";
                 stop(process, hook);
                 throw new IOException("the server " + why + " (" + String.join(" ", full) + "); see its log");
             }
