@@ -17,22 +17,20 @@ from __future__ import annotations
 import json
 import logging
 import math
-import queue
 import re
-import tempfile
-import threading
 import time
 import uuid
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
 
-from ..files import atomic_path, write_atomically
+from ..files import atomic_path
+from ..job_queue import CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED, JobQueue
 from ..automatic.ais_decoder import AISDecoder, build_ais_decoder
-from ..errors import Cancelled, InvalidInput, NotFound
+from ..errors import Cancelled, InvalidInput
 from ..model_registry import ModelRegistry
 from ..models import build_sam
 from ..tiling import NativeTiling
@@ -43,8 +41,6 @@ from .lora import merged_state_dict
 
 log = logging.getLogger("sambridge.jobs")
 
-QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = "QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"
-TERMINAL = (SUCCEEDED, FAILED, CANCELLED)
 # Bounds on request values: beyond them a job would only exhaust memory or never end.
 MAX_LORA_RANK, MAX_EPOCHS, MAX_OBJECTS, MAX_STEPS_PER_EPOCH = 64, 100_000, 1_000, 100_000
 _NAME = re.compile(r"[A-Za-z0-9._-]{1,100}")
@@ -96,36 +92,21 @@ class JobRecord:
         return cls(**values)
 
 
-@dataclass
-class _Live:
-    """In-memory companions of a record: cancel flag, latest progress, change notification."""
-
-    cancel: threading.Event = field(default_factory=threading.Event)
-    progress: Progress | None = None
-    version: int = 0
-
-
-class JobManager:
+class JobManager(JobQueue[JobRecord]):
     """Queue and run training jobs one at a time in a daemon thread."""
+
+    kind = "job"
 
     def __init__(self, models: ModelRegistry, on_finished: Callable[[Path, str], Any],
                  directory: str | Path | None = None) -> None:
         """``models``: the served models (bases, name clashes); ``on_finished(checkpoint, name)``
         serves a finished job's model; ``directory`` holds the jobs (a temporary one if None)."""
+        super().__init__(JobRecord, directory)
         self.models = models
         self.on_finished = on_finished
         # Server-wide TrainConfig overrides (e.g. tiny patches in tests or on very small machines).
         self.config_overrides: dict[str, Any] = {}
-        self.directory = Path(directory) if directory else Path(tempfile.mkdtemp(prefix="sambridge-jobs-"))
-        self.directory.mkdir(parents=True, exist_ok=True)
-        self._records: dict[str, JobRecord] = {}
-        self._live: dict[str, _Live] = {}
-        self._changed = threading.Condition()
-        # Serialises job.json writes: the worker and RPC threads (cancel) may persist the same job at once.
-        self._disk = threading.Lock()
-        self._queue: queue.Queue[str] = queue.Queue()
-        self._worker: threading.Thread | None = None
-        self._restore()
+        self.resume()
 
     # -- public API ------------------------------------------------------------------
     def submit(self, spec: JobSpec, pairs: Sequence[tuple[np.ndarray, np.ndarray]], owner: str = "") -> JobRecord:
@@ -137,79 +118,12 @@ class JobManager:
         arrays = {f"image_{i}": image for i, (image, _) in enumerate(pairs)}
         arrays.update({f"labels_{i}": labels for i, (_, labels) in enumerate(pairs)})
         np.savez(job_dir / "data.npz", **arrays)
-        record = JobRecord(job_id, spec, owner=owner)
-        with self._changed:
-            self._records[job_id] = record
-            self._live[job_id] = _Live()
-        self._persist(job_id)
-        snapshot = replace(record)  # before the worker may pick it up: callers see QUEUED
-        self._enqueue(job_id)
-        return snapshot
+        return self._add(JobRecord(job_id, spec, owner=owner))
 
-    def get(self, job_id: str, viewer: str | None = None) -> JobRecord:
-        """A snapshot of the job's record (NotFound for unknown ids and for jobs ``viewer`` may not see)."""
-        with self._changed:
-            record = self._records.get(job_id)
-            if record is None or not _visible(record, viewer):
-                raise NotFound(f"unknown job '{job_id}'")
-            return replace(record)
+    def _change_key(self, record: JobRecord) -> tuple:
+        return (record.state, record.epoch, record.best_val_msa, record.message)
 
-    def list(self, viewer: str | None = None) -> list[JobRecord]:
-        """Snapshots of the jobs ``viewer`` may see (None: all), oldest first."""
-        with self._changed:
-            records = [replace(r) for r in self._records.values() if _visible(r, viewer)]
-        return sorted(records, key=lambda r: r.created)
-
-    def cancel(self, job_id: str, viewer: str | None = None) -> JobRecord:
-        """Ask a job to stop; a queued job is cancelled at once, a running one at its next check."""
-        record = self.get(job_id, viewer)
-        self._live[job_id].cancel.set()
-        if record.state == QUEUED:
-            self._update(job_id, state=CANCELLED, message="cancelled before it started")
-        return self.get(job_id)
-
-    def watch(self, job_id: str, viewer: str | None = None, stopped: Callable[[], bool] | None = None,
-              poll_s: float = 1.0) -> Iterator[tuple[str, Any]]:
-        """Yield ("job", record) on state changes and ("progress", Progress) as training goes;
-        ends after the job reaches a terminal state, or once ``stopped()`` (checked on every
-        change, on ``wake()`` and every ``poll_s``). Slow watchers see the latest progress only."""
-        self.get(job_id, viewer)
-        seen_version, last_job, last_progress = -1, None, None
-        while True:
-            with self._changed:
-                live = self._live[job_id]
-                if live.version == seen_version and not (stopped and stopped()):
-                    self._changed.wait(timeout=poll_s)
-                if stopped and stopped():
-                    return
-                record, progress, seen_version = replace(self._records[job_id]), live.progress, live.version
-            if progress is not None and progress is not last_progress:
-                last_progress = progress
-                yield "progress", progress
-            key = (record.state, record.epoch, record.best_val_msa, record.message)
-            if key != last_job:
-                last_job = key
-                yield "job", record
-            if record.state in TERMINAL:
-                return
-
-    def wake(self) -> None:
-        """Wake every watcher so that those whose caller left see ``stopped()`` at once."""
-        with self._changed:
-            self._changed.notify_all()
-
-    def wait(self, job_id: str, timeout: float | None = None) -> JobRecord:
-        """Block until the job is terminal (or ``timeout``); returns its record."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        with self._changed:
-            while self._records[job_id].state not in TERMINAL:
-                left = None if deadline is None else deadline - time.monotonic()
-                if left is not None and left <= 0:
-                    break
-                self._changed.wait(timeout=left)
-            return replace(self._records[job_id])
-
-    # -- validation and persistence -------------------------------------------------
+    # -- validation -----------------------------------------------------------------
     def _validate(self, spec: JobSpec, pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> None:
         if not _NAME.fullmatch(spec.output_model or ""):
             raise InvalidInput("output_model (the trained model's name) must be 1-100 characters of A-Z a-z 0-9 . _ -")
@@ -235,65 +149,10 @@ class JobManager:
         for i, (image, labels) in enumerate(pairs):
             check_pair(image, labels, f"pair {i}")
 
-    def _persist(self, job_id: str) -> None:
-        """Write the job's current record to job.json atomically (a kill -9 leaves the old or the new file)."""
-        path = self.directory / job_id / "job.json"
-        with self._disk:
-            # Snapshot under the disk lock so that the last write always carries the latest state,
-            # whichever thread changed it last.
-            with self._changed:
-                text = self._records[job_id].to_json()
-            write_atomically(path, text)
-
-    def _update(self, job_id: str, progress: Progress | None = None, **changes) -> None:
-        with self._changed:
-            record = self._records[job_id]
-            for key, value in changes.items():
-                setattr(record, key, value)
-            live = self._live[job_id]
-            if progress is not None:
-                live.progress = progress
-            live.version += 1
-            self._changed.notify_all()
-        if changes:
-            self._persist(job_id)
-
-    def _restore(self) -> None:
-        """Reload jobs from disk; re-queue unfinished ones, re-register finished models."""
-        for path in sorted(self.directory.glob("*/job.json")):
-            try:
-                record = JobRecord.from_json(path.read_text())
-            except (ValueError, TypeError, KeyError) as error:
-                log.warning("ignoring unreadable job file %s: %s", path, error)
-                continue
-            self._records[record.job_id] = record
-            self._live[record.job_id] = _Live()
-            if record.state in (QUEUED, RUNNING):
-                self._update(record.job_id, state=QUEUED, message="resuming after a server restart")
-                self._enqueue(record.job_id)
-            elif record.state == SUCCEEDED:
-                self._register(record)
+    def _restored(self, record: JobRecord) -> None:
+        self._register(record)
 
     # -- the worker ----------------------------------------------------------------------
-    def _enqueue(self, job_id: str) -> None:
-        self._queue.put(job_id)
-        if self._worker is None or not self._worker.is_alive():
-            self._worker = threading.Thread(target=self._work, name="sambridge-training", daemon=True)
-            self._worker.start()
-
-    def _work(self) -> None:
-        while True:
-            job_id = self._queue.get()
-            if self.get(job_id).state != QUEUED:
-                continue
-            try:
-                self._run(job_id)
-            except Cancelled:
-                self._update(job_id, state=CANCELLED, message="cancelled")
-            except Exception as error:  # noqa: BLE001 - a failed job must not kill the worker
-                log.exception("training job %s failed", job_id)
-                self._update(job_id, state=FAILED, message=f"{type(error).__name__}: {error}")
-
     def _run(self, job_id: str) -> None:
         record = self.get(job_id)
         spec, live = record.spec, self._live[job_id]
@@ -353,11 +212,6 @@ class JobManager:
             self.on_finished(Path(record.checkpoint_path), name)
         except Exception as error:  # noqa: BLE001 - a missing file must not block the server start
             log.warning("could not register model %s of job %s: %s", name, record.job_id, error)
-
-
-def _visible(record: JobRecord, viewer: str | None) -> bool:
-    """Whether ``viewer`` (None: everyone's view) may see the job: its owner, or nobody owns it."""
-    return viewer is None or not record.owner or record.owner == viewer
 
 
 def _config_values(spec: JobSpec) -> dict[str, Any]:
