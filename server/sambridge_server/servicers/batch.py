@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import threading
 
 import grpc
 
 from sambridge.v1 import batch_pb2, batch_pb2_grpc, common_pb2, training_pb2
 from sambridge_server.engine.batch import BatchJob, BatchProgress, BatchSpec
 from sambridge_server.engine.workspace import Workspace
-from sambridge_server.servicers.rpc import abort_call, caller_key, is_admin, unary
+from sambridge_server.servicers.rpc import caller_key, is_admin, unary, watch_job
 
 _STATES = {name: getattr(training_pb2, name) for name in ("QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED")}
 
@@ -64,28 +63,9 @@ class BatchServicer(batch_pb2_grpc.BatchServiceServicer):
 
     def WatchJob(self, request, context):
         """Stream the job's changes and progress until it ends (or the caller leaves)."""
-        left = threading.Event()
-
-        def leave() -> None:
-            left.set()
-            self.jobs.wake()
-
-        context.add_callback(leave)
-        try:
-            events = self.jobs.watch(request.job_id, self._viewer(context), stopped=left.is_set)
-            first = next(events, None)
-        except Exception as exc:  # noqa: BLE001 - unknown job -> NOT_FOUND
-            abort_call(context, exc)
-            return
-        if first is None:
-            return
-        for kind, value in _chain(first, events):
-            if not context.is_active():
-                return
-            if kind == "job":
-                yield batch_pb2.BatchJobEvent(job=job_message(value))
-            else:
-                yield batch_pb2.BatchJobEvent(progress=progress_message(value))
+        return watch_job(context, self.jobs, request.job_id, self._viewer(context),
+                         lambda job: batch_pb2.BatchJobEvent(job=job_message(job)),
+                         lambda progress: batch_pb2.BatchJobEvent(progress=progress_message(progress)))
 
     @unary
     def CancelJob(self, request, context):
@@ -101,8 +81,3 @@ class BatchServicer(batch_pb2_grpc.BatchServiceServicer):
     def ListJobs(self, request, context):
         """The caller's batch jobs (every job for an admin), oldest first."""
         return batch_pb2.ListBatchJobsResponse(jobs=[job_message(j) for j in self.jobs.list(self._viewer(context))])
-
-
-def _chain(first, rest):
-    yield first
-    yield from rest

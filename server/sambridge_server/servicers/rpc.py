@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 import hmac
 import logging
 import queue
@@ -296,3 +297,32 @@ def idle_limited(messages: Iterator[Any], idle_s: float) -> Iterator[Any]:
             yield item
     finally:
         abandoned.set()
+
+
+def watch_job(context: grpc.ServicerContext, jobs, job_id: str, viewer: str | None,
+              job_event: Callable, progress_event: Callable) -> Iterator:
+    """Stream a background job's changes (``job_event(record)``) and progress (``progress_event(p)``)
+    until it ends or the caller leaves; an unknown job ends the call with NOT_FOUND.
+
+    A watcher waits on the job's changes, not in a loop; the moment its caller leaves it is woken
+    and ends, handing back its thread. The job itself keeps running.
+    """
+    left = threading.Event()
+
+    def leave() -> None:
+        left.set()
+        jobs.wake()
+
+    context.add_callback(leave)
+    try:
+        events = jobs.watch(job_id, viewer, stopped=left.is_set)
+        first = next(events, None)
+    except Exception as exc:  # noqa: BLE001 - unknown job -> NOT_FOUND
+        abort_call(context, exc)
+        return
+    if first is None:  # the caller left before the first event
+        return
+    for kind, value in itertools.chain([first], events):
+        if not context.is_active():
+            return
+        yield job_event(value) if kind == "job" else progress_event(value)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import math
-import threading
 
 import grpc
 from sambridge.v1 import training_pb2, training_pb2_grpc
 from sambridge_server.engine.training.jobs import JobRecord, JobSpec
 from sambridge_server.engine.training.config import Progress
 from sambridge_server.engine.workspace import Workspace
-from sambridge_server.servicers.rpc import abort_call, caller_key, is_admin, unary
+from sambridge_server.servicers.rpc import caller_key, is_admin, unary, watch_job
 
 _STATES = {name: getattr(training_pb2, name) for name in ("QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED")}
 
@@ -73,28 +72,9 @@ class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):
         A watcher waits on the job's changes, not in a loop; the moment its caller leaves it is
         woken and ends, handing back its thread. (How many watchers may be open at once is
         bounded in servicers/admission.py.)"""
-        left = threading.Event()
-
-        def leave() -> None:
-            left.set()
-            self.workspace.jobs.wake()
-
-        context.add_callback(leave)
-        try:
-            events = self.workspace.jobs.watch(request.job_id, self._viewer(context), stopped=left.is_set)
-            first = next(events, None)
-        except Exception as exc:  # noqa: BLE001 - unknown job -> NOT_FOUND
-            abort_call(context, exc)
-            return
-        if first is None:  # the caller left before the first event
-            return
-        for kind, value in _chain(first, events):
-            if not context.is_active():
-                return  # the job keeps running; only this watcher stops
-            if kind == "job":
-                yield training_pb2.JobEvent(job=job_message(value))
-            else:
-                yield training_pb2.JobEvent(progress=progress_message(value))
+        return watch_job(context, self.workspace.jobs, request.job_id, self._viewer(context),
+                         lambda job: training_pb2.JobEvent(job=job_message(job)),
+                         lambda progress: training_pb2.JobEvent(progress=progress_message(progress)))
 
     @unary
     def CancelJob(self, request, context):
@@ -111,8 +91,3 @@ class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):
         """The caller's jobs (every job for an admin), oldest first."""
         jobs = self.workspace.jobs.list(self._viewer(context))
         return training_pb2.ListJobsResponse(jobs=[job_message(r) for r in jobs])
-
-
-def _chain(first, rest):
-    yield first
-    yield from rest
