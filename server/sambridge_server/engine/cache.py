@@ -25,7 +25,6 @@ import shutil
 import threading
 import time
 import uuid
-from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -35,6 +34,7 @@ import zarr
 
 from .callbacks import raise_if_cancelled
 from .embeddings import ImageEmbeddings, Precision, ProgressFn, CancelledFn, compute_embeddings
+from .lru import LRU
 from .models import LoadedModel
 from .sam2_models import storage as sam2_storage
 from .sam2_models.features import Sam2Features
@@ -216,8 +216,8 @@ class EmbeddingCache:
         """``memory_budget_bytes`` bounds the in-memory entries; ``cache_dir`` enables disk."""
         self.memory_budget_bytes = int(memory_budget_bytes)
         self.disk = DiskStore(cache_dir) if cache_dir is not None else None
-        self._entries: OrderedDict[CacheKey, ImageEmbeddings] = OrderedDict()
-        self._bytes = 0
+        # An entry larger than the whole budget is kept on disk only.
+        self._entries: LRU[CacheKey, ImageEmbeddings] = LRU(self.memory_budget_bytes, lambda e: e.nbytes)
         self._lock = threading.Lock()
         self._inflight: dict[CacheKey, threading.Event] = {}
         self.hits_memory = 0
@@ -228,7 +228,7 @@ class EmbeddingCache:
     def memory_bytes(self) -> int:
         """Bytes currently held in memory."""
         with self._lock:
-            return self._bytes
+            return int(self._entries.total)
 
     def key_for(
         self,
@@ -245,9 +245,8 @@ class EmbeddingCache:
         """Cached embeddings from memory, else disk (then kept in memory), else None."""
         with self._lock:
             if key in self._entries:
-                self._entries.move_to_end(key)
                 self.hits_memory += 1
-                return self._entries[key]
+                return self._entries.get(key)
         if self.disk is None:
             return None
         embeddings = self.disk.read(key)
@@ -264,17 +263,8 @@ class EmbeddingCache:
             self.disk.write(key, embeddings)
 
     def _remember(self, key: CacheKey, embeddings: ImageEmbeddings) -> None:
-        size = embeddings.nbytes
         with self._lock:
-            if key in self._entries:
-                self._bytes -= self._entries.pop(key).nbytes
-            if size > self.memory_budget_bytes:
-                return  # larger than the whole budget: disk only
-            self._entries[key] = embeddings
-            self._bytes += size
-            while self._bytes > self.memory_budget_bytes:
-                _, evicted = self._entries.popitem(last=False)
-                self._bytes -= evicted.nbytes
+            self._entries.put(key, embeddings)
 
     def get_or_compute(self, key: CacheKey, compute: Callable[[], ImageEmbeddings],
                        cancelled: CancelledFn | None = None) -> ImageEmbeddings:
@@ -342,7 +332,6 @@ class EmbeddingCache:
         """Drop all in-memory entries (disk entries stay)."""
         with self._lock:
             self._entries.clear()
-            self._bytes = 0
 
 
 def _acquire_file_lock(lock, cancelled: CancelledFn | None) -> None:
