@@ -67,8 +67,9 @@ def test_killing_a_worker_mid_run_gives_the_same_output(mosaic_root, executor):
     spec = BatchSpec(inputs=("mosaic.tif",), output="killed.zarr", **{**SPEC, "overlap": 40})
     plan = plan_batch(spec, [mosaic_root])
     result = execute_batch(plan, executor, "killed", progress=kill_one)
-    # a chunk the killed worker recorded before its result reached the scheduler is found done
-    assert killed and result.computed + result.reused == len(plan.tasks) == 64 and result.reused <= 2
+    # chunks the killed worker recorded before their results reached the scheduler are found done
+    # (how many depends on how many it had in flight); every other chunk is computed once
+    assert killed and result.computed + result.reused == len(plan.tasks) == 64 and result.reused < 16
     labels = read_labels(mosaic_root / "killed.zarr", "mosaic")
     fg = expected > 0
     assert np.array_equal(labels > 0, fg)
