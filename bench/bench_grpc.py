@@ -52,7 +52,8 @@ def main() -> None:
     from sambridge_server.config import ModelSource, ServerConfig
     from sambridge_server.engine.prompts import decoding as prompts
     from sambridge_server.engine.models import PRESETS, build_sam, save_checkpoint
-    from sambridge_server.engine.workspace import EmbeddingRequest, Workspace
+    from sambridge_server.engine.requests import EmbeddingRequest
+    from sambridge_server.engine.workspace import Workspace
 
     image = real_image()
     rng = np.random.default_rng(0)

@@ -319,7 +319,7 @@ def ais_scores(client, workspace, decoder, eval_set: EvalSet, tiling: str, crop:
     embeds the whole frame (a crop alone would be zoomed), native-tiling AIS runs on the crop's
     tiles (the same zoom as the frame's tiles).
     """
-    from sambridge_server.engine.workspace import EmbeddingRequest
+    from sambridge_server.engine.requests import EmbeddingRequest
 
     def prepare(frame: Frame) -> tuple:
         """(AIS maps, window of the maps to score, labels, image) of the scored region."""

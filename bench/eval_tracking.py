@@ -50,7 +50,8 @@ def ais_masks(name: str, image: np.ndarray) -> np.ndarray:
 
     from sambridge_server.config import ServerConfig
     from sambridge_server.default_model import cache_home, ensure_default_model
-    from sambridge_server.engine.workspace import EmbeddingRequest, Workspace
+    from sambridge_server.engine.requests import EmbeddingRequest
+    from sambridge_server.engine.workspace import Workspace
 
     stack = np.ascontiguousarray(image.astype(np.float32))
     key = image_id(stack, "tyx").replace(":", "_")

@@ -47,7 +47,7 @@ def test_handle_click_loop_equals_engine_replication(bench, crop, tmp_path):
     from sambridge import Client
     from sambridge_server.engine.models import PRESETS, build_sam, save_checkpoint
     from sambridge_server.engine.prompts.decoding import decode
-    from sambridge_server.engine.workspace import EmbeddingRequest
+    from sambridge_server.engine.requests import EmbeddingRequest
 
     image, _, target = crop
     path = tmp_path / "tiny.pth"

@@ -96,7 +96,7 @@ def test_calls_beyond_the_concurrency_limit_get_resource_exhausted(tiny_checkpoi
     release = threading.Event()
     started = threading.Semaphore(0)
 
-    from sambridge_server.engine.workspace import EmbedSummary
+    from sambridge_server.engine.requests import EmbedSummary
 
     def fake_embed(request, indices=(), progress=None, cancelled=None):
         started.release()

@@ -10,7 +10,7 @@ from sambridge import SamBridgeError
 from sambridge_server.engine.prompts.corrections import corrective_clicks
 from sambridge_server.engine.embeddings import compute_embeddings
 from sambridge_server.engine.prompts.decoding import decode
-from sambridge_server.engine.workspace import EmbeddingRequest
+from sambridge_server.engine.requests import EmbeddingRequest
 from sambridge_server.engine.prompts.windows import window_size
 
 TILE, HALO = (256, 256), (64, 64)

@@ -54,7 +54,7 @@ def test_multimask_returns_three_sorted_candidates(client, image):
 def test_object_handle_reuses_previous_logits(client, live, image):
     from sambridge import wire
     from sambridge_server.engine.prompts.decoding import decode
-    from sambridge_server.engine.workspace import EmbeddingRequest
+    from sambridge_server.engine.requests import EmbeddingRequest
 
     first = client.segment(image, box=(20, 20, 90, 90), object_id="cell-1", model="tiny")
     # A correction with only a negative point: the handle adds it to the box and supplies the

@@ -9,7 +9,7 @@ import pytest
 from sambridge.client import SamBridgeError
 from sambridge_server.engine.volume import merge3d
 from sambridge_server.engine import volume
-from sambridge_server.engine.workspace import EmbeddingRequest
+from sambridge_server.engine.requests import EmbeddingRequest
 
 CROP = (slice(None), slice(200, 264), slice(340, 404))  # 5 x 64 x 64 across two CHO nuclei
 
@@ -37,7 +37,7 @@ def volume_id(live, cho):
 
 
 def _engine_source(live, volume_id):
-    return live[0].volume_source(EmbeddingRequest(image_id=volume_id, model="tiny"))
+    return live[0].volume.volume_source(EmbeddingRequest(image_id=volume_id, model="tiny"))
 
 
 def test_propagate_equals_engine(client, live, cho, volume_id):
@@ -131,4 +131,4 @@ def test_annotation_prompts_honour_cancellation(live, cho):
     key = EmbeddingRequest(image_id=image_id, model="tiny")
     annotation = volume.SliceAnnotation(z=1, box=np.array([20, 20, 44, 44]))
     with pytest.raises(Cancelled):
-        workspace.propagate(key, [annotation], volume.PropagationOptions(), cancelled=lambda: True)
+        workspace.volume.propagate(key, [annotation], volume.PropagationOptions(), cancelled=lambda: True)

@@ -7,15 +7,12 @@ algorithm lives in the capability modules this class composes.
 from __future__ import annotations
 
 import math
-import re
 import threading
 import time
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-import torch
 
 from .automatic.planes import AutomaticSegmenter, LabelResult
 from .cache import CacheKey, EmbeddingCache
@@ -29,65 +26,21 @@ from .images import ImageStore, StoredImage, requested_planes
 from .interrupt import interruptible_model, stops_when
 from .labels import ObjectSummary, summarize_labels
 from .model_zoo import ModelZoo, default_model_dir, load_registry
-from .model_families import MEMORY_PROPAGATION, PROMPT_PROPAGATION, family_of, load_any_checkpoint, require_capability
+from .model_families import family_of, load_any_checkpoint
 from .model_registry import ModelRegistry
 from .models import LoadedModel
 from .prompts.many_objects import paint_objects
 from .prompts import interactive
 from .prompts.objects import ObjectState, ObjectStore
 from .prompts.windows import in_window
-from .sam2_models import SlicePrompt, compute_sam2_features, propagate_stack
+from .sam2_models import compute_sam2_features
 from .sam2_models import serving as sam2_serving
 from .sam2_models.features import Sam2Features
 from .tiling import Block
+from .requests import EmbeddingRequest, EmbedSummary, check_model_name, resolve_device
 from .tracking.tracker import Tracker
-from .volume.annotations import SliceAnnotation, annotation_masks, seed_objects
-from .volume.auto3d import segment_3d
-from .volume.merge3d import MergeOptions
-from .volume.propagation import propagate_object, propagate_objects
-from .volume.results import VolumeLabels, propagated_labels, summarize_volume
-from .volume.source import PropagationOptions, VolumeSource
+from .volume.calls import VolumeCalls
 
-
-
-@dataclass(frozen=True)
-class EmbeddingRequest:
-    """Which embeddings a call uses: image, model (None = default), tiling, precision.
-
-    ``tile_shape=None`` means the model's native tiling (none for SAM / micro_sam checkpoints);
-    ``whole_image`` forces one SAM input even for a model that has one.
-    """
-
-    image_id: str
-    model: str | None = None
-    tile_shape: tuple[int, int] | None = None
-    halo: tuple[int, int] | None = None
-    precision: str | None = None
-    whole_image: bool = False
-
-    def with_tiling_of(self, model: LoadedModel) -> "EmbeddingRequest":
-        """This request with an unset tiling replaced by ``model``'s native tiling."""
-        native = model.native_tiling
-        if self.tile_shape is not None or self.whole_image or native is None:
-            return self
-        return replace(self, tile_shape=native.tile_shape, halo=native.halo)
-
-
-@dataclass(frozen=True)
-class EmbedSummary:
-    """Outcome of ``Workspace.embed``."""
-
-    n_tiles: int
-    n_slices: int
-    n_cached: int
-    seconds: float
-
-
-def resolve_device(device: str) -> str:
-    """'auto' -> 'cuda' when a GPU is visible, else 'cpu'."""
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
 
 
 class Workspace:
@@ -107,7 +60,10 @@ class Workspace:
         self._keys: dict[tuple, CacheKey] = {}
         self.automatic = AutomaticSegmenter(lambda request: self._resolve(request)[:2], self.embeddings_for,
                                             self._plane_key)
-        # Late-bound: the tracker always calls the workspace's current methods.
+        # Late-bound: the capabilities always call the workspace's current methods.
+        self.volume = VolumeCalls(self.images, self.models, lambda request: self._resolve(request),
+                                  lambda *a, **k: self.embeddings_for(*a, **k), lambda *a, **k: self.segment(*a, **k),
+                                  lambda *a, **k: self.auto_segment(*a, **k))
         self.tracking = Tracker(self.images.get, self.models.get, lambda *a, **k: self.embeddings_for(*a, **k),
                                 lambda *a, **k: self.auto_segment(*a, **k))
         self.zoo = ModelZoo(load_registry(config.model_registry),
@@ -365,23 +321,11 @@ class Workspace:
         """SAM2's automatic mask generator on every requested plane (ids unique across planes)."""
         image, model, _, _ = self._resolve(request)
         method = sam2_serving.check_method(model, method)
-        params = sam2_serving.amg_params(amg_params)
         planes = requested_planes(image, indices)
-        labels = np.zeros((len(planes),) + image.spatial_shape, dtype=np.uint32)
-        report = progress or (lambda done, total, stage: None)
-        objects: list[ObjectSummary] = []
-        for done, index in enumerate(planes):
-            raise_if_cancelled(cancelled, "automatic segmentation was cancelled")
-            features, _, _ = self.embeddings_for(request, index, cancelled=cancelled)
-            report(done + 1, len(planes), "embedding")
-            plane = sam2_serving.auto_segment_plane(model, image.plane(index), features, params, None, cancelled)
-            offset = int(labels[:done].max()) if done else 0
-            plane[plane > 0] += offset
-            labels[done] = plane
-            objects += summarize_labels(plane, None, index)
-            report(done + 1, len(planes), "segmenting")
-        axes = image.axes.replace("c", "")
-        return LabelResult(labels if image.is_stack else labels[0], axes, objects, method)
+        labels, objects = sam2_serving.auto_segment_planes(
+            model, image, planes, lambda index: self.embeddings_for(request, index, cancelled=cancelled)[0],
+            sam2_serving.amg_params(amg_params), progress, cancelled)
+        return LabelResult(labels if image.is_stack else labels[0], image.axes.replace("c", ""), objects, method)
 
     def _plane_key(self, request: EmbeddingRequest, index: int, model: LoadedModel) -> CacheKey:
         return self._cache_key(self.images.get(request.image_id), index, model, request,
@@ -405,116 +349,3 @@ class Workspace:
         else:
             samples = pairs_from_images([(self.images.get(i), self.images.get(j)) for i, j in pairs])
         return self.jobs.submit(spec, samples, owner=owner)
-
-    # -- volumes ----------------------------------------------------------------------
-    def volume_source(self, request: EmbeddingRequest, cancelled: CancelledFn | None = None) -> VolumeSource:
-        """A stored (z, y, x) stack as propagation sees it: per-slice embeddings computed lazily and
-        cached; zy / zx plane embeddings from derived stacks (all-plane refinement).
-
-        ``cancelled`` is polled while an embedding is computed or waited for.
-        """
-        image = self.images.get(request.image_id)
-        if not image.is_stack:
-            raise InvalidInput(f"image {request.image_id} is 2D (axes {image.axes}); volume calls need a (z, y, x) "
-                               "stack")
-        model = self.models.get(request.model)
-        derived: dict[str, str] = {}
-
-        def embeddings_at(z: int) -> ImageEmbeddings:
-            return self.embeddings_for(request, z, cancelled=cancelled)[0]
-
-        def plane_embeddings(axis: str, index: int) -> ImageEmbeddings:
-            if axis not in derived:
-                derived[axis] = self.images.put_transposed(image, axis)
-            return self.embeddings_for(replace(request, image_id=derived[axis]), index, cancelled=cancelled)[0]
-
-        return VolumeSource(model, (image.n_slices,) + tuple(image.spatial_shape), embeddings_at, plane_embeddings)
-
-    def propagate(self, request: EmbeddingRequest, annotations: Sequence[SliceAnnotation],
-                  options: PropagationOptions, progress: ProgressFn | None = None,
-                  cancelled: CancelledFn | None = None) -> VolumeLabels:
-        """One object through z from its annotated slices (masks, or prompts decoded on their slice)."""
-        if self._propagation_method(request, options) == "memory":
-            prompts = [SlicePrompt(a.z, 1, a.points, a.point_labels, a.box, a.mask) for a in annotations]
-            return self._memory_volume(request, prompts, progress, cancelled)
-        source = self.volume_source(request, cancelled)
-
-        def decode(z: int, points, point_labels, box) -> np.ndarray:
-            result = self.segment(request, z, points=points, point_labels=point_labels, box=box, cancelled=cancelled)
-            return result.masks[int(np.argmax(result.scores))]
-
-        masks = annotation_masks(annotations, source.shape[0], decode)
-        result = propagate_object(source, masks, options, progress=progress, cancelled=cancelled)
-        return propagated_labels(result, {1: min(masks)})
-
-    def propagate_labels(self, request: EmbeddingRequest, z: int, labels: np.ndarray,
-                         options: PropagationOptions, progress: ProgressFn | None = None,
-                         cancelled: CancelledFn | None = None) -> VolumeLabels:
-        """Every object of slice z's 2D label image through z, decoded in batches per slice."""
-        if self._propagation_method(request, options) == "memory":
-            labels = np.asarray(labels)
-            prompts = [SlicePrompt(int(z), int(label), mask=labels == label) for label in np.unique(labels) if label]
-            return self._memory_volume(request, prompts, progress, cancelled)
-        source = self.volume_source(request, cancelled)
-        objects = seed_objects(labels, z, source.shape)
-        result = propagate_objects(source, objects, options, progress=progress, cancelled=cancelled)
-        return propagated_labels(result, {label: z for label in objects})
-
-    def _propagation_method(self, request: EmbeddingRequest, options: PropagationOptions) -> str:
-        """The method a volume call runs ("prompts" or "memory"), checked against the model's family."""
-        model = self.models.get(request.model)
-        method = options.method or ("memory" if family_of(model) == "sam2" else "prompts")
-        if method not in ("prompts", "memory"):
-            raise InvalidInput(f"unknown propagation method {method!r}; use 'prompts' or 'memory'")
-        require_capability(model, MEMORY_PROPAGATION if method == "memory" else PROMPT_PROPAGATION)
-        if method == "memory" and options.all_planes:
-            raise InvalidInput("all_planes refines prompt propagation; memory propagation does not use it")
-        return method
-
-    def _memory_volume(self, request: EmbeddingRequest, prompts: Sequence[SlicePrompt],
-                       progress: ProgressFn | None, cancelled: CancelledFn | None) -> VolumeLabels:
-        """``propagate_memory`` as a VolumeLabels (objects summarised with the slice they were prompted on)."""
-        labels = self.propagate_memory(request, prompts, progress, cancelled)
-        first = {}
-        for prompt in prompts:
-            first[int(prompt.object_id)] = min(first.get(int(prompt.object_id), prompt.frame), prompt.frame)
-        occupied = np.flatnonzero(labels.reshape(len(labels), -1).any(axis=1))
-        z_range = (int(occupied[0]), int(occupied[-1]) + 1) if len(occupied) else (0, 0)
-        return VolumeLabels(labels, summarize_volume(labels, None, first), *z_range)
-
-    def propagate_memory(self, request: EmbeddingRequest, prompts: Sequence[SlicePrompt],
-                         progress: ProgressFn | None = None, cancelled: CancelledFn | None = None) -> np.ndarray:
-        """SAM2 memory propagation (``method="memory"``) of every prompted object through a stack's slices
-        (z or t): forward from the earliest annotated slice, then backward; (n, H, W) uint32 labels = object ids."""
-        image, model, _, request = self._resolve(request)
-        require_capability(model, MEMORY_PROPAGATION)
-        if not image.is_stack:
-            raise InvalidInput(f"image {request.image_id} is 2D (axes {image.axes}); memory propagation needs a stack")
-        whole = replace(request, tile_shape=None, halo=None)
-
-        def features(z: int) -> Sam2Features:
-            return self.embeddings_for(whole, z, cancelled=cancelled)[0]
-
-        labels, _ = propagate_stack(model, image.n_slices, image.spatial_shape, features, prompts, progress, cancelled)
-        return labels
-
-    def auto_segment_3d(self, request: EmbeddingRequest, method: str, merge: MergeOptions,
-                        all_planes: bool = False, ais_params: dict | None = None, amg_params: dict | None = None,
-                        progress: StageProgressFn | None = None,
-                        cancelled: CancelledFn | None = None) -> VolumeLabels:
-        """Automatic segmentation of every slice merged into 3D objects (stages: the 2D ones, then "merging")."""
-        source = self.volume_source(request, cancelled)  # rejects 2D images
-        merge.validate()
-        report = progress or (lambda done, total, stage: None)
-        slices = self.auto_segment(request, method, ais_params=ais_params, amg_params=amg_params,
-                                   progress=report, cancelled=cancelled)
-        report(0, 1, "merging")
-        return segment_3d(slices.labels, merge, source if all_planes else None, cancelled)
-
-_MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,63}")
-
-
-def check_model_name(name: str) -> None:
-    """InvalidInput unless ``name`` is 1-64 letters, digits, '.', '_', '+' or '-' (no path parts)."""
-    if not _MODEL_NAME.fullmatch(name or "") or ".." in name:
-        raise InvalidInput(f"invalid model name {name[:80]!r}: use 1-64 letters, digits, '.', '_', '+' or '-'")

@@ -8,7 +8,7 @@ import numpy as np
 from sambridge import wire
 from sambridge.v1 import automatic_pb2, common_pb2, volume_pb2
 from sambridge_server.engine.errors import InvalidInput
-from sambridge_server.engine.workspace import EmbeddingRequest
+from sambridge_server.engine.requests import EmbeddingRequest
 
 MIN_TILE = 16
 MAX_TILE = 1 << 16

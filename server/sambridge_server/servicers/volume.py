@@ -83,7 +83,7 @@ class VolumeServicer(volume_pb2_grpc.VolumeServiceServicer):
         """One object from its annotated slices."""
 
         def work(control):
-            return self.workspace.propagate(
+            return self.workspace.volume.propagate(
                 embedding_request(request.key), [slice_annotation(a) for a in request.annotations],
                 propagation_options(request.options),
                 progress=lambda done, total: control.progress(done, total, "propagating"),
@@ -103,7 +103,7 @@ class VolumeServicer(volume_pb2_grpc.VolumeServiceServicer):
             labels, axes = wire.from_ndarray(request.labels, max_bytes=4 * height * width * 2)
             if axes != "yx":
                 raise InvalidInput(f"labels must be a 2D integer 'yx' image, got axes {axes!r}")
-            return self.workspace.propagate_labels(
+            return self.workspace.volume.propagate_labels(
                 key, int(request.z), labels, propagation_options(request.options),
                 progress=lambda done, total: control.progress(done, total, "propagating"),
                 cancelled=control.cancelled,
@@ -115,7 +115,7 @@ class VolumeServicer(volume_pb2_grpc.VolumeServiceServicer):
         """Per-slice automatic segmentation (AIS/AMG) merged across slices into 3D objects."""
 
         def work(control):
-            return self.workspace.auto_segment_3d(
+            return self.workspace.volume.auto_segment_3d(
                 embedding_request(request.key), method_name(request.method), merge_options(request),
                 all_planes=request.all_planes, ais_params=set_params(request.ais), amg_params=set_params(request.amg),
                 progress=lambda done, total, stage="segmenting": control.progress(done, total, stage),

@@ -12,7 +12,8 @@ from sambridge_server.engine.errors import FailedPrecondition
 from sambridge_server.engine.models import PRESETS, build_sam, save_checkpoint
 from sambridge_server.engine.sam2_models import Sam2Prompt, SlicePrompt, decode_prompts
 from sambridge_server.engine.volume.source import PropagationOptions
-from sambridge_server.engine.workspace import EmbeddingRequest, Workspace
+from sambridge_server.engine.requests import EmbeddingRequest
+from sambridge_server.engine.workspace import Workspace
 
 
 @pytest.fixture(scope="module")
@@ -51,14 +52,14 @@ def test_amg_and_ais(workspace):
 
 def test_memory_propagation_and_the_wrong_family(workspace, hela_nuclei):
     _, box, _ = hela_nuclei[1]
-    labels = workspace.propagate_memory(EmbeddingRequest("movie", model="hiera"), [SlicePrompt(0, 5, box=box)])
+    labels = workspace.volume.propagate_memory(EmbeddingRequest("movie", model="hiera"), [SlicePrompt(0, 5, box=box)])
     assert labels.shape == (2, 256, 320) and set(np.unique(labels)) <= {0, 5} and (labels[1] == 5).any()
     with pytest.raises(FailedPrecondition, match="model 'tiny' \\(vit_tiny\\).*memory propagation"):
-        workspace.propagate_memory(EmbeddingRequest("movie", model="tiny"), [SlicePrompt(0, 5, box=box)])
+        workspace.volume.propagate_memory(EmbeddingRequest("movie", model="tiny"), [SlicePrompt(0, 5, box=box)])
     with pytest.raises(FailedPrecondition, match="model 'hiera'.*prompt propagation"):
-        workspace.propagate(EmbeddingRequest("movie", model="hiera"), [], PropagationOptions(method="prompts"))
+        workspace.volume.propagate(EmbeddingRequest("movie", model="hiera"), [], PropagationOptions(method="prompts"))
     with pytest.raises(FailedPrecondition, match="model 'tiny'.*memory propagation"):
-        workspace.propagate(EmbeddingRequest("movie", model="tiny"), [], PropagationOptions(method="memory"))
+        workspace.volume.propagate(EmbeddingRequest("movie", model="tiny"), [], PropagationOptions(method="memory"))
 
 
 def test_interactive_tracking_defaults_to_memory_for_sam2(workspace, hela_nuclei):
@@ -78,7 +79,7 @@ def test_volume_calls_default_to_memory_for_sam2(workspace, hela_nuclei):
     slice0 = np.zeros((256, 320), np.uint32)
     for label, (mask, _, _) in zip((3, 9), hela_nuclei[:2]):
         slice0[mask] = label
-    outcome = workspace.propagate_labels(EmbeddingRequest("movie", model="hiera"), 0, slice0, PropagationOptions())
+    outcome = workspace.volume.propagate_labels(EmbeddingRequest("movie", model="hiera"), 0, slice0, PropagationOptions())
     assert outcome.labels.shape == (2, 256, 320) and set(np.unique(outcome.labels)) <= {0, 3, 9}
     assert {o.label for o in outcome.objects} <= {3, 9} and (outcome.z_begin, outcome.z_end) == (0, 2)
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..callbacks import raise_if_cancelled
 from ..errors import FailedPrecondition, InvalidInput
+from ..labels import summarize_labels
 from ..prompts.interactive import SegmentResult
 from .amg import Sam2AMGParams, sam2_amg
 from .decoding import LOW_RES, Sam2Prompt, decode_prompts
@@ -90,3 +91,23 @@ def check_method(model: Any, method: str) -> str:
                                  "segment automatically with method='amg'")
     raise InvalidInput(f"unknown automatic segmentation method {method!r}; use 'ais' or 'amg'")
 
+
+def auto_segment_planes(model: Any, image: Any, planes: list[int], features_at: Callable[[int], Sam2Features],
+                        params: Sam2AMGParams, progress: Callable[[int, int, str], None] | None = None,
+                        cancelled: Callable[[], bool] | None = None) -> tuple[np.ndarray, list]:
+    """SAM2's AMG on the given planes of a stored image: (len(planes), H, W) uint32 labels with ids
+    unique across planes, and their per-object summaries. Stages: "embedding", "segmenting"."""
+    labels = np.zeros((len(planes),) + tuple(image.spatial_shape), dtype=np.uint32)
+    report = progress or (lambda done, total, stage: None)
+    objects: list = []
+    for done, index in enumerate(planes):
+        raise_if_cancelled(cancelled, "automatic segmentation was cancelled")
+        features = features_at(index)
+        report(done + 1, len(planes), "embedding")
+        plane = auto_segment_plane(model, image.plane(index), features, params, None, cancelled)
+        offset = int(labels[:done].max()) if done else 0
+        plane[plane > 0] += offset
+        labels[done] = plane
+        objects += summarize_labels(plane, None, index)
+        report(done + 1, len(planes), "segmenting")
+    return labels, objects
