@@ -79,6 +79,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="batch jobs: worker processes of the LocalCluster started on the first batch (default 1)")
     parser.add_argument("--dask-scheduler", default=None,
                         help="batch jobs: use the Dask scheduler at this address (tcp://host:8786) instead")
+    parser.add_argument("--exit-with-stdin", action="store_true",
+                        help="stop when standard input closes: a server started by another program (Fiji's "
+                             "'Start local server') ends with it, even when that program is killed")
     parser.add_argument("--log-level", default="INFO")
     return parser.parse_args(argv)
 
@@ -171,6 +174,18 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    if args.exit_with_stdin:
+        threading.Thread(target=_stop_at_stdin_eof, args=(stop,), name="sambridge-stdin", daemon=True).start()
     stop.wait()
     server.stop(grace=2).wait()
     return 0
+
+
+def _stop_at_stdin_eof(stop: threading.Event) -> None:
+    """Set ``stop`` once standard input reaches end of file (the program that started us is gone)."""
+    try:
+        while sys.stdin.buffer.read(4096):
+            pass
+    except (OSError, ValueError):
+        pass
+    stop.set()

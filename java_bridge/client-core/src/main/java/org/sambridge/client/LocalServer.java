@@ -39,7 +39,7 @@ public final class LocalServer implements AutoCloseable {
     /**
      * Starts the server and waits until it listens.
      *
-     * @param command the command (see {@link ServerCommand}); "--host 127.0.0.1 --port 0" is added
+     * @param command the command (see {@link ServerCommand}); "--host 127.0.0.1 --port 0 --exit-with-stdin" is added
      * @param extraArgs further server options (e.g. --checkpoint, --cache-dir)
      * @param log receives every line the server prints (stdout and stderr)
      * @param timeoutSeconds how long to wait for "listening on"
@@ -53,6 +53,8 @@ public final class LocalServer implements AutoCloseable {
         full.add("127.0.0.1");
         full.add("--port");
         full.add("0");
+        // Ends with us even when we are killed: our end of its stdin pipe closes then.
+        full.add("--exit-with-stdin");
         full.addAll(extraArgs);
         String token = newToken();
         ProcessBuilder builder = new ProcessBuilder(full).redirectErrorStream(true);

@@ -49,7 +49,7 @@ public class LocalServerTest {
             assertEquals("127.0.0.1:45678", server.address());
             assertEquals(32, server.token().length());
             assertTrue(server.isAlive());
-            assertEquals("starting --host 127.0.0.1 --port 0 --cache-dir /tmp/x", log.get(0));
+            assertEquals("starting --host 127.0.0.1 --port 0 --exit-with-stdin --cache-dir /tmp/x", log.get(0));
             assertEquals("token-length 32", log.get(1));
             assertFalse("the token is not on the command line", log.get(0).contains(server.token()));
         } finally {
