@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import signal
@@ -168,6 +169,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sambridge-server: {err}", file=sys.stderr)
         return 1
     server, port = build_server(config, workspace)
+    # Startup objects (torch, models, grpc) are never garbage: kept out of the collector's scans,
+    # full collections during a call (which hold the GIL) stay short.
+    gc.freeze()
     server.start()
     names = ", ".join(m.name for m in workspace.models.list())
     print(f"sambridge-server listening on {config.host}:{port} (device {workspace.device}, models: {names})", flush=True)

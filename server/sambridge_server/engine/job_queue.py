@@ -151,13 +151,23 @@ class JobQueue(Generic[R]):
 
     def _update(self, job_id: str, progress: Any = None, **changes) -> None:
         """Change the record (on disk first, unless only quiet fields changed), then tell the watchers."""
+        if changes and not set(changes) <= self.quiet_fields:
+            # On disk before in memory: whoever sees the new state (wait, watch) finds it in job.json,
+            # and no later write of this change can overwrite what they do with the file next.
+            with self._disk:
+                with self._changed:
+                    text = replace(self._records[job_id], **changes).to_json()  # type: ignore[type-var, attr-defined]
+                write_atomically(self.directory / job_id / "job.json", text)
+                self._apply(job_id, progress, changes)
+        else:
+            self._apply(job_id, progress, changes)
+
+    def _apply(self, job_id: str, progress: Any, changes: dict) -> None:
+        """Change the in-memory record and progress, then tell the watchers."""
         with self._changed:
             record = self._records[job_id]
             for key, value in changes.items():
                 setattr(record, key, value)
-        if changes and not set(changes) <= self.quiet_fields:
-            self._persist(job_id)  # a watcher that saw a state finds it in job.json too
-        with self._changed:
             live = self._live[job_id]
             if progress is not None:
                 live.progress = progress

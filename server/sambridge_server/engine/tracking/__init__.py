@@ -3,8 +3,8 @@
 Modules: ``graph`` (candidate objects and links), ``costs`` and ``divisions`` (the objective),
 ``solve`` (motile ILP, greedy fallback), ``linking`` (labels -> tracks and lineage),
 ``interactive`` (follow one annotated object with SAM), ``motion`` (its motion model),
-``metrics`` (TRA and link scores), ``ctc`` (Cell Tracking Challenge files), ``tracker``
-(tracking calls on stored images: link or follow).
+``metrics`` (TRA and link scores), ``ctc`` (Cell Tracking Challenge files), ``scip_gil`` (SCIP
+solves without holding the GIL), ``tracker`` (tracking calls on stored images: link or follow).
 """
 
 from .costs import TrackingCosts

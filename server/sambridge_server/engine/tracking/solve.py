@@ -17,6 +17,7 @@ import networkx as nx
 from ..callbacks import CancelledFn, raise_if_cancelled
 from ..errors import Cancelled, InvalidInput
 from .costs import SplitChildren, TrackingCosts, add_costs, annotate_costs, objective, split_cost
+from .scip_gil import release_gil_while_solving
 
 __all__ = ["LinkSolution", "TrackingCosts", "greedy_links", "objective", "solve_links"]
 
@@ -97,6 +98,7 @@ def _solve_ilp(
     from motile.constraints import MaxChildren, MaxParents
     from motile.variables import EdgeSelected, NodeSelected
 
+    release_gil_while_solving()  # other server threads keep running while SCIP searches
     solver = motile.Solver(motile.TrackGraph(graph, frame_attribute="t"))
     add_costs(solver, costs)
     solver.add_constraint(MaxParents(1))
