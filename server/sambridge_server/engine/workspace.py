@@ -244,15 +244,16 @@ class Workspace:
                 cancelled: CancelledFn | None = None) -> interactive.SegmentResult:
         """Decode one object; with ``object_id`` continue ``owner``'s object with all its prompts so far."""
         embeddings, model, image = self.embeddings_for(request, index, cancelled=cancelled)
-        if isinstance(embeddings, Sam2Features):
-            return sam2_serving.segment(model, embeddings, points, point_labels, box, mask, multimask, object_id)
         context = (request, index)
         previous = self.objects.current(object_id, context, owner) if object_id else None
         new = interactive.object_prompt(points, point_labels, box, image.spatial_shape)
-        result, state = interactive.segment_object(
-            model, embeddings, lambda window: self._window_embeddings(request, index, window, cancelled),
-            new, mask=mask, multimask=multimask, previous=previous,
-        )
+        if isinstance(embeddings, Sam2Features):
+            result, state = sam2_serving.segment(model, embeddings, new, mask, multimask, previous)
+        else:
+            result, state = interactive.segment_object(
+                model, embeddings, lambda window: self._window_embeddings(request, index, window, cancelled),
+                new, mask=mask, multimask=multimask, previous=previous,
+            )
         if object_id:
             self.objects.push(object_id, context, state, owner)
         return result

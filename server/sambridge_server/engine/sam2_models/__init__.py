@@ -11,6 +11,7 @@ API:
 * ``loading``: ``LoadedSam2``, ``load_sam2_checkpoint``, ``save_sam2_checkpoint``, ``build_sam2_model``
 * ``features``: ``Sam2Features``, ``compute_sam2_features``
 * ``decoding``: ``Sam2Prompt``, ``Sam2Masks``, ``decode_prompts``
+* ``interactive``: ``segment_object`` (object handles: accumulated prompts plus the previous logits)
 * ``amg``: ``Sam2AMGParams``, ``sam2_amg``, ``paint_labels``
 * ``memory``: ``MemoryPropagator``, ``PropagatedFrame``
 * ``propagation``: ``SlicePrompt``, ``propagate_stack``, ``correct``, ``paint_frame``

@@ -154,23 +154,33 @@ def decode_prompts(
     features: Sam2Features,
     prompts: Sequence[Sam2Prompt],
     multimask: bool = False,
+    tiles: Sequence[int] | None = None,
 ) -> Sam2Masks:
-    """Masks for every object's prompt (see the module doc); objects keep their order."""
+    """Masks for every object's prompt (see the module doc); objects keep their order.
+
+    ``tiles`` gives the tile each object is decoded in (default: the tile holding its prompt, or
+    the first tile for an object with mask logits only).
+    """
     net = model.model if isinstance(model, LoadedSam2) else model
     if not prompts:
         raise InvalidInput("no objects to decode")
     checked = [check_prompt(prompt, features.image_shape) for prompt in prompts]
+    if tiles is not None and len(tiles) != len(checked):
+        raise InvalidInput(f"{len(checked)} objects but {len(tiles)} tiles")
     n_masks = 3 if multimask else 1
     height, width = features.image_shape
     masks = np.zeros((len(checked), n_masks, height, width), dtype=bool)
     scores = np.zeros((len(checked), n_masks), dtype=np.float32)
     logits = np.zeros((len(checked), n_masks, LOW_RES, LOW_RES), dtype=np.float32)
-    tiles = np.zeros(len(checked), dtype=np.int64)
+    tile_of = np.zeros(len(checked), dtype=np.int64)
     groups: dict[tuple, list[int]] = defaultdict(list)
     for i, prompt in enumerate(checked):
         extent = prompt.extent_yx()
-        tile = features.grid.best_tile(extent) if len(extent) else features.grid.tiles[0]
-        tiles[i] = tile.index
+        if tiles is not None:
+            tile = features.grid.tiles[int(tiles[i])]
+        else:
+            tile = features.grid.best_tile(extent) if len(extent) else features.grid.tiles[0]
+        tile_of[i] = tile.index
         layout = _layout(prompt)
         # mask prompts (and objects without points) are decoded one at a time, as SAM2's predictor does
         key = (tile.index, layout, i if layout[2] or (not layout[0] and not layout[1]) else -1)
@@ -183,4 +193,4 @@ def decode_prompts(
             masks[(i, slice(None)) + tile.outer_slices()] = group_masks[row]
             scores[i] = group_scores[row]
             logits[i] = group_logits[row]
-    return Sam2Masks(masks=masks, scores=scores, low_res_logits=logits, tiles=tiles)
+    return Sam2Masks(masks=masks, scores=scores, low_res_logits=logits, tiles=tile_of)

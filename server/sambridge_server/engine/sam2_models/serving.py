@@ -16,28 +16,21 @@ from ..callbacks import raise_if_cancelled
 from ..errors import FailedPrecondition, InvalidInput
 from ..labels import summarize_labels
 from ..prompts.interactive import SegmentResult
+from ..prompts.objects import ObjectState
+from ..prompts.windows import ObjectPrompt
 from .amg import Sam2AMGParams, sam2_amg
-from .decoding import LOW_RES, Sam2Prompt, decode_prompts
+from .decoding import Sam2Prompt, decode_prompts
 from .features import Sam2Features
+from .interactive import segment_object
 
 CancelledFn = Callable[[], bool]
 
 
-def segment(model: Any, features: Sam2Features, points=None, point_labels=None, box=None, mask=None,
-            multimask: bool = False, object_id: str | None = None) -> SegmentResult:
-    """Decode one object (``mask`` is (256, 256) low-resolution logits from an earlier result)."""
-    if object_id:
-        raise FailedPrecondition(f"model '{model.name}' ({model.model_type}): object handles are not available for "
-                                 "SAM2 models yet; send all of the object's prompts in one call")
-    if mask is not None and np.asarray(mask).shape != (LOW_RES, LOW_RES):
-        raise InvalidInput(f"a SAM2 mask prompt is the ({LOW_RES}, {LOW_RES}) logits of an earlier result")
-    prompt = Sam2Prompt(
-        points=None if points is None or len(points) == 0 else np.asarray(points, dtype=float),
-        labels=None if points is None or len(points) == 0 else np.asarray(point_labels),
-        box=None if box is None else np.asarray(box, dtype=float), mask_logits=mask)
-    result = decode_prompts(model, features, [prompt], multimask=multimask)
-    tile = features.grid.tiles[int(result.tiles[0])]
-    return SegmentResult(result.masks[0], result.scores[0], result.low_res_logits[0], tile.outer, tile.index)
+def segment(model: Any, features: Sam2Features, new: ObjectPrompt, mask: np.ndarray | None = None,
+            multimask: bool = False, previous: ObjectState | None = None) -> tuple[SegmentResult, ObjectState]:
+    """Decode one object from its handle's ``previous`` state (None: no handle) plus this call's
+    prompts; returns the result and the object's next state (``interactive.segment_object``)."""
+    return segment_object(model, features, new, mask=mask, multimask=multimask, previous=previous)
 
 
 def segment_objects(model: Any, features: Sam2Features, points=None, boxes=None, negative_points=None,
