@@ -150,7 +150,7 @@ def test_shipped_registry_covers_meta_sam_and_every_micro_sam_model():
     names = [name for name in theirs.registry if not name.endswith("_decoder")]
     assert {"vit_b", "vit_l", "vit_h", "vit_b_lm", "vit_l_lm", "vit_t_lm", "vit_b_em_organelles",
             "vit_l_em_organelles", "vit_t_em_organelles"} <= set(names)
-    assert sorted(ours) == sorted(names)
+    assert sorted(name for name in ours if not name.startswith("sam2.1_")) == sorted(names)
     for name in names:
         entry, item = ours[name], raw[name]
         assert {"url", "sha256", "model_type"} <= set(item)
@@ -163,6 +163,23 @@ def test_shipped_registry_covers_meta_sam_and_every_micro_sam_model():
             assert {"decoder_url", "decoder_sha256"} <= set(item)
             assert entry.decoder.url == theirs.urls[decoder]
             assert f"xxh128:{entry.decoder.digests['xxh128']}" == theirs.registry[decoder]
+
+
+def test_shipped_registry_has_meta_sam2_1_checkpoints_with_pinned_sha256():
+    """The four SAM2.1 checkpoints of Meta's 092824 release, by model type, each with a SHA-256."""
+    from sambridge_server.engine.sam2_models.architectures import MODEL_TYPES
+
+    ours = load_registry()
+    sizes = {"sam2.1_hiera_t": "tiny", "sam2.1_hiera_s": "small", "sam2.1_hiera_b+": "base_plus",
+             "sam2.1_hiera_l": "large"}
+    assert sorted(name for name in ours if name.startswith("sam2.1_")) == sorted(sizes)
+    for name, size in sizes.items():
+        entry = ours[name]
+        assert entry.model_type == name and name in MODEL_TYPES and entry.decoder is None
+        assert entry.checkpoint.url == f"https://dl.fbaipublicfiles.com/segment_anything_2/092824/sam2.1_hiera_{size}.pt"
+        digest = entry.checkpoint.digests["sha256"]
+        assert len(digest) == 64 and int(digest, 16) >= 0
+    assert ours["sam2.1_hiera_t"].checkpoint.digests["sha256"].startswith("7402e0d8")  # facebook/sam2.1-hiera-tiny
 
 
 def test_separate_decoder_file_gives_the_model_its_ais_decoder(tmp_path):

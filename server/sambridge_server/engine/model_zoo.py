@@ -11,6 +11,16 @@ micro_sam publishes xxh128 digests only, so those entries carry ``"sha256": null
 ``xxh128``; a registry of one's own (``--model-registry``) may give either or both. Every file
 must have at least one digest: a file is never served unverified.
 
+It also lists Meta's SAM2.1 checkpoints (092824 release on dl.fbaipublicfiles.com) under their
+model types ``sam2.1_hiera_t`` / ``_s`` / ``_b+`` / ``_l``. Meta publishes no digest next to those
+URLs; their ``sha256`` values are the Git LFS object ids of the same files on Hugging Face: tiny
+and small as Meta's own repositories show them (facebook/sam2.1-hiera-tiny, -small), base_plus and
+large as several independent mirrors agree on them (e.g. camenduru/sam2-1-hiera, whose tiny and
+small ids equal Meta's). They were not checked against a download here (no internet on the build
+machine); a file that differs is refused with both digests, never served. The loader then reads
+the weights with ``weights_only=True`` and refuses keys or shapes that do not match the entry's
+architecture.
+
 Downloads stream into ``<file>.part`` and are renamed to ``<file>`` only once every given
 digest matches; a leftover ``.part`` (a killed download) is never trusted: the next download
 starts it over. Files in the model folder (downloaded or put there by hand) are verified
