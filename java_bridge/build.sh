@@ -5,7 +5,7 @@
 #   apt-get install -y libgrpc-java protobuf-compiler-grpc-java-plugin \
 #       libprotobuf-java protobuf-compiler libnetty-java libperfmark-java \
 #       libguava-java libgeronimo-annotation-1.3-spec-java libij-java junit4 \
-#       groovy xvfb xauth
+#       libgoogle-gson-java libasm-java groovy xvfb xauth
 #   java_bridge/build.sh            # build + unit tests
 #   java_bridge/build.sh --no-test  # build only
 #
@@ -16,11 +16,17 @@
 #   qupath       QuPath helpers (org.sambridge.qupath: regions, connection settings, progress,
 #                label image -> GeoJSON) + the sam_*.groovy scripts; needs client-core only
 #   test-runner  TestMain + TestDiscovery (finds *Test classes in a test jar; not shipped)
+#   shade        Relocate (build tool on ASM, not shipped): merges the plugin, the client and the
+#                runtime jars into SAMBridge_-fiji.jar with io.grpc, io.netty, io.perfmark,
+#                com.google.protobuf, com.google.common, com.google.thirdparty moved under
+#                org.sambridge.shaded (references, class-name strings, META-INF/services), then
+#                checks that nothing of those packages is left unrelocated (the build fails if so)
 #   live/        tests against a running server (test_live.sh; not shipped, not unit tests)
 #
 # Outputs (java_bridge/build/, gitignored):
 #   sambridge-client.jar  client-core
-#   SAMBridge_.jar        imagej (+ plugins.config)
+#   SAMBridge_.jar        imagej (+ plugins.config); needs sambridge-client.jar + lib/ beside it
+#   SAMBridge_-fiji.jar   the self-contained, relocated Fiji plugin (-> fiji/plugins/SAMBridge_-VERSION.jar)
 #   sambridge-qupath.jar  qupath
 #   lib/                  runtime dependency jars, copied from /usr/share/java, + sambridge-client.jar
 #   tests/                MODULE-tests.jar (unit tests), test-runner.jar, sambridge-live.jar (not for users)
@@ -43,9 +49,9 @@
 #     by the generated stubs; not in Java 11+).
 #   * TLS uses the JDK's SSLEngine (ALPN is built into Java 9+; no tcnative).
 # ImageJ: the plugin is compiled against Debian's ij.jar (1.53) and runs in
-# Fiji (1.54). package_fiji.sh lays out build/fiji/ (plugins/, jars/, versioned
-# names) and build/update-site/; how our gRPC/netty/protobuf jars coexist with
-# Fiji's (no relocation: no shading tool offline) is in java_bridge/README.md.
+# Fiji (1.54). package_fiji.sh lays out build/fiji/plugins/SAMBridge_-VERSION.jar
+# (the relocated jar: nothing goes into Fiji's jars/, so nothing clashes with the
+# gRPC 1.68 / protobuf-java 4.28 / guava 33 that Fiji may ship) and build/update-site/.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -60,6 +66,11 @@ RUNTIME_JARS=(grpc-api grpc-context grpc-core grpc-netty grpc-protobuf grpc-prot
   netty-common netty-buffer netty-transport netty-resolver netty-codec netty-handler
   netty-codec-http netty-codec-http2)
 COMPILE_ONLY_JARS=(geronimo-annotation-1.3-spec)
+# Build tool only: ASM (libasm-java) for shade/ (Relocate), which moves our gRPC, netty, protobuf,
+# guava and perfmark under org.sambridge.shaded in the Fiji plugin jar (SAMBridge_-fiji.jar).
+ASM_JARS=(asm asm-commons)
+SHADED_PREFIX=org/sambridge/shaded/
+SHADED_PACKAGES=io/grpc/,io/netty/,io/perfmark/,com/google/protobuf/,com/google/common/,com/google/thirdparty/
 IJ_JAR="$J/ij.jar"
 TEST_JARS=("$J/junit4.jar" "$J/hamcrest-core.jar" "$J/gson.jar")  # gson: JSON parsing in tests only
 
@@ -68,7 +79,7 @@ need protoc protobuf-compiler
 need javac openjdk-17-jdk-headless
 GRPC_PLUGIN="$(command -v grpc_java_plugin || echo /usr/bin/grpc_java_plugin)"
 [[ -x "$GRPC_PLUGIN" ]] || { echo "missing grpc_java_plugin (apt-get install protobuf-compiler-grpc-java-plugin)" >&2; exit 2; }
-for jar in "${RUNTIME_JARS[@]}" "${COMPILE_ONLY_JARS[@]}"; do
+for jar in "${RUNTIME_JARS[@]}" "${COMPILE_ONLY_JARS[@]}" "${ASM_JARS[@]}"; do
   [[ -f "$J/$jar.jar" ]] || { echo "missing $J/$jar.jar (see the apt-get line at the top)" >&2; exit 2; }
 done
 [[ -f "$IJ_JAR" ]] || { echo "missing $IJ_JAR (apt-get install libij-java)" >&2; exit 2; }
@@ -97,7 +108,7 @@ echo "== client-core purity (no ImageJ, AWT or Swing)"
 "$HERE/check_core_purity.sh"
 
 rm -rf "$BUILD"
-mkdir -p "$BUILD"/{gen,classes,lib,tests}
+mkdir -p "$BUILD"/{gen,classes,lib,tests,tools}
 
 echo "== protoc (java + grpc-java) from protos/sambridge/v1"
 protoc -I "$REPO/protos" --java_out="$BUILD/gen" \
@@ -114,6 +125,14 @@ compile_jar "$PLUGIN" "$DEPS_CP:$CLIENT:$IJ_JAR" "$HERE/imagej/src/main/java"
 
 echo "== qupath -> sambridge-qupath.jar"
 compile_jar "$QUPATH" "$DEPS_CP:$CLIENT" "$HERE/qupath/src/main/java"
+
+echo "== relocate -> SAMBridge_-fiji.jar (plugin + client + ${SHADED_PACKAGES//,/ } under $SHADED_PREFIX)"
+ASM=(); for jar in "${ASM_JARS[@]}"; do ASM+=("$J/$jar.jar"); done
+ASM_CP="$(join "${ASM[@]}")"
+RELOCATE=(java -Drelocate.version="$(cat "$HERE/VERSION")" -cp "$ASM_CP:$BUILD/tools/relocate.jar" org.sambridge.shade.Relocate)
+compile_jar "$BUILD/tools/relocate.jar" "$ASM_CP" "$HERE/shade/src/main/java"
+"${RELOCATE[@]}" relocate "$BUILD/SAMBridge_-fiji.jar" "$SHADED_PREFIX" "$SHADED_PACKAGES" "$PLUGIN" "$CLIENT" "${DEPS[@]}"
+"${RELOCATE[@]}" check "$BUILD/SAMBridge_-fiji.jar" "$SHADED_PREFIX" "$SHADED_PACKAGES"
 
 echo "== lib/ (runtime dependencies for Fiji's jars/ folder or QuPath's extensions folder)"
 for jar in "${DEPS[@]}"; do cp "$(readlink -f "$jar")" "$BUILD/lib/"; done
@@ -137,7 +156,7 @@ echo "$BUILD/tests/sambridge-live.jar:$(join "$BUILD"/tests/*-tests.jar):$RUNNER
 ls -l "$BUILD"/*.jar "$BUILD"/tests/*.jar
 echo "lib: $(ls "$BUILD/lib" | wc -l) jars"
 
-echo "== fiji/ (Fiji.app tree, versioned names) and update-site/ (the updater's layout)"
+echo "== fiji/ (Fiji.app tree: plugins/SAMBridge_-VERSION.jar) and update-site/ (the updater's layout)"
 "$HERE/package_fiji.sh" "$BUILD"
 
 # run_module_tests MODULE CLASSPATH : runs the test classes discovered in MODULE-tests.jar, on

@@ -9,7 +9,7 @@ set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 PACKAGES=(openjdk-17-jdk-headless libgrpc-java protobuf-compiler-grpc-java-plugin libprotobuf-java
   protobuf-compiler libnetty-java libperfmark-java libguava-java libgeronimo-annotation-1.3-spec-java
-  libij-java junit4 libgoogle-gson-java groovy xvfb xauth)
+  libij-java junit4 libgoogle-gson-java libasm-java groovy xvfb xauth)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

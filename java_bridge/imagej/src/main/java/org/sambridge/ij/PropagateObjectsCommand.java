@@ -4,6 +4,7 @@ import ij.ImagePlus;
 import ij.gui.GenericDialog;
 import org.sambridge.client.LabelResult;
 import org.sambridge.client.SamBridgeClient;
+import org.sambridge.ij.convert.ImageJArrays;
 import org.sambridge.ij.convert.LabelProcessors;
 import org.sambridge.v1.PropagationOptions;
 
@@ -23,7 +24,7 @@ public final class PropagateObjectsCommand extends BridgeCommand {
     protected void execute() {
         ImagePlus imp = requireImage();
         SamBridgeClient client = BridgeSession.require();
-        if (imp.getStackSize() < 2 || imp.getNFrames() > 1) {
+        if (imp.getStackSize() < 2 || imp.getNFrames() > 1 && imp.getNSlices() < 2) {
             throw new IllegalStateException("Propagate all objects needs a z stack.");
         }
         GenericDialog gd = new GenericDialog("SAMBridge Propagate all objects");
@@ -37,14 +38,17 @@ public final class PropagateObjectsCommand extends BridgeCommand {
         ImagePlus labels = ImageChoice.require(gd.getNextChoice());
         PropagationOptions options = PropagationOptions.newBuilder()
                 .setProjection(Projections.of(gd.getNextChoiceIndex())).setIouThreshold(gd.getNextNumber()).build();
-        int z = BridgeSession.currentIndex(imp);
-        int plane = labels.getStackSize() == imp.getStackSize() ? z + 1 : labels.getCurrentSlice();
+        // the z stack of the displayed frame, also in a hyperstack with frames; seeds from the same
+        // slice (and frame) of a label image shaped like the source, else its displayed plane
+        int z = imp.getZ() - 1;
+        int plane = labels.getStackSize() == imp.getStackSize()
+                ? labels.getStackIndex(1, z + 1, labels.getNFrames() > 1 ? imp.getT() : 1) : labels.getCurrentSlice();
         org.sambridge.client.LabelImage seeds = LabelProcessors.fromProcessor(labels.getStack().getProcessor(plane));
         if (seeds.maxLabel() == 0) {
             throw new IllegalStateException(labels.getTitle() + " has no objects on slice " + (z + 1));
         }
-        String imageId = BridgeSession.upload(imp);
+        String imageId = client.upload(ImageJArrays.fromImagePlus(imp, "z")).getImageId();
         LabelResult result = client.propagateObjects(imageId, z, seeds, options, new ImageJProgress(name()));
-        ResultPublisher.publish(imp, result, -1, true, name());
+        ResultPublisher.publish(imp, result, -1, true, name(), "z");
     }
 }

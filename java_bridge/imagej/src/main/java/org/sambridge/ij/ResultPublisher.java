@@ -78,11 +78,21 @@ public final class ResultPublisher {
      * @return what was added
      */
     public static Published publish(ImagePlus source, LabelResult result, int plane, boolean replace, String what) {
+        return publish(source, result, plane, replace, what, BridgeSession.stackAxis(source));
+    }
+
+    /**
+     * As {@link #publish(ImagePlus, LabelResult, int, boolean, String)}, with the axis the
+     * result's planes run along: "z" for a z stack of the displayed frame of a hyperstack with
+     * slices and frames (Propagate in 3D), "t" for a time series of the displayed slice (Track).
+     */
+    public static Published publish(ImagePlus source, LabelResult result, int plane, boolean replace, String what,
+            String axis) {
         LabelTarget target = LabelTarget.of(source);
         ImagePlus labels = target.labelsOrCreate();
         UndoStep step = new UndoStep();
-        step.snapshot(labels, stackIndices(target, result.labels().depth(), plane));
-        Published published = place(target, result, plane, replace);
+        step.snapshot(labels, stackIndices(target, result.labels().depth(), plane, axis));
+        Published published = place(target, result, plane, replace, axis);
         RoiManager manager = roiManager();
         for (Roi roi : published.rois) {
             manager.addRoi(roi);
@@ -119,6 +129,14 @@ public final class ResultPublisher {
      * @return the ROIs and the id of each result label
      */
     public static Published place(LabelTarget target, LabelResult result, int plane, boolean replace) {
+        return place(target, result, plane, replace, BridgeSession.stackAxis(target.source()));
+    }
+
+    /**
+     * As {@link #place(LabelTarget, LabelResult, int, boolean)}, the planes running along {@code axis}
+     * ("z" or "t") at the displayed position of the other axis.
+     */
+    public static Published place(LabelTarget target, LabelResult result, int plane, boolean replace, String axis) {
         ImagePlus source = target.source();
         LabelImage labels = result.labels();
         if (labels.width() != source.getWidth() || labels.height() != source.getHeight()) {
@@ -130,8 +148,8 @@ public final class ResultPublisher {
         int depth = labels.depth();
         int[][] czt = new int[depth][];
         for (int i = 0; i < depth; i++) {
-            int p = depth > 1 ? i : plane >= 0 ? plane : BridgeSession.currentIndex(source);
-            czt[i] = position(source, p);
+            int p = depth > 1 ? i : plane >= 0 ? plane : currentIndex(source, axis);
+            czt[i] = position(source, p, axis);
             if (replace) {
                 stack.getProcessor(stackIndex(labelImage, czt[i])).setValue(0);
                 stack.getProcessor(stackIndex(labelImage, czt[i])).fill();
@@ -189,13 +207,13 @@ public final class ResultPublisher {
     }
 
     /** The 1-based label stack indices a result of {@code depth} planes will write. */
-    static List<Integer> stackIndices(LabelTarget target, int depth, int plane) {
+    static List<Integer> stackIndices(LabelTarget target, int depth, int plane, String axis) {
         ImagePlus source = target.source();
         ImagePlus labels = target.labelsOrCreate();
         List<Integer> indices = new ArrayList<>();
         for (int i = 0; i < depth; i++) {
-            int p = depth > 1 ? i : plane >= 0 ? plane : BridgeSession.currentIndex(source);
-            indices.add(stackIndex(labels, position(source, p)));
+            int p = depth > 1 ? i : plane >= 0 ? plane : currentIndex(source, axis);
+            indices.add(stackIndex(labels, position(source, p, axis)));
         }
         return indices;
     }
@@ -205,11 +223,21 @@ public final class ResultPublisher {
      * the plane along the stack axis (z, or t for time series), the displayed value of the other.
      */
     static int[] position(ImagePlus source, int plane) {
+        return position(source, plane, BridgeSession.stackAxis(source));
+    }
+
+    /**
+     * The (c, z, t) of plane {@code plane} along {@code axis}; on a hyperstack with slices and
+     * frames the other axis stays at its displayed position (a track runs over t at the displayed
+     * slice, a propagation over z at the displayed frame). An axis the source has no planes along
+     * falls back to the other one (a plain stack taken as time).
+     */
+    static int[] position(ImagePlus source, int plane, String axis) {
         int c = source.getNChannels() > 1 ? 0 : 1;
         if (source.getStackSize() <= 1) {
             return new int[] {c, 1, 1};
         }
-        if ("t".equals(BridgeSession.stackAxis(source))) {
+        if (overT(source, axis)) {
             return new int[] {c, source.getZ(), plane + 1};
         }
         return new int[] {c, plane + 1, source.getT()};
@@ -229,6 +257,14 @@ public final class ResultPublisher {
         } else {
             roi.setPosition(source.getStackIndex(1, czt[1], czt[2]));
         }
+    }
+
+    private static boolean overT(ImagePlus source, String axis) {
+        return "t".equals(axis) ? source.getNFrames() > 1 : source.getNSlices() <= 1 && source.getNFrames() > 1;
+    }
+
+    private static int currentIndex(ImagePlus source, String axis) {
+        return overT(source, axis) ? source.getT() - 1 : source.getZ() - 1;
     }
 
     static int stackIndex(ImagePlus labelImage, int[] czt) {

@@ -15,7 +15,8 @@ import org.sambridge.v1.TrackingCosts;
 
 /**
  * Plugins &gt; SAMBridge &gt; Track: automatic segmentation and tracking of a time
- * series (frames, or a plain stack taken as time). Macro:
+ * series (frames, or a plain stack taken as time; in a hyperstack with slices and frames: the
+ * time series of the displayed slice, its ROIs at that slice and their own frame). Macro:
  * {@code run("Track", "segmentation=auto max_distance=50 time_limit=60");}
  */
 public final class TrackCommand extends BridgeCommand {

@@ -50,7 +50,7 @@ public final class TrackLabelsCommand extends BridgeCommand {
                     + " planes, the series " + imp.getStackSize());
         }
         String imageId = client.upload(ImageJArrays.fromImagePlus(imp, "t")).getImageId();
-        String labelsId = client.upload(LabelArrays.fromImagePlus(labels, "t")).getImageId();
+        String labelsId = client.upload(LabelArrays.fromImagePlus(labels, "t", imp.getZ(), imp.getT())).getImageId();
         TrackingCosts.Builder costs = TrackingCosts.newBuilder().setTimeLimitS(timeLimit);
         if (maxDistance > 0) {
             costs.setMaxDistance(maxDistance);

@@ -175,4 +175,58 @@ public class ResultPublisherTest {
         assertEquals(3, stack.getProcessor(3).get(10, 10));
         assertEquals("other planes untouched", 2, stack.getProcessor(1).get(2, 2));
     }
+
+    /** A hyperstack with 2 slices and 3 frames, showing slice 2 of frame 3 (every ROI carries c, z and t). */
+    private static ImagePlus zt() {
+        ImagePlus src = source(2, 3, true);
+        src.setPosition(1, 2, 3);
+        return src;
+    }
+
+    @Test
+    public void aTrackOnAHyperstackWithSlicesAndFramesRunsOverTimeAtTheDisplayedSlice() {
+        ImagePlus src = zt();
+        LabelTarget target = LabelTarget.of(src);
+        int[][] a = {{4, 2, 2, 4}};
+        ResultPublisher.Published published = ResultPublisher.place(target, result(3, a, a, a), -1, true);
+        assertEquals(1, published.objects());
+        assertEquals(3, published.rois.size());
+        for (int t = 1; t <= 3; t++) {
+            Roi roi = published.rois.get(t - 1);
+            assertEquals("SAM-0001", roi.getName());
+            assertTrue(roi.hasHyperStackPosition());
+            assertEquals(1, roi.getCPosition());
+            assertEquals("the displayed slice", 2, roi.getZPosition());
+            assertEquals(t, roi.getTPosition());
+        }
+        ImagePlus labels = target.labels();
+        assertEquals(2, labels.getNSlices());
+        assertEquals(3, labels.getNFrames());
+        for (int t = 1; t <= 3; t++) {
+            assertEquals(1, labels.getStack().getProcessor(labels.getStackIndex(1, 2, t)).get(3, 3));
+            assertEquals("slice 1 untouched", 0, labels.getStack().getProcessor(labels.getStackIndex(1, 1, t)).get(3, 3));
+        }
+    }
+
+    @Test
+    public void aPropagationOnAHyperstackWithSlicesAndFramesRunsOverZAtTheDisplayedFrame() {
+        ImagePlus src = zt();
+        LabelTarget target = LabelTarget.of(src);
+        int[][] a = {{1, 5, 5, 3}};
+        ResultPublisher.Published published = ResultPublisher.place(target, result(2, a, a), -1, false, "z");
+        assertEquals(2, published.rois.size());
+        for (int z = 1; z <= 2; z++) {
+            Roi roi = published.rois.get(z - 1);
+            assertEquals(z, roi.getZPosition());
+            assertEquals("the displayed frame", 3, roi.getTPosition());
+            ImagePlus labels = target.labels();
+            assertEquals(1, labels.getStack().getProcessor(labels.getStackIndex(1, z, 3)).get(6, 6));
+            assertEquals(0, labels.getStack().getProcessor(labels.getStackIndex(1, z, 1)).get(6, 6));
+        }
+        // a 2D result (Segment from ROI) lands on the displayed slice and frame
+        ResultPublisher.Published one = ResultPublisher.place(target, result(1, new int[][] {{1, 12, 10, 3}}), -1,
+                false);
+        assertEquals(2, one.rois.get(0).getZPosition());
+        assertEquals(3, one.rois.get(0).getTPosition());
+    }
 }

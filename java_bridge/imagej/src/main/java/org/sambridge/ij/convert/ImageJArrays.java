@@ -35,32 +35,48 @@ public final class ImageJArrays {
 
     /**
      * Converts a whole image. A single plane gives "yx"; several planes give
-     * {@code stackAxis + "yx"}.
+     * {@code stackAxis + "yx"}: the planes along that axis at the displayed channel and, for a
+     * hyperstack with both several slices and several frames, at the displayed position of the
+     * other axis (a time series of the displayed slice for "t", a z stack of the displayed frame
+     * for "z"). A stack with planes along one axis only gives those planes whatever
+     * {@code stackAxis} says (a plain stack can be taken as time).
      *
      * @param imp the image
      * @param stackAxis "z" or "t": what the planes of a stack are
      * @return the array
-     * @throws IllegalArgumentException for a hyperstack with both several z slices and several frames
      */
     public static PixelArray fromImagePlus(ImagePlus imp, String stackAxis) {
+        ImageStack stack = imp.getStack();
+        List<ImageProcessor> planes = new ArrayList<>();
+        for (int index : planeIndices(imp, stackAxis, imp.getNChannels() > 1 ? imp.getC() : 1, imp.getZ(), imp.getT())) {
+            planes.add(stack.getProcessor(index));
+        }
+        return fromPlanes(planes, planes.size() > 1 ? stackAxis : "");
+    }
+
+    /**
+     * The 1-based stack indices of the planes {@link #fromImagePlus} takes.
+     *
+     * @param imp the image
+     * @param stackAxis "z" or "t"
+     * @param channel the 1-based channel
+     * @param z the 1-based slice used when the planes run along t
+     * @param t the 1-based frame used when the planes run along z
+     * @return the indices, in plane order
+     */
+    public static int[] planeIndices(ImagePlus imp, String stackAxis, int channel, int z, int t) {
         if (!"z".equals(stackAxis) && !"t".equals(stackAxis)) {
             throw new IllegalArgumentException("stack axis must be \"z\" or \"t\", got \"" + stackAxis + "\"");
         }
         int nz = imp.getNSlices();
         int nt = imp.getNFrames();
-        if (nz > 1 && nt > 1) {
-            throw new IllegalArgumentException("image has " + nz + " slices and " + nt
-                    + " frames; SAMBridge accepts either a z stack or a time series (use Image > Duplicate)");
-        }
-        int channel = imp.getNChannels() > 1 ? imp.getC() : 1;
-        ImageStack stack = imp.getStack();
-        List<ImageProcessor> planes = new ArrayList<>();
-        int n = Math.max(nz, nt);
+        boolean overT = "t".equals(stackAxis) ? nt > 1 : nz <= 1 && nt > 1;
+        int n = overT ? nt : nz;
+        int[] indices = new int[n];
         for (int i = 1; i <= n; i++) {
-            int index = nz > 1 ? imp.getStackIndex(channel, i, 1) : imp.getStackIndex(channel, 1, i);
-            planes.add(stack.getProcessor(index));
+            indices[i - 1] = overT ? imp.getStackIndex(channel, z, i) : imp.getStackIndex(channel, i, t);
         }
-        return fromPlanes(planes, n > 1 ? stackAxis : "");
+        return indices;
     }
 
     /**

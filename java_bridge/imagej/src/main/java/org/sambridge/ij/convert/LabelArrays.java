@@ -24,13 +24,32 @@ public final class LabelArrays {
      * @return uint32 "yx", "zyx" or "tyx"
      */
     public static PixelArray fromImagePlus(ImagePlus labels, String stackAxis) {
+        return fromImagePlus(labels, stackAxis, labels.getZ(), labels.getT());
+    }
+
+    /**
+     * @param labels a label image (values rounded to ints)
+     * @param stackAxis "z" or "t": what its planes are when it has several
+     * @param z for a hyperstack with slices and frames: the 1-based slice whose time series "t" takes
+     * @param t for a hyperstack with slices and frames: the 1-based frame whose z stack "z" takes
+     * @return uint32 "yx", "zyx" or "tyx"
+     */
+    public static PixelArray fromImagePlus(ImagePlus labels, String stackAxis, int z, int t) {
         ImageStack stack = labels.getStack();
         int w = labels.getWidth();
         int h = labels.getHeight();
-        int n = stack.getSize();
+        int[] indices = new int[stack.getSize()];
+        if (labels.getNSlices() > 1 && labels.getNFrames() > 1) {
+            indices = ImageJArrays.planeIndices(labels, stackAxis, 1, z, t);
+        } else {
+            for (int p = 0; p < indices.length; p++) {
+                indices[p] = p + 1;
+            }
+        }
+        int n = indices.length;
         int[] values = new int[w * h * n];
         for (int p = 0; p < n; p++) {
-            ImageProcessor ip = stack.getProcessor(p + 1);
+            ImageProcessor ip = stack.getProcessor(indices[p]);
             for (int i = 0; i < w * h; i++) {
                 values[p * w * h + i] = Math.round(ip.getf(i));
             }

@@ -51,4 +51,47 @@ public class ImageJArraysTest {
         assertEquals("tyx", a.axes());
         assertArrayEquals(new long[] {3, 2, 2}, a.shape());
     }
+
+    /** Slices x frames hyperstack; plane (z, t) holds the value of its stack index. */
+    private static ImagePlus hyperstack(int nz, int nt) {
+        ImageStack stack = new ImageStack(2, 1);
+        for (int i = 1; i <= nz * nt; i++) {
+            stack.addSlice(null, new ShortProcessor(2, 1, new short[] {(short) i, (short) i}, null));
+        }
+        ImagePlus imp = new ImagePlus("zt", stack);
+        imp.setDimensions(1, nz, nt);
+        imp.setOpenAsHyperStack(true);
+        return imp;
+    }
+
+    private static int[] firstValues(PixelArray a) {
+        int planes = (int) a.shape()[0];
+        int[] values = new int[planes];
+        for (int p = 0; p < planes; p++) {
+            values[p] = (a.data()[p * 4] & 0xFF) | (a.data()[p * 4 + 1] & 0xFF) << 8;
+        }
+        return values;
+    }
+
+    @Test
+    public void aHyperstackWithSlicesAndFramesGivesTheTimeSeriesOfTheDisplayedSliceOrTheZStackOfTheDisplayedFrame() {
+        ImagePlus imp = hyperstack(2, 3);
+        imp.setPosition(1, 2, 3);
+        PixelArray t = ImageJArrays.fromImagePlus(imp, "t");
+        assertEquals("tyx", t.axes());
+        assertArrayEquals(new long[] {3, 1, 2}, t.shape());
+        assertArrayEquals("slice 2 of frames 1..3", new int[] {2, 4, 6}, firstValues(t));
+        PixelArray z = ImageJArrays.fromImagePlus(imp, "z");
+        assertEquals("zyx", z.axes());
+        assertArrayEquals("slices 1..2 of frame 3", new int[] {5, 6}, firstValues(z));
+    }
+
+    @Test
+    public void aPlainStackIsTakenAsTheAxisAsked() {
+        ImagePlus imp = hyperstack(4, 1);
+        imp.setOpenAsHyperStack(false);
+        PixelArray t = ImageJArrays.fromImagePlus(imp, "t");
+        assertEquals("tyx", t.axes());
+        assertArrayEquals(new int[] {1, 2, 3, 4}, firstValues(t));
+    }
 }

@@ -56,4 +56,21 @@ public class LabelArraysTest {
         }
         return n;
     }
+
+    @Test
+    public void aLabelHyperstackWithSlicesAndFramesGivesTheTimeSeriesOfTheSliceAsked() {
+        ImageStack stack = new ImageStack(1, 1);
+        for (int i = 1; i <= 6; i++) {
+            stack.addSlice(null, new ShortProcessor(1, 1, new short[] {(short) i}, null));
+        }
+        ImagePlus labels = new ImagePlus("zt-labels", stack);
+        labels.setDimensions(1, 2, 3);
+        labels.setOpenAsHyperStack(true);
+        PixelArray array = LabelArrays.fromImagePlus(labels, "t", 2, 1);
+        assertEquals("tyx", array.axes());
+        assertArrayEquals(new long[] {3, 1, 1}, array.shape());
+        int[] values = new int[3];
+        ByteBuffer.wrap(array.data()).order(ByteOrder.LITTLE_ENDIAN).asIntBuffer().get(values);
+        assertArrayEquals("slice 2 of frames 1..3", new int[] {2, 4, 6}, values);
+    }
 }
