@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-
 import grpc
 
-from sambridge.v1 import batch_pb2, batch_pb2_grpc, common_pb2, training_pb2
+from sambridge.v1 import batch_pb2, batch_pb2_grpc, common_pb2
 from sambridge_server.engine.batch import BatchJob, BatchProgress, BatchSpec
 from sambridge_server.engine.workspace import Workspace
+from sambridge_server.servicers.convert import JOB_STATES
 from sambridge_server.servicers.rpc import caller_key, is_admin, unary, watch_job
-
-_STATES = {name: getattr(training_pb2, name) for name in ("QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED")}
-
 
 def job_message(job: BatchJob) -> batch_pb2.BatchJob:
     """Wire form of a batch job."""
     return batch_pb2.BatchJob(
-        job_id=job.job_id, state=_STATES[job.state], message=job.message, chunks_total=job.chunks_total,
+        job_id=job.job_id, state=JOB_STATES[job.state], message=job.message, chunks_total=job.chunks_total,
         chunks_done=job.chunks_done, chunks_computed=job.computed, chunks_reused=job.reused,
         n_objects=job.n_objects, output=job.output, tables=list(job.tables),
     )

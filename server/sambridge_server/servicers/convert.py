@@ -6,9 +6,12 @@ from __future__ import annotations
 import numpy as np
 
 from sambridge import wire
-from sambridge.v1 import automatic_pb2, common_pb2, volume_pb2
+from sambridge.v1 import automatic_pb2, common_pb2, training_pb2, volume_pb2
 from sambridge_server.engine.errors import InvalidInput
 from sambridge_server.engine.requests import EmbeddingRequest
+
+JOB_STATES = {name: getattr(training_pb2, name) for name in ("QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED")}
+"""Engine job states (training and batch jobs) to the wire's JobState values."""
 
 MIN_TILE = 16
 MAX_TILE = 1 << 16

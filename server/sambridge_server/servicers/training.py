@@ -9,15 +9,13 @@ from sambridge.v1 import training_pb2, training_pb2_grpc
 from sambridge_server.engine.training.jobs import JobRecord, JobSpec
 from sambridge_server.engine.training.config import Progress
 from sambridge_server.engine.workspace import Workspace
+from sambridge_server.servicers.convert import JOB_STATES
 from sambridge_server.servicers.rpc import caller_key, is_admin, unary, watch_job
-
-_STATES = {name: getattr(training_pb2, name) for name in ("QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED")}
-
 
 def job_message(record: JobRecord) -> training_pb2.Job:
     """Wire form of a job record."""
     return training_pb2.Job(
-        job_id=record.job_id, state=_STATES[record.state], output_model=record.spec.output_model,
+        job_id=record.job_id, state=JOB_STATES[record.state], output_model=record.spec.output_model,
         message=record.message, epoch=record.epoch, step=record.step,
         best_val_msa=record.best_val_msa if record.best_val_msa is not None else math.nan,
         checkpoint_path=record.checkpoint_path,

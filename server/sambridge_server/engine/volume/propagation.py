@@ -29,6 +29,7 @@ from ..callbacks import CancelledFn, ProgressFn, raise_if_cancelled
 from ..errors import InvalidInput
 from ..metrics import mask_iou
 from ..prompts.projection import decode_prompts, project
+from .annotations import check_slice
 from .refinement import refine_all_planes
 from .source import PropagationOptions, PropagationResult, VolumeSource
 
@@ -174,8 +175,8 @@ def run_schedules(source: VolumeSource, schedules: dict[int, Schedule], options:
 
 
 def _check_annotation(z: int, mask: np.ndarray, shape: tuple[int, int, int], what: str) -> np.ndarray:
-    if not 0 <= z < shape[0]:
-        raise InvalidInput(f"{what}: slice z={z} is outside the volume (0..{shape[0] - 1})")
+    """The boolean mask of one annotated slice; InvalidInput for a slice outside, a shape mismatch or no pixels."""
+    z = check_slice(z, shape[0], what)
     mask = np.asarray(mask)
     if mask.shape != shape[1:]:
         raise InvalidInput(f"{what}: mask on slice z={z} has shape {mask.shape} but slices are {shape[1:]}")
