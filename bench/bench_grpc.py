@@ -20,13 +20,14 @@ from pathlib import Path
 import numpy as np
 
 
+def _time_ms(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return (time.perf_counter() - start) * 1000
+
+
 def _median_ms(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
+    return statistics.median(_time_ms(fn) for _ in range(repeats))
 
 
 def real_image(size: int = 1024) -> np.ndarray:
@@ -72,15 +73,23 @@ def main() -> None:
             embeddings, model, _ = workspace.embeddings_for(EmbeddingRequest(image_id=image_id))
             point = np.array([[512.0, 480.0]])
 
-            # Measured in a worker thread, like the server's handlers: under load, torch's OpenMP
-            # team in the main thread behaves very differently from a pool thread's.
-            with ThreadPoolExecutor(1) as pool:
-                in_process = pool.submit(
-                    _median_ms, lambda: prompts.decode(model, embeddings, point, np.array([1])), args.repeats
-                ).result()
-            over_grpc = _median_ms(lambda: client.segment(image_id, points=point, point_labels=[1]), args.repeats)
+            # In-process decodes run in a worker thread, like the server's handlers: under load,
+            # torch's OpenMP team in the main thread behaves very differently from a pool thread's.
+            # The two paths alternate call by call, so drifting machine load hits both alike; the
+            # overhead is the median of the paired differences.
+            pool = ThreadPoolExecutor(1)
+            in_process, over_grpc = [], []
+            for _ in range(args.repeats):
+                in_process.append(pool.submit(
+                    _time_ms, lambda: prompts.decode(model, embeddings, point, np.array([1]))).result())
+                over_grpc.append(_time_ms(lambda: client.segment(image_id, points=point, point_labels=[1])))
+            pool.shutdown()
+            overhead = statistics.median(g - i for g, i in zip(over_grpc, in_process))
+            in_process, over_grpc = statistics.median(in_process), statistics.median(over_grpc)
+            no_op = _median_ms(client.models, args.repeats)
             print(f"one-point decode: in-process {in_process:.1f} ms, over gRPC {over_grpc:.1f} ms, "
-                  f"overhead {over_grpc - in_process:+.1f} ms (median of {args.repeats})")
+                  f"overhead {overhead:+.1f} ms (median of {args.repeats} paired differences); "
+                  f"a no-op call (ListModels) {no_op:.2f} ms")
 
             points = rng.uniform(20, 1000, size=(100, 2))
             one_call = _median_ms(lambda: client.segment_objects(image_id, points=points), max(3, args.repeats // 10))
@@ -91,7 +100,8 @@ def main() -> None:
                   f"ratio {many_calls / one_call:.1f}x")
             print(json.dumps({
                 "model_type": args.model_type, "repeats": args.repeats, "decode_ms_in_process": round(in_process, 2),
-                "decode_ms_grpc": round(over_grpc, 2), "grpc_overhead_ms": round(over_grpc - in_process, 2),
+                "decode_ms_grpc": round(over_grpc, 2), "grpc_overhead_ms": round(overhead, 2),
+                "no_op_call_ms": round(no_op, 3),
                 "objects_one_call_ms": round(one_call, 1), "objects_many_calls_ms": round(many_calls, 1),
                 "objects_ratio": round(many_calls / one_call, 3),
             }))
