@@ -18,6 +18,7 @@ import org.sambridge.v1.EmbedRequest;
 import org.sambridge.v1.EmbedResult;
 import org.sambridge.v1.EmbeddingKey;
 import org.sambridge.v1.EmbeddingServiceGrpc;
+import org.sambridge.v1.FrameAnnotation;
 import org.sambridge.v1.ImageInfo;
 import org.sambridge.v1.ImageRef;
 import org.sambridge.v1.ImageServiceGrpc;
@@ -448,7 +449,7 @@ public final class SamBridgeClient implements AutoCloseable {
     }
 
     /**
-     * Propagates one object through a z stack from annotated slices.
+     * Propagates one object through a z stack from annotated slices, with the model's own method.
      *
      * @param imageId content id of a "zyx" image
      * @param annotations masks or prompts on one or more slices
@@ -458,17 +459,30 @@ public final class SamBridgeClient implements AutoCloseable {
      */
     public LabelResult propagate(String imageId, List<SliceAnnotation> annotations, PropagationOptions options,
             ProgressListener listener) {
-        PropagateRequest.Builder request = PropagateRequest.newBuilder().setKey(key(imageId))
-                .addAllAnnotations(annotations);
-        if (options != null) {
-            request.setOptions(options);
-        }
-        return volume("Propagate", () -> volumes.withDeadlineAfter(longTimeoutMs, TimeUnit.MILLISECONDS)
-                .propagate(request.build()), listener);
+        return propagate(imageId, annotations, options, null, listener);
     }
 
     /**
-     * Propagates many objects (a label image on one slice) through a z stack.
+     * Propagates one object through a z stack from annotated slices.
+     *
+     * @param imageId content id of a "zyx" image
+     * @param annotations masks or prompts on one or more slices
+     * @param options projection mode, thresholds (null = defaults)
+     * @param method "prompts" (micro_sam's slice-by-slice), "memory" (SAM2's memory propagation), or
+     *     null / "" / "default" for the model's own (see {@link PropagationMethod}); overrides
+     *     {@code options.method} unless default
+     * @param listener progress receiver (may be null)
+     * @return "zyx" labels (the object is 1); raw() is the VolumeResult with the z range
+     */
+    public LabelResult propagate(String imageId, List<SliceAnnotation> annotations, PropagationOptions options,
+            String method, ProgressListener listener) {
+        PropagateRequest request = PropagationMethod.propagateRequest(key(imageId), annotations, options, method);
+        return volume("Propagate", () -> volumes.withDeadlineAfter(longTimeoutMs, TimeUnit.MILLISECONDS)
+                .propagate(request), listener);
+    }
+
+    /**
+     * Propagates many objects (a label image on one slice) through a z stack, with the model's own method.
      *
      * @param imageId content id of a "zyx" image
      * @param z the slice the labels belong to
@@ -479,13 +493,27 @@ public final class SamBridgeClient implements AutoCloseable {
      */
     public LabelResult propagateObjects(String imageId, int z, LabelImage labels, PropagationOptions options,
             ProgressListener listener) {
-        PropagateObjectsRequest.Builder request = PropagateObjectsRequest.newBuilder().setKey(key(imageId)).setZ(z)
-                .setLabels(MaskCodec.encodeLabels(labels, true));
-        if (options != null) {
-            request.setOptions(options);
-        }
+        return propagateObjects(imageId, z, labels, options, null, listener);
+    }
+
+    /**
+     * Propagates many objects (a label image on one slice) through a z stack.
+     *
+     * @param imageId content id of a "zyx" image
+     * @param z the slice the labels belong to
+     * @param labels a 2D label image
+     * @param options projection mode, thresholds (null = defaults)
+     * @param method "prompts", "memory", or null / "" / "default" for the model's own (see
+     *     {@link PropagationMethod}); overrides {@code options.method} unless default
+     * @param listener progress receiver (may be null)
+     * @return "zyx" labels
+     */
+    public LabelResult propagateObjects(String imageId, int z, LabelImage labels, PropagationOptions options,
+            String method, ProgressListener listener) {
+        PropagateObjectsRequest request = PropagationMethod.propagateObjectsRequest(key(imageId), z, labels, options,
+                method);
         return volume("PropagateObjects", () -> volumes.withDeadlineAfter(longTimeoutMs, TimeUnit.MILLISECONDS)
-                .propagateObjects(request.build()), listener);
+                .propagateObjects(request), listener);
     }
 
     /**
@@ -510,6 +538,24 @@ public final class SamBridgeClient implements AutoCloseable {
      */
     public LabelResult track(String imageId, ProgressListener listener) {
         return track(TrackRequest.newBuilder().setKey(key(imageId)).setMethod(TrackMethod.AUTO).build(), listener);
+    }
+
+    /**
+     * Interactive tracking: follows one annotated object through a "tyx" time series.
+     *
+     * @param imageId content id of a "tyx" image
+     * @param start the object on its frame (mask, points and/or box; its {@code t} is the frame)
+     * @param iouThreshold stop when IoU with the shifted previous mask drops below this (&lt;= 0: server default)
+     * @param backward also follow the object back in time
+     * @param method "prompts" (frame by frame from the shifted previous mask), "memory" (SAM2's
+     *     memory propagation), or null / "" / "default" for the model's own; sent as
+     *     {@code follow_method} (see {@link PropagationMethod})
+     * @param listener progress receiver (may be null)
+     * @return "tyx" labels (the object's track); raw() is the TrackResult (stop reasons)
+     */
+    public LabelResult follow(String imageId, FrameAnnotation start, double iouThreshold, boolean backward,
+            String method, ProgressListener listener) {
+        return track(PropagationMethod.followRequest(key(imageId), start, iouThreshold, backward, method), listener);
     }
 
     /**

@@ -6,6 +6,7 @@ import ij.gui.GenericDialog;
 import java.util.ArrayList;
 import java.util.List;
 import org.sambridge.client.LabelResult;
+import org.sambridge.client.PropagationMethod;
 import org.sambridge.client.SamBridgeClient;
 import org.sambridge.ij.convert.ImageJArrays;
 import org.sambridge.v1.Box;
@@ -17,7 +18,11 @@ import org.sambridge.v1.VolumeResult;
 /**
  * Plugins &gt; SAMBridge &gt; Propagate in 3D: the selection on the displayed slice of
  * a z stack (points and/or one rectangle) seeds one object that is propagated
- * through z (in a hyperstack with frames: the z stack of the displayed frame). Macro: {@code run("Propagate in 3D", "projection=single_point iou_threshold=0.5");}
+ * through z (in a hyperstack with frames: the z stack of the displayed frame). Macro:
+ * {@code run("Propagate in 3D", "projection=single_point iou_threshold=0.5 method=default");}
+ * {@code method}: default (the model's own: "prompts" for SAM1-family models, "memory" for SAM2),
+ * prompts (micro_sam's slice-by-slice) or memory (SAM2's memory propagation); see
+ * {@link PropagationMethod}.
  */
 public final class Propagate3DCommand extends BridgeCommand {
     private static final String[] MODES = {"single_point", "points", "box", "mask", "points_and_mask"};
@@ -44,12 +49,14 @@ public final class Propagate3DCommand extends BridgeCommand {
         GenericDialog gd = new GenericDialog("SAMBridge Propagate in 3D");
         gd.addChoice("projection", MODES, MODES[0]);
         gd.addNumericField("iou_threshold", 0.5, 2);
+        gd.addChoice("method", PropagationMethod.CHOICES, PropagationMethod.CHOICES[0]);
         gd.showDialog();
         if (gd.wasCanceled()) {
             return;
         }
         ProjectionMode mode = ProjectionMode.values()[1 + gd.getNextChoiceIndex()];
         double iou = gd.getNextNumber();
+        String method = gd.getNextChoice();
         // the z stack of the displayed frame (of the displayed channel), also in a hyperstack with frames
         int z = imp.getZ() - 1;
         SliceAnnotation.Builder annotation = SliceAnnotation.newBuilder().setZ(z).addAllPoints(prompts.allPoints());
@@ -58,12 +65,23 @@ public final class Propagate3DCommand extends BridgeCommand {
             annotation.setBox(boxes.get(0));
         }
         String imageId = client.upload(ImageJArrays.fromImagePlus(imp, "z")).getImageId();
-        PropagationOptions options = PropagationOptions.newBuilder().setProjection(mode).setIouThreshold(iou).build();
+        PropagationOptions options = options(mode, iou, method);
         List<SliceAnnotation> annotations = new ArrayList<>();
         annotations.add(annotation.build());
         LabelResult result = client.propagate(imageId, annotations, options, new ImageJProgress(name()));
         VolumeResult volume = (VolumeResult) result.raw();
         IJ.log("SAMBridge Propagate in 3D: object spans z " + volume.getZBegin() + ".." + volume.getZEnd());
         ResultPublisher.publish(imp, result, -1, false, name(), "z");
+    }
+
+    /**
+     * @param mode the projection
+     * @param iou the IoU threshold
+     * @param method a choice of {@link PropagationMethod#CHOICES} ("default" sends no method)
+     * @return the options the dialog's values send
+     */
+    static PropagationOptions options(ProjectionMode mode, double iou, String method) {
+        return PropagationMethod.apply(PropagationOptions.newBuilder().setProjection(mode).setIouThreshold(iou).build(),
+                method);
     }
 }
