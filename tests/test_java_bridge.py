@@ -230,6 +230,21 @@ def _run_imagej_macro(home: Path, plugin_jars: dict[str, Path], classpath: list[
                            str(macro), argument], capture_output=True, text=True, timeout=600, env=env)
 
 
+def test_method_choice_reaches_the_wire_from_imagej_macros(tmp_path):
+    """Propagate in 3D / Propagate all objects / Follow object run as macro commands in real ImageJ
+    dialogs: method=memory|prompts reaches PropagationOptions.method / TrackRequest.follow_method, a
+    macro without method= sends none (a Java stand-in server records the requests; no model)."""
+    _require_java_build()
+    home = tmp_path / "imagej"
+    (home / "plugins").mkdir(parents=True)
+    shutil.copy(REPO / "java_bridge" / "build" / "SAMBridge_.jar", home / "plugins")
+    result = subprocess.run(["xvfb-run", "-a", "java", "-Xmx512m", f"-Dplugins.dir={home}", f"-Duser.home={home}",
+                             "-cp", BUILD.read_text().strip(), "org.sambridge.live.MethodChoiceGuiTest"],
+                            capture_output=True, text=True, timeout=300)
+    log = result.stdout[-4000:] + result.stderr[-3000:]
+    assert result.returncode == 0 and "ALL OK" in result.stdout, log
+
+
 def test_relocation_check_rejects_unrelocated_classes_and_service_files():
     """build.sh's `Relocate check` (run on the Fiji jar) fails on what it guards against."""
     _require_java_build()
