@@ -1,11 +1,17 @@
-"""Per-object summaries of label images (2D planes or 3D volumes)."""
+"""Per-object summaries of label images (2D planes or 3D volumes), and stacks of per-plane labels."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable, Sequence
 
 import numpy as np
 from scipy import ndimage
+
+from .callbacks import CancelledFn, raise_if_cancelled
+
+PlaneSegmenter = Callable[[int, int], tuple[np.ndarray, "dict[int, float] | None"]]
+"""``(position in the call, plane index)`` -> that plane's uint32 labels and their scores (or None)."""
 
 
 @dataclass(frozen=True)
@@ -45,3 +51,22 @@ def summarize_labels(labels: np.ndarray, scores: dict[int, float] | None = None,
             index=seed,
         ))
     return result
+
+
+def label_planes(planes: Sequence[int], shape: tuple[int, int], segment_plane: PlaneSegmenter,
+                 cancelled: CancelledFn | None = None) -> tuple[np.ndarray, list[ObjectSummary]]:
+    """Labels of each plane by ``segment_plane``, as one (len(planes), H, W) uint32 stack whose ids
+    are unique across planes (a plane's ids are offset by the largest id before it), and the
+    objects' summaries. Cancellation is checked before every plane."""
+    labels = np.zeros((len(planes),) + tuple(shape), dtype=np.uint32)
+    objects: list[ObjectSummary] = []
+    offset = 0
+    for done, index in enumerate(planes):
+        raise_if_cancelled(cancelled, "automatic segmentation was cancelled")
+        plane, scores = segment_plane(done, index)
+        plane[plane > 0] += offset
+        shifted = None if scores is None else {label + offset: score for label, score in scores.items()}
+        objects += summarize_labels(plane, shifted, index)
+        offset = max(offset, int(plane.max()))
+        labels[done] = plane
+    return labels, objects

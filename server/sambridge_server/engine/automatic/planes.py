@@ -16,12 +16,12 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-from ..callbacks import CancelledFn, StageProgressFn, acquire_unless_cancelled, raise_if_cancelled
+from ..callbacks import CancelledFn, StageProgressFn, acquire_unless_cancelled
 from ..embeddings import ImageEmbeddings
 from ..errors import FailedPrecondition, InvalidInput
 from ..images import StoredImage, requested_planes
 from ..interrupt import interruptible, interruptible_model, stops_when
-from ..labels import ObjectSummary, summarize_labels
+from ..labels import ObjectSummary, label_planes
 from ..models import LoadedModel
 from ..shared_work import SharedLRU, progress_while_wanted
 from .ais import AISMaps, ais_segment, embeddings_ais_maps, prepare_smoothing
@@ -106,30 +106,25 @@ class AutomaticSegmenter:
         else:
             params = amg_parameters(model.name, amg_params or {})
         planes = requested_planes(image, indices)
-        labels = np.zeros((len(planes),) + image.spatial_shape, dtype=np.uint32)
-        objects: list[ObjectSummary] = []
-        offset = 0
         report = progress or (lambda done, total, stage: None)
-        for done, index in enumerate(planes):
-            raise_if_cancelled(cancelled, "automatic segmentation was cancelled")
 
-            def in_stack(stage: str, plane: int = done) -> Callable[[int, int], None]:
+        def segment_plane(done: int, index: int) -> tuple[np.ndarray, dict]:
+            def in_stack(stage: str) -> Callable[[int, int], None]:
                 # per-plane tile counts -> counts over all planes of the call
-                return lambda tiles_done, n_tiles: report(plane * n_tiles + tiles_done, len(planes) * n_tiles, stage)
+                return lambda tiles_done, n_tiles: report(done * n_tiles + tiles_done, len(planes) * n_tiles, stage)
 
             embeddings, _, _ = self._embeddings_for(request, index, progress=in_stack("embedding"),
                                                     cancelled=cancelled)
             in_stack("embedding")(embeddings.n_tiles, embeddings.n_tiles)  # also when it came from the cache
-            plane, scores = self._segment_plane(request, index, model, embeddings, method, params,
-                                                in_stack("decoding"), cancelled)
-            plane[plane > 0] += offset
-            objects += summarize_labels(plane, {k + offset: v for k, v in scores.items()}, index)
-            offset = max(offset, int(plane.max()))
-            labels[done] = plane
+            labels_and_scores = self._segment_plane(request, index, model, embeddings, method, params,
+                                                    in_stack("decoding"), cancelled)
             if method == "ais":
                 in_stack("decoding")(embeddings.n_tiles, embeddings.n_tiles)
             else:
                 report(done + 1, len(planes), "segmenting")
+            return labels_and_scores
+
+        labels, objects = label_planes(planes, image.spatial_shape, segment_plane, cancelled)
         axes = image.axes.replace("c", "")
         return LabelResult(labels if image.is_stack else labels[0], axes, objects, method)
 

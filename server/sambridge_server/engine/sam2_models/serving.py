@@ -12,9 +12,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..callbacks import raise_if_cancelled
+from ..callbacks import CancelledFn, raise_if_cancelled
 from ..errors import FailedPrecondition, InvalidInput
-from ..labels import summarize_labels
+from ..labels import label_planes
 from ..prompts.interactive import SegmentResult
 from ..prompts.objects import ObjectState
 from ..prompts.windows import ObjectPrompt
@@ -22,8 +22,6 @@ from .amg import Sam2AMGParams, sam2_amg
 from .decoding import Sam2Prompt, decode_prompts
 from .features import Sam2Features
 from .interactive import segment_object
-
-CancelledFn = Callable[[], bool]
 
 
 def segment(model: Any, features: Sam2Features, new: ObjectPrompt, mask: np.ndarray | None = None,
@@ -90,17 +88,14 @@ def auto_segment_planes(model: Any, image: Any, planes: list[int], features_at: 
                         cancelled: Callable[[], bool] | None = None) -> tuple[np.ndarray, list]:
     """SAM2's AMG on the given planes of a stored image: (len(planes), H, W) uint32 labels with ids
     unique across planes, and their per-object summaries. Stages: "embedding", "segmenting"."""
-    labels = np.zeros((len(planes),) + tuple(image.spatial_shape), dtype=np.uint32)
     report = progress or (lambda done, total, stage: None)
-    objects: list = []
-    for done, index in enumerate(planes):
-        raise_if_cancelled(cancelled, "automatic segmentation was cancelled")
+
+    def segment_plane(done: int, index: int) -> tuple[np.ndarray, None]:
         features = features_at(index)
         report(done + 1, len(planes), "embedding")
         plane = auto_segment_plane(model, image.plane(index), features, params, None, cancelled)
-        offset = int(labels[:done].max()) if done else 0
-        plane[plane > 0] += offset
-        labels[done] = plane
-        objects += summarize_labels(plane, None, index)
         report(done + 1, len(planes), "segmenting")
+        return plane, None
+
+    labels, objects = label_planes(planes, image.spatial_shape, segment_plane, cancelled)
     return labels, objects
