@@ -11,18 +11,19 @@ themselves. ``release_gil_while_solving`` swaps it into ilpy's SCIP backend, onc
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 __all__ = ["release_gil_while_solving"]
 
-_installed = False
+_original_solve = None
 _lock = threading.Lock()
 
 
 def release_gil_while_solving() -> bool:
     """Make ilpy's SCIP backend solve with the GIL released; whether that is now the case."""
-    global _installed
+    global _original_solve
     with _lock:
-        if _installed:
+        if _original_solve is not None:
             return True
         import ilpy
         import pyscipopt
@@ -30,25 +31,30 @@ def release_gil_while_solving() -> bool:
 
         if not ilpy.__version__.startswith("0.6.") or not hasattr(pyscipopt.Model, "optimizeNogil"):
             return False
+        _original_solve = _scip.ScipSolver.solve
         _scip.ScipSolver.solve = _solve_without_gil
-        _installed = True
         return True
 
 
-def _solve_without_gil(self) -> "object":
-    """ilpy 0.6's ``ScipSolver.solve`` with ``optimizeNogil`` in place of ``optimize``."""
-    from ilpy.solver_backends import _scip
+class _GilReleasingModel:
+    """A pyscipopt Model whose ``optimize`` is ``optimizeNogil``; everything else is the model's own."""
 
+    def __init__(self, model: Any) -> None:
+        self._model = model
+
+    def optimize(self) -> None:
+        """The same ``SCIPsolve`` as ``optimize``, with the GIL released."""
+        self._model.optimizeNogil()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._model, name)
+
+
+def _solve_without_gil(self: Any) -> Any:
+    """ilpy's own ``ScipSolver.solve``, run with its model's ``optimize`` releasing the GIL."""
     model = self._model
-    model.optimizeNogil()
-    native_status = model.getStatus()
-    status = _scip.STATUS_MAP.get(native_status, _scip.SolverStatus.OTHER)
-    if not model.getNSols():
-        variable_values, objective_value = [0] * len(self._vars), 0
-    else:
-        solution = model.getBestSol()
-        variable_values = [model.getSolVal(solution, v) for v in self._vars]
-        objective_value = model.getSolObjVal(solution)
-    model.freeTransform()  # as ilpy: lets constraints be added for a later solve
-    return _scip.Solution(variable_values=variable_values, objective_value=objective_value, status=status,
-                          time=model.getSolvingTime(), native_status=native_status)
+    self._model = _GilReleasingModel(model)
+    try:
+        return _original_solve(self)
+    finally:
+        self._model = model
