@@ -144,7 +144,8 @@ class JobQueue(Generic[R]):
         with self._changed:
             self._records[job_id] = record
             self._live[job_id] = LiveJob(payload=payload)
-        self._persist(job_id)
+        with self._disk:
+            self._persist(job_id)
         snapshot = replace(record)  # type: ignore[type-var]  # before the worker may pick it up: callers see QUEUED
         self._enqueue(job_id)
         return snapshot
@@ -155,9 +156,7 @@ class JobQueue(Generic[R]):
             # On disk before in memory: whoever sees the new state (wait, watch) finds it in job.json,
             # and no later write of this change can overwrite what they do with the file next.
             with self._disk:
-                with self._changed:
-                    text = replace(self._records[job_id], **changes).to_json()  # type: ignore[type-var, attr-defined]
-                write_atomically(self.directory / job_id / "job.json", text)
+                self._persist(job_id, changes)
                 self._apply(job_id, progress, changes)
         else:
             self._apply(job_id, progress, changes)
@@ -174,13 +173,12 @@ class JobQueue(Generic[R]):
             live.version += 1
             self._changed.notify_all()
 
-    def _persist(self, job_id: str) -> None:
-        """Write the job's record to job.json atomically (a kill -9 leaves the old or the new file)."""
-        with self._disk:
-            # Snapshot under the disk lock: the last write always carries the latest state.
-            with self._changed:
-                text = self._records[job_id].to_json()  # type: ignore[attr-defined]
-            write_atomically(self.directory / job_id / "job.json", text)
+    def _persist(self, job_id: str, changes: dict | None = None) -> None:
+        """Write the job's record, with ``changes`` applied, to job.json atomically (a kill -9 leaves
+        the old or the new file). The caller holds ``_disk``: the last write carries the latest state."""
+        with self._changed:
+            text = replace(self._records[job_id], **(changes or {})).to_json()  # type: ignore[type-var, attr-defined]
+        write_atomically(self.directory / job_id / "job.json", text)
 
     def resume(self) -> None:
         """Reload jobs from disk; queue unfinished ones again, hand finished ones to ``_restored``."""
