@@ -56,7 +56,7 @@ public final class FollowObjectCommand extends BridgeCommand {
         boolean backward = gd.getNextBoolean();
         String method = gd.getNextChoice();
         // the time series of the displayed slice (a plain stack is taken as time)
-        int t = imp.getNFrames() > 1 ? imp.getT() - 1 : imp.getZ() - 1;
+        int t = BridgeSession.currentIndex(imp);
         String imageId = client.upload(ImageJArrays.fromImagePlus(imp, "t")).getImageId();
         TrackRequest request = request(client.key(imageId), t, prompts.allPoints(), prompts.boxes(), iou, backward,
                 method);
