@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import InvalidInput
+from ..precision import native_bf16
 
 ENCODER_IMAGE_SIZE = 1024  # SAM's encoder input side; decoder output is at this resolution
 EMBED_DIM = 256  # SAM neck output channels = decoder input channels
@@ -317,11 +318,9 @@ def uses_bf16(precision: str, device: torch.device) -> bool:
     """Whether to decode in bfloat16: asked for, and the device computes it natively.
 
     On a CPU without bf16 instructions (no AVX512-BF16/AMX) bf16 convolutions are emulated and
-    slower than float32, so the decoder stays in float32 there.
+    slower than float32, so the decoder stays in float32 there (``precision.native_bf16``).
     """
-    if precision != "bf16":
-        return False
-    return device.type != "cpu" or bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    return precision == "bf16" and native_bf16(device)
 
 
 @torch.inference_mode()
