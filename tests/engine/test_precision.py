@@ -12,6 +12,7 @@ def _flags(monkeypatch, flags: set[str]) -> None:
 def test_auto_is_fp32_on_a_cpu_that_would_emulate_bf16(monkeypatch):
     _flags(monkeypatch, {"avx2", "avx512f", "avx512bw", "avx512_vnni"})  # Ice Lake: oneDNN says "bf16 supported"
     assert precision.resolve_precision("auto", torch.device("cpu")) == "fp32"
+    assert precision.resolve_precision("auto", "cpu") == "fp32"  # as the server's resolve_device gives it
 
 
 def test_auto_is_bf16_on_a_cpu_with_bf16_instructions(monkeypatch):

@@ -32,8 +32,9 @@ def cpu_flags() -> frozenset[str]:
     return frozenset()
 
 
-def native_bf16(device: torch.device) -> bool:
+def native_bf16(device: torch.device | str) -> bool:
     """Whether ``device`` computes bfloat16 in hardware (not emulated)."""
+    device = torch.device(device)
     if device.type == "cuda":
         return bool(torch.cuda.is_bf16_supported())
     if device.type == "cpu":
@@ -41,7 +42,7 @@ def native_bf16(device: torch.device) -> bool:
     return False
 
 
-def resolve_precision(requested: str, device: torch.device) -> str:
+def resolve_precision(requested: str, device: torch.device | str) -> str:
     """``"auto"`` -> ``"bf16"`` where the device has native bf16, else ``"fp32"``; others unchanged."""
     if requested == "auto":
         return "bf16" if native_bf16(device) else "fp32"
