@@ -28,6 +28,13 @@ class _Ordered(argparse._AppendAction):
         namespace.model_order = order + [(self.dest, values)]
 
 
+def _encoder_batch(value: str) -> str:
+    """``--encoder-batch``: 'auto' or a positive integer, kept as text (the engine reads it)."""
+    if value != "auto" and not (value.isdigit() and int(value) >= 1):
+        raise argparse.ArgumentTypeError(f"'auto' or a positive integer, got {value!r}")
+    return value
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options of the server."""
     parser = argparse.ArgumentParser(prog="sambridge-server", description=__doc__)
@@ -54,6 +61,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--cache-dir", type=Path, help="persistent cache (embeddings, images)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
     parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
+    parser.add_argument("--encoder-batch", default="auto", type=_encoder_batch,
+                        help="most images of concurrent users one encoder forward takes: auto (1 on a CPU, "
+                             "chosen from free memory on a GPU) or a number (1: one image at a time)")
     parser.add_argument("--token", default=os.environ.get("SAMBRIDGE_TOKEN"),
                         help="bearer token clients must send (default: $SAMBRIDGE_TOKEN)")
     parser.add_argument("--admin-token", default=os.environ.get("SAMBRIDGE_ADMIN_TOKEN"),
@@ -121,7 +131,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         tls_cert=args.tls_cert, tls_key=args.tls_key,
         models=_model_sources(args), model_roots=args.model_root, data_roots=args.data_root,
         cache_dir=args.cache_dir, model_dir=args.model_dir, model_registry=args.model_registry,
-        device=args.device, precision=args.precision,
+        device=args.device, precision=args.precision, encoder_batch=args.encoder_batch,
         max_message_mb=args.max_message_mb, cache_mb=args.cache_mb, workers=args.workers, max_models=args.max_models,
         upload_mb=args.upload_mb, idle_timeout_s=args.idle_timeout, max_watchers=args.max_watchers,
         image_mb=args.image_mb, max_image_pixels=int(args.max_image_mpixels * 1_000_000),

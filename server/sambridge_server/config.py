@@ -58,6 +58,9 @@ class ServerConfig:
     max_watchers: int = 32
     watchers_per_caller: int = 4
     compile: bool = False
+    # Most images (or tiles) of concurrent callers one encoder forward takes: "auto" (1 on a CPU,
+    # from free memory on a GPU) or a number; 1 runs the encoder one image at a time.
+    encoder_batch: str = "auto"
     # Batch jobs (BatchService): a LocalCluster of this many worker processes, started on the first
     # batch, or the Dask scheduler at this address (e.g. a dask-jobqueue Slurm cluster's).
     dask_workers: int = 1

@@ -10,7 +10,7 @@ default, optional bf16 autocast, progress and cancellation callbacks.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, Sequence
+from typing import TYPE_CHECKING, Callable, Literal, Sequence
 
 import numpy as np
 import torch
@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 Precision = Literal["fp32", "bf16"]
 PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
 TILE_FEATURE_BYTES = 256 * 64 * 64 * 4  # one tile's float32 (256, 64, 64) feature map
+BatchEncoder = Callable[[torch.Tensor, str], np.ndarray]
+"""``(preprocessed batch, precision) -> float32 features``: how ``compute_embeddings`` runs the encoder."""
 
 
 @dataclass
@@ -108,6 +110,11 @@ def encode_batch(
     return features.float().cpu().numpy()
 
 
+def model_encoder(sam: Sam, attention: AttentionKind = "sdpa") -> BatchEncoder:
+    """``encode_batch`` of this model as a ``BatchEncoder`` (``encode_batch`` is looked up at each call)."""
+    return lambda batch, precision: encode_batch(sam, batch, precision, attention)
+
+
 def _check_cancelled(cancelled: CancelledFn | None) -> None:
     raise_if_cancelled(cancelled, "embedding computation was cancelled")
 
@@ -126,16 +133,19 @@ def compute_embeddings(
     cancelled: CancelledFn | None = None,
     batch_size: int = 1,
     attention: AttentionKind = "sdpa",
+    encoder: BatchEncoder | None = None,
 ) -> ImageEmbeddings:
     """Embed a 2D image ((y,x) or (y,x,c)), optionally in tiles of ``tile_shape`` with ``halo``.
 
     ``progress(done, total)`` is called after every batch of tiles; ``cancelled()`` is polled
-    before every batch and a True answer raises ``Cancelled``.
+    before every batch and a True answer raises ``Cancelled``. ``encoder`` runs the forwards
+    (e.g. an ``EncoderBatcher`` shared with other callers); by default this thread runs them.
     """
     image2d = validate_image(image2d)
     check_options(precision, tile_shape, halo)
     sam = sam_of(model)
     grid = make_grid(image2d.shape[:2], tile_shape, halo)
+    encoder = encoder or model_encoder(sam, attention)
     features = np.empty((len(grid.tiles), 256, 64, 64), dtype=np.float32)
     input_sizes: list[tuple[int, int]] = []
     done = 0
@@ -143,7 +153,7 @@ def compute_embeddings(
         _check_cancelled(cancelled)
         prepared = [prepare_tile(sam, image2d[tile.outer_slices()]) for tile in tiles]
         batch = torch.cat([tensor for tensor, _ in prepared])
-        features[done : done + len(tiles)] = encode_batch(sam, batch, precision, attention)
+        features[done : done + len(tiles)] = encoder(batch, precision)
         input_sizes.extend(size for _, size in prepared)
         done += len(tiles)
         if progress is not None:
