@@ -13,26 +13,29 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+import torch
 
 from .automatic.planes import AutomaticSegmenter, LabelResult
 from .cache import CacheKey, EmbeddingCache
-from .callbacks import (CancelledFn, ProgressFn, StageProgressFn, acquire_unless_cancelled, never,
-                        raise_if_cancelled)
-from .embeddings import TILE_FEATURE_BYTES, ImageEmbeddings, check_options, compute_embeddings
+from .callbacks import CancelledFn, ProgressFn, StageProgressFn, acquire_unless_cancelled, raise_if_cancelled
+from .embeddings import (TILE_FEATURE_BYTES, BatchEncoder, ImageEmbeddings, check_options, compute_embeddings,
+                         model_encoder)
+from .encoder_batching import EncoderBatcher, auto_max_batch, parse_encoder_batch
 from .sam2_models.features import TILE_BYTES as SAM2_TILE_BYTES
 from .errors import FailedPrecondition, InvalidInput, ResourceExhausted
 from .files import confine
 from .images import ImageStore, StoredImage, requested_planes
-from .interrupt import interruptible_model, stops_when
+from .interrupt import interruptible_model
 from .labels import ObjectSummary, summarize_labels
 from .model_zoo import ModelZoo, default_model_dir, load_registry
 from .model_families import family_of, load_any_checkpoint
 from .model_registry import ModelRegistry
-from .models import LoadedModel
+from .models import LoadedModel, sam_of
 from .prompts.many_objects import paint_objects
 from .prompts import interactive
 from .prompts.objects import ObjectState, ObjectStore
 from .prompts.windows import in_window
+from .precision import resolve_precision
 from .sam2_models import compute_sam2_features
 from .sam2_models import serving as sam2_serving
 from .sam2_models.features import Sam2Features
@@ -42,6 +45,10 @@ from .tracking.tracker import Tracker
 from .volume.calls import VolumeCalls
 
 
+def _sam2_forward(batch: torch.Tensor, precision: str) -> np.ndarray:
+    """The forward of a SAM2 model's batcher: never run, SAM2 embeddings only take the batcher's lock."""
+    raise NotImplementedError("SAM2 embeddings are not batched")
+
 
 class Workspace:
     """State shared by all clients of one server."""
@@ -49,14 +56,17 @@ class Workspace:
     def __init__(self, config) -> None:
         self.config = config
         self.device = resolve_device(config.device)
-        # bf16 keeps decoded masks at IoU >= 0.98 of fp32 (bench/bench_embeddings.py) at ~2x speed.
-        self.precision = "bf16" if config.precision == "auto" else config.precision
+        # "auto": bf16 where the device computes it natively (masks IoU >= 0.98 of fp32 at ~2x speed), else fp32.
+        self.precision = resolve_precision(config.precision, self.device)
         cache_dir = Path(config.cache_dir) if config.cache_dir else None
         self.models = ModelRegistry()
         self.images = ImageStore(config.image_mb * 1024 * 1024, directory=cache_dir / "images" if cache_dir else None)
         self.cache = EmbeddingCache(config.cache_mb * 1024 * 1024, cache_dir / "embeddings" if cache_dir else None)
         self.objects = ObjectStore()
-        self._encoder_locks: dict[str, threading.Lock] = {}
+        # One encoder batcher per model: concurrent embeddings share forwards (--encoder-batch).
+        self._encoder_batch = parse_encoder_batch(config.encoder_batch)
+        self._batchers: dict[str, EncoderBatcher] = {}
+        self._batchers_lock = threading.Lock()
         self._keys: dict[tuple, CacheKey] = {}
         self.automatic = AutomaticSegmenter(lambda request: self._resolve(request)[:2], self.embeddings_for,
                                             self._plane_key)
@@ -107,7 +117,6 @@ class Workspace:
             raise ResourceExhausted(f"{len(loaded)} models are loaded, the server's limit (--max-models "
                                     f"{self.config.max_models}): unload one first")
         model = load_any_checkpoint(path, model_type, name, device=self.device, decoder_path=decoder_path, root=root)
-        self._encoder_locks[model.name] = threading.Lock()
         self.models.add(model, default=default)
         return model
 
@@ -144,7 +153,8 @@ class Workspace:
     def unload_model(self, name: str) -> None:
         """Stop serving a model (not the default) and free what it holds; its cache entries stay."""
         model = self.models.remove(name)
-        self._encoder_locks.pop(model.name, None)
+        with self._batchers_lock:
+            self._batchers.pop(model.name, None)
         self.automatic.forget_model(model.name)
 
     def capabilities(self) -> list[str]:
@@ -186,20 +196,39 @@ class Workspace:
         key = self._cache_key(image, index, model, request, precision)
 
         def compute() -> ImageEmbeddings:
-            lock = self._encoder_locks.setdefault(model.name, threading.Lock())
-            acquire_unless_cancelled(lock, cancelled)
+            batcher = self.encoder_batcher(model)
+            if family_of(model) != "sam2":
+                with batcher.caller():
+                    return compute_embeddings(model, plane, request.tile_shape, request.halo, precision, progress,
+                                              cancelled, encoder=self._encoder_of(batcher, cancelled))
+            acquire_unless_cancelled(batcher.lock, cancelled)
             try:
-                if family_of(model) == "sam2":
-                    return compute_sam2_features(model, plane, request.tile_shape, request.halo, precision, progress,
-                                                 cancelled)
-                # A cancel stops the encoder between its blocks, not only between tiles.
-                with stops_when(cancelled or never):
-                    return compute_embeddings(interruptible_model(model), plane, request.tile_shape, request.halo,
-                                              precision, progress, cancelled)
+                return compute_sam2_features(model, plane, request.tile_shape, request.halo, precision, progress,
+                                             cancelled)
             finally:
-                lock.release()
+                batcher.lock.release()
 
         return self.cache.get_or_compute(key, compute, cancelled), model, image
+
+    def encoder_batcher(self, model: LoadedModel) -> EncoderBatcher:
+        """The model's encoder batcher, made on first use (SAM2 models only take its lock)."""
+        with self._batchers_lock:
+            batcher = self._batchers.get(model.name)
+            if batcher is None:
+                if family_of(model) == "sam2":
+                    batcher = EncoderBatcher(_sam2_forward, 1)
+                else:
+                    max_batch = self._encoder_batch or auto_max_batch(model.sam.image_encoder,
+                                                                      torch.device(model.device))
+                    # A cancel stops the encoder between its blocks, not only between tiles.
+                    batcher = EncoderBatcher(model_encoder(sam_of(interruptible_model(model))), max_batch)
+                self._batchers[model.name] = batcher
+            return batcher
+
+    @staticmethod
+    def _encoder_of(batcher: EncoderBatcher, cancelled: CancelledFn | None) -> BatchEncoder:
+        """``compute_embeddings``' encoder: forwards through ``batcher`` for a caller with ``cancelled``."""
+        return lambda batch, precision: batcher.encode(batch, precision, cancelled)
 
     def _check_embedding_size(self, shape: tuple[int, int], request: EmbeddingRequest,
                               tile_bytes: int = TILE_FEATURE_BYTES) -> None:
@@ -279,12 +308,10 @@ class Workspace:
         key = self.cache.key_for(crop, model.model_hash, None, None, precision)
 
         def compute() -> ImageEmbeddings:
-            lock = self._encoder_locks.setdefault(model.name, threading.Lock())
-            acquire_unless_cancelled(lock, cancelled)
-            try:
-                return compute_embeddings(model, crop, None, None, precision, None, cancelled)
-            finally:
-                lock.release()
+            batcher = self.encoder_batcher(model)
+            with batcher.caller():
+                return compute_embeddings(model, crop, None, None, precision, None, cancelled,
+                                          encoder=self._encoder_of(batcher, cancelled))
 
         return in_window(self.cache.get_or_compute(key, compute, cancelled), window, image.spatial_shape)
 
