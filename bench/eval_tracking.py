@@ -10,7 +10,8 @@ nucleus outlines). Two inputs per movie:
   ~7 s per frame on this CPU, so they are cached under ``$SAMBRIDGE_HOME/bench``).
 
 ``before`` is the previous linker (adjacent frames only, overlap/radius candidates, flat split
-cost: ``LEGACY``); ``after`` the current defaults, given the image. Parameters were chosen on
+cost: ``LEGACY``); ``after`` the current defaults, given the image, and for ``ais`` masks with
+detection gaps filled, as the Track RPC does with its own segmentation (``tracking/gaps.py``). Parameters were chosen on
 ``tune`` only (``--tune`` reruns that grid search); the other movies are reported. The last
 line is JSON.
 
@@ -68,8 +69,12 @@ def ais_masks(name: str, image: np.ndarray) -> np.ndarray:
     return labels
 
 
-def run(sequence: Sequence, labels: np.ndarray, variant: str, time_limit_s: float, costs=None) -> dict:
-    """Track ``labels`` with the ``before`` or ``after`` linker and score it against the truth."""
+def run(sequence: Sequence, labels: np.ndarray, variant: str, time_limit_s: float, costs=None,
+        own_segmentation: bool = False) -> dict:
+    """Track ``labels`` with the ``before`` or ``after`` linker and score it against the truth.
+
+    ``own_segmentation``: the labels are the server's AIS, so ``after`` fills detection gaps as
+    the Track RPC does when it segments the movie itself."""
     from sambridge_server.engine.tracking.linking import track_labels
     from sambridge_server.engine.tracking.metrics import evaluate_tracking
 
@@ -77,7 +82,8 @@ def run(sequence: Sequence, labels: np.ndarray, variant: str, time_limit_s: floa
     if variant == "before":
         result = track_labels(labels, **legacy_options(), time_limit_s=time_limit_s)
     else:
-        result = track_labels(labels, costs, image=sequence.image, time_limit_s=time_limit_s)
+        result = track_labels(labels, costs, image=sequence.image, time_limit_s=time_limit_s,
+                              fill_gaps=own_segmentation)
     seconds = time.perf_counter() - start
     s = evaluate_tracking(sequence.labels, sequence.tracks, result.labels, result.tracks)
     return {
@@ -160,7 +166,7 @@ def main() -> None:
               f"{len(sequence.tracks)} tracks, {n_div} divisions")
         for input_name, labels in inputs.items():
             for variant in args.variants.split(","):
-                scores = run(sequence, labels, variant, args.time_limit)
+                scores = run(sequence, labels, variant, args.time_limit, own_segmentation=input_name == "ais")
                 summary.setdefault(name, {}).setdefault(input_name, {})[variant] = scores
                 print(f"  {input_name:>5} {variant:>6}: " + "  ".join(f"{k} {v}" for k, v in scores.items()))
     print(json.dumps(summary))

@@ -1,7 +1,8 @@
 """Tracking over (t, y, x): automatic linking with divisions (motile) and interactive following.
 
 Modules: ``graph`` (candidate objects and links), ``costs`` and ``divisions`` (the objective),
-``solve`` (motile ILP, greedy fallback), ``linking`` (labels -> tracks and lineage),
+``solve`` (motile ILP, greedy fallback), ``linking`` (labels -> tracks and lineage), ``gaps``
+(missed detections drawn into gap-linked tracks),
 ``interactive`` (follow one annotated object with SAM), ``motion`` (its motion model),
 ``metrics`` (TRA and link scores), ``ctc`` (Cell Tracking Challenge files), ``scip_gil`` (SCIP
 solves without holding the GIL), ``tracker`` (tracking calls on stored images: link or follow).

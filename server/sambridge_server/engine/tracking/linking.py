@@ -20,6 +20,7 @@ import numpy as np
 
 from ..callbacks import CancelledFn, raise_if_cancelled
 from ..errors import InvalidInput
+from .gaps import fill_gaps as fill_detection_gaps
 from .graph import build_candidate_graph
 from .solve import TrackingCosts, solve_links
 
@@ -66,6 +67,7 @@ def track_labels(
     image: np.ndarray | None = None,
     max_gap: int = 2,
     division_reach: float = 2.5,
+    fill_gaps: bool = False,
 ) -> TrackingResult:
     """Link the objects of a ``(t, y, x)`` integer label series into tracks.
 
@@ -77,7 +79,9 @@ def track_labels(
     channels are averaged), ``scores[(t, label)]`` an optional per-object confidence in
     [0, 1] (default 1), ``time_limit_s`` bounds the solver stage (model building included).
     ``progress(done, total)`` counts frames, then the solve and relabel steps; ``cancelled()``
-    is polled between steps and raises ``Cancelled``.
+    is polled between steps and raises ``Cancelled``. ``fill_gaps`` draws a gap-linked cell into
+    the frames where it was missed and keeps it one track (``gaps.fill_gaps``): for labels the
+    server segmented itself, never for a user's.
     """
     costs = costs or TrackingCosts()
     start = time.perf_counter()
@@ -102,6 +106,8 @@ def track_labels(
     raise_if_cancelled(cancelled, "tracking cancelled")
     node_track, tracks = tracks_from_links(graph, solution.nodes, solution.edges)
     relabelled = relabel(labels, graph, node_track)
+    if fill_gaps:
+        relabelled, tracks = fill_detection_gaps(relabelled, tracks)
     done = time.perf_counter()
     if progress is not None:
         progress(total, total)

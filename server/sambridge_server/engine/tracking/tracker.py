@@ -140,6 +140,7 @@ class Tracker:
             labels, options.costs, max_distance=options.max_distance, time_limit_s=options.time_limit_s,
             scores=scores, progress=lambda done, total: report(done, total, "linking"),
             cancelled=cancelled, image=image.array,  # division evidence: mothers brighten
+            fill_gaps=not labels_id,  # a cell our own segmentation missed is drawn in; a user's labels stay theirs
         )
         return TrackingOutcome(result.labels, result.tracks, result.optimal, result.status)
 
