@@ -112,3 +112,15 @@ def test_the_tracker_fills_its_own_segmentation_and_never_a_users_labels():
     users = tracker.link(request, LinkOptions(time_limit_s=20), labels_id="labels")
     assert len(own.tracks) == 2 and (own.labels[2] > 0).sum() == (truth[2] > 0).sum()
     assert len(users.tracks) == 3 and (users.labels[2] > 0).sum() == (truth[2] == 2).sum()
+
+
+def test_a_cell_the_image_does_not_show_stays_a_gap():
+    """Out of focus for a frame: the image shows background there, so nothing is drawn in."""
+    truth, image = _moving_cells()
+    seg = _missed(truth, 1, (2,))
+    image[2][truth[2] == 1] = 0
+    result = track_labels(seg, image=image, time_limit_s=20, fill_gaps=True)
+    assert len(result.tracks) == 3 and gap_links(result.tracks)
+    assert (result.labels[2] > 0).sum() == (truth[2] == 2).sum()
+    image[2][truth[2] == 1] = 70  # dimmer, but closer to the cell (100) than to the background (0)
+    assert len(track_labels(seg, image=image, time_limit_s=20, fill_gaps=True).tracks) == 2

@@ -44,13 +44,30 @@ def moved_mask(mask: np.ndarray, shift: np.ndarray) -> np.ndarray:
     return out
 
 
-def fill_gaps(labels: np.ndarray, tracks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def looks_like_the_cell(image: np.ndarray, labels: np.ndarray, drawn: np.ndarray, cell_mean: float,
+                        share: float = 0.5) -> bool:
+    """Whether the image under ``drawn`` is closer to the cell than to the background.
+
+    True when the mean intensity under ``drawn`` lies at least ``share`` of the way from the
+    frame's background (median of unlabelled pixels) to ``cell_mean``, in either polarity.
+    """
+    background = labels == 0
+    if not background.any():
+        return True
+    floor = float(np.median(image[background]))
+    contrast = cell_mean - floor
+    return contrast == 0 or (float(image[drawn].mean()) - floor) / contrast >= share
+
+
+def fill_gaps(labels: np.ndarray, tracks: np.ndarray, image: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Draw every gap-linked cell into its missed frames and merge its two tracks.
 
     ``labels`` is a ``(t, y, x)`` track-id series and ``tracks`` its CTC table (as
     ``track_labels`` returns them). In frame ``t`` of a gap from ``(t0, mask0)`` to
     ``(t1, mask1)`` the nearer end's mask is moved by its share of the centroid displacement.
-    A gap whose drawn object would find no free pixel in some frame stays a gap. Returns new
+    A gap whose drawn object would find no free pixel in some frame stays a gap; so does one
+    where ``image`` (``(t, y, x)`` intensities, optional) shows background rather than the cell
+    under the drawn object (the cell really left: out of focus, out of the frame). Returns new
     arrays; the child track's id disappears, its own children get the merged parent.
     """
     labels = labels.copy()
@@ -76,6 +93,10 @@ def fill_gaps(labels: np.ndarray, tracks: np.ndarray) -> tuple[np.ndarray, np.nd
             drawn[t] = moved_mask(mask, shift) & (labels[t] == 0)
         if not all(mask.any() for mask in drawn.values()):
             continue  # no free pixels there: a CTC track must show in every frame it spans, so keep the gap
+        if image is not None:
+            cell_mean = float(np.mean([image[end][first].mean(), image[begin][last].mean()]))
+            if not all(looks_like_the_cell(image[t], labels[t], mask, cell_mean) for t, mask in drawn.items()):
+                continue
         for t, mask in drawn.items():
             labels[t][mask] = parent
         child_frames = labels[begin : table[child][2] + 1]

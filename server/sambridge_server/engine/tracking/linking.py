@@ -80,8 +80,8 @@ def track_labels(
     [0, 1] (default 1), ``time_limit_s`` bounds the solver stage (model building included).
     ``progress(done, total)`` counts frames, then the solve and relabel steps; ``cancelled()``
     is polled between steps and raises ``Cancelled``. ``fill_gaps`` draws a gap-linked cell into
-    the frames where it was missed and keeps it one track (``gaps.fill_gaps``): for labels the
-    server segmented itself, never for a user's.
+    the frames where it was missed (where ``image``, if given, shows it) and keeps it one track
+    (``gaps.fill_gaps``): for labels the server segmented itself, never for a user's.
     """
     costs = costs or TrackingCosts()
     start = time.perf_counter()
@@ -107,7 +107,7 @@ def track_labels(
     node_track, tracks = tracks_from_links(graph, solution.nodes, solution.edges)
     relabelled = relabel(labels, graph, node_track)
     if fill_gaps:
-        relabelled, tracks = fill_detection_gaps(relabelled, tracks)
+        relabelled, tracks = fill_detection_gaps(relabelled, tracks, image)
     done = time.perf_counter()
     if progress is not None:
         progress(total, total)
