@@ -5,7 +5,7 @@ made of real HeLa pixels. Reports medians (and ratios) for: embedding (micro_sam
 ours fp32 / bf16), one-point decode latency, 100 objects batched vs 100 single calls, and the
 IoU of masks decoded from bf16 vs fp32 embeddings on 20 real box prompts. The last line is JSON.
 
-Run: PYTHONPATH=server python bench/bench_embeddings.py [--repeats 3] [--model-type vit_b]
+Run: PYTHONPATH=server python bench/bench_embeddings.py [--repeats 3] [--model-type vit_b] [--device cuda]
 """
 
 from __future__ import annotations
@@ -61,6 +61,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--decode-repeats", type=int, default=10)
     parser.add_argument("--model-type", default="vit_b")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (both sides run there)")
     args = parser.parse_args()
 
     from micro_sam import prompt_based_segmentation as pbs
@@ -77,8 +78,8 @@ def main() -> None:
           f"{len(boxes)} real objects")
     with tempfile.TemporaryDirectory() as tmp:
         path = save_checkpoint(build_sam(PRESETS[args.model_type], seed=0), Path(tmp) / f"sam_{args.model_type}.pth")
-        model = load_checkpoint(path, model_type=args.model_type)
-        predictor = get_sam_model(model_type=args.model_type, checkpoint_path=path, device="cpu")
+        model = load_checkpoint(path, model_type=args.model_type, device=args.device)
+        predictor = get_sam_model(model_type=args.model_type, checkpoint_path=path, device=args.device)
 
     rows = []
     t_ms, emb_ms = _timed(lambda: precompute_image_embeddings(predictor, image, verbose=False), args.repeats)
@@ -115,11 +116,12 @@ def main() -> None:
         print(f"{name:44s} {value:10.3f} {ratio:8.2f}x")
     print(f"\nfeatures rel. L2: ours fp32 vs micro_sam {rel:.2e}; bf16 vs fp32 {rel16:.2e}")
     print(f"bf16 vs fp32 mask IoU on {len(ious)} real boxes: mean {np.mean(ious):.4f}, min {np.min(ious):.4f}")
-    auto = resolve_precision("auto", "cpu")
-    print(f"'auto' precision on this CPU: {auto} (native bf16: {native_bf16('cpu')}); "
+    auto = resolve_precision("auto", args.device)
+    print(f"'auto' precision on {args.device}: {auto} (native bf16: {native_bf16(args.device)}); "
           f"default embedding speed-up vs micro_sam: {t_ms / (t_bf16 if auto == 'bf16' else t_fp32):.2f}x")
     print(json.dumps({
-        "model_type": args.model_type, "threads": torch.get_num_threads(), "auto_precision": auto,
+        "model_type": args.model_type, "device": args.device, "threads": torch.get_num_threads(),
+        "auto_precision": auto,
         "embed_ratio_default": round(t_ms / (t_bf16 if auto == "bf16" else t_fp32), 3),
         "embed_s_micro_sam": round(t_ms, 3), "embed_s_fp32": round(t_fp32, 3), "embed_s_bf16": round(t_bf16, 3),
         "embed_ratio_fp32": round(t_ms / t_fp32, 3), "embed_ratio_bf16": round(t_ms / t_bf16, 3),

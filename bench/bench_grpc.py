@@ -4,7 +4,7 @@ One process: a loopback server on a random-weight vit_b (Meta format) and a real
 1024x1024 HeLa image; embeddings are computed once, then decode latencies are
 compared. Prints medians and ratios; the last line is JSON.
 
-    PYTHONPATH=server:python_client python bench/bench_grpc.py [--model-type vit_b] [--repeats 30]
+    PYTHONPATH=server:python_client python bench/bench_grpc.py [--model-type vit_b] [--repeats 30] [--device cuda]
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model-type", default="vit_b")
     parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--device", default="cpu", help="the server's device: cpu or cuda")
     args = parser.parse_args()
 
     from sambridge import Client
@@ -61,7 +62,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"{args.model_type}.pth"
         save_checkpoint(build_sam(PRESETS[args.model_type], seed=0), path)
-        config = ServerConfig(port=0, models=[ModelSource(path=path, name="m")], precision="fp32")
+        config = ServerConfig(port=0, models=[ModelSource(path=path, name="m")], precision="fp32",
+                              device=args.device)
         workspace = Workspace(config)
         server, port = build_server(config, workspace)
         server.start()
@@ -99,7 +101,7 @@ def main() -> None:
             print(f"100 objects: one call {one_call:.0f} ms, 100 calls {many_calls:.0f} ms, "
                   f"ratio {many_calls / one_call:.1f}x")
             print(json.dumps({
-                "model_type": args.model_type, "repeats": args.repeats, "decode_ms_in_process": round(in_process, 2),
+                "model_type": args.model_type, "device": args.device, "repeats": args.repeats, "decode_ms_in_process": round(in_process, 2),
                 "decode_ms_grpc": round(over_grpc, 2), "grpc_overhead_ms": round(overhead, 2),
                 "no_op_call_ms": round(no_op, 3),
                 "objects_one_call_ms": round(one_call, 1), "objects_many_calls_ms": round(many_calls, 1),
