@@ -13,9 +13,6 @@ from pathlib import Path
 
 import torch
 
-PRECISIONS = ("fp32", "bf16")
-"""Precisions a request or the server may ask for ("auto" resolves to one of them)."""
-
 _BF16_CPU_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
 
 
