@@ -117,12 +117,13 @@ def main() -> None:
     print(f"\nfeatures rel. L2: ours fp32 vs micro_sam {rel:.2e}; bf16 vs fp32 {rel16:.2e}")
     print(f"bf16 vs fp32 mask IoU on {len(ious)} real boxes: mean {np.mean(ious):.4f}, min {np.min(ious):.4f}")
     auto = resolve_precision("auto", args.device)
+    ratio_default = t_ms / (t_bf16 if auto == "bf16" else t_fp32)
     print(f"'auto' precision on {args.device}: {auto} (native bf16: {native_bf16(args.device)}); "
-          f"default embedding speed-up vs micro_sam: {t_ms / (t_bf16 if auto == 'bf16' else t_fp32):.2f}x")
+          f"default embedding speed-up vs micro_sam: {ratio_default:.2f}x")
     print(json.dumps({
         "model_type": args.model_type, "device": args.device, "threads": torch.get_num_threads(),
         "auto_precision": auto,
-        "embed_ratio_default": round(t_ms / (t_bf16 if auto == "bf16" else t_fp32), 3),
+        "embed_ratio_default": round(ratio_default, 3),
         "embed_s_micro_sam": round(t_ms, 3), "embed_s_fp32": round(t_fp32, 3), "embed_s_bf16": round(t_bf16, 3),
         "embed_ratio_fp32": round(t_ms / t_fp32, 3), "embed_ratio_bf16": round(t_ms / t_bf16, 3),
         "decode_ms_micro_sam": round(t_dec_ms * 1e3, 2), "decode_ms_ours": round(t_dec * 1e3, 2),

@@ -52,7 +52,8 @@ def run_stage(arguments: list[str], limit_s: int) -> tuple[dict | str, float]:
     print(done.stdout, flush=True)
     lines = done.stdout.strip().splitlines()
     if done.returncode != 0 or not lines:
-        return f"exit {done.returncode}: {done.stderr.strip().splitlines()[-1:] or ''}", time.perf_counter() - start
+        last_error = (done.stderr.strip().splitlines() or [""])[-1]
+        return f"exit {done.returncode}: {last_error}", time.perf_counter() - start
     try:
         return json.loads(lines[-1]), time.perf_counter() - start
     except json.JSONDecodeError:

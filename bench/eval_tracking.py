@@ -11,9 +11,9 @@ nucleus outlines). Two inputs per movie:
 
 ``before`` is the previous linker (adjacent frames only, overlap/radius candidates, flat split
 cost: ``LEGACY``); ``after`` the current defaults, given the image, and for ``ais`` masks with
-detection gaps filled, as the Track RPC does with its own segmentation (``tracking/gaps.py``). Parameters were chosen on
-``tune`` only (``--tune`` reruns that grid search); the other movies are reported. The last
-line is JSON.
+detection gaps filled, as the Track RPC does with its own segmentation (``tracking/gaps.py``).
+Parameters were chosen on ``tune`` only (``--tune`` reruns that grid search); the other movies
+are reported. The last line is JSON.
 
     PYTHONPATH=server .venv/bin/python bench/eval_tracking.py [--sequences tune,small,large,hela] [--tune]
 """
