@@ -54,7 +54,7 @@ def test_a_missed_detection_is_drawn_in_and_the_cell_stays_one_track():
     np.testing.assert_array_equal(filled.labels[2] == filled.labels[2][60, 38], truth[2] == 2)
 
 
-def test_two_missed_frames_in_a_row_follow_the_straight_line():
+def test_a_chain_of_gaps_becomes_one_track_along_the_straight_line():
     truth, image = _moving_cells(7)
     filled = track_labels(_missed(truth, 2, (3,)), image=image, time_limit_s=20, fill_gaps=True)
     plain = fill_gaps(*_two_gap_chain(truth))
@@ -62,6 +62,17 @@ def test_two_missed_frames_in_a_row_follow_the_straight_line():
     for t in range(7):
         assert _iou(plain[0][t] == plain[0][0][60, 30], truth[t] == 2) > 0.8
     assert len(filled.tracks) == 2
+
+
+def test_two_missed_frames_in_a_row_follow_the_straight_line():
+    truth, _ = _moving_cells(7)
+    labels = truth.copy()
+    labels[1:3][labels[1:3] == 2] = 0  # cell 2 missed in frames 1 and 2, seen again from frame 3 as track 3
+    labels[3:][labels[3:] == 2] = 3
+    filled, table = fill_gaps(labels, np.array([[1, 0, 6, 0], [2, 0, 0, 0], [3, 3, 6, 2]], np.int64))
+    assert table.tolist() == [[1, 0, 6, 0], [2, 0, 6, 0]]
+    for t in range(7):
+        assert _iou(filled[t] == 2, truth[t] == 2) > 0.8
 
 
 def _two_gap_chain(truth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
