@@ -2,8 +2,11 @@
 
 Random-weight vit_b saved as a Meta checkpoint and loaded by both loaders; a 1024x1024 image
 made of real HeLa pixels. Reports medians (and ratios) for: embedding (micro_sam precompute vs
-ours fp32 / bf16), one-point decode latency, 100 objects batched vs 100 single calls, and the
-IoU of masks decoded from bf16 vs fp32 embeddings on 20 real box prompts. The last line is JSON.
+ours fp32 / bf16 / int8), one-point decode latency, 100 objects batched vs 100 single calls, and the
+IoU of masks decoded from bf16 and int8 vs fp32 embeddings on 20 real box prompts. int8 (OpenVINO,
+CPU only, skipped without openvino/nncf) is timed after its one-time quantisation, which is
+reported apart; its mask IoU is also measured on the shipped default model (trained weights, its
+native tiling) on every real box of the image. The last line is JSON.
 
 Run: PYTHONPATH=server python bench/bench_embeddings.py [--repeats 3] [--model-type vit_b] [--device cuda]
 """
@@ -55,6 +58,36 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
     return 1.0 if union == 0 else float(np.logical_and(a, b).sum() / union)
 
 
+def _int8_encoder(model, directory: Path):
+    """The model's OpenVINO int8 ``BatchEncoder`` (None without openvino/nncf)."""
+    from sambridge_server.engine.embeddings import model_encoder
+    from sambridge_server.engine.int8_encoder import Int8Encoders, missing_packages
+
+    if missing_packages():
+        print(f"int8 skipped: {', '.join(missing_packages())} not installed")
+        return None
+    encoders = Int8Encoders(directory)
+    return model_encoder(model.sam, int8=lambda batch: encoders.get(model.sam, model.model_hash)(batch))
+
+
+def _default_model_int8_ious(image: np.ndarray, boxes: np.ndarray, directory: Path) -> list[float]:
+    """Box-mask IoU, int8 vs fp32 embeddings, of the shipped default model served in its native
+    tiling (through the server's Workspace, as a client's Segment call runs)."""
+    from sambridge_server.config import ModelSource, ServerConfig
+    from sambridge_server.default_model import SHIPPED
+    from sambridge_server.engine.requests import EmbeddingRequest
+    from sambridge_server.engine.workspace import Workspace
+
+    workspace = Workspace(ServerConfig(port=0, models=[ModelSource(path=SHIPPED, name="default")],
+                                       precision="fp32", cache_dir=directory / "server"))
+    workspace.images.put("image", image, "yx")
+
+    def mask(precision: str, box: np.ndarray) -> np.ndarray:
+        return workspace.segment(EmbeddingRequest("image", precision=precision), box=box).masks[0]
+
+    return [_iou(mask("int8", box), mask("fp32", box)) for box in boxes]
+
+
 def main() -> None:
     """Run the benchmark and print a table."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -81,6 +114,8 @@ def main() -> None:
         model = load_checkpoint(path, model_type=args.model_type, device=args.device)
         predictor = get_sam_model(model_type=args.model_type, checkpoint_path=path, device=args.device)
 
+    int8_dir = tempfile.TemporaryDirectory()
+    int8 = _int8_encoder(model, Path(int8_dir.name)) if args.device == "cpu" else None
     rows = []
     t_ms, emb_ms = _timed(lambda: precompute_image_embeddings(predictor, image, verbose=False), args.repeats)
     t_fp32, emb_fp32 = _timed(lambda: compute_embeddings(model, image), args.repeats)
@@ -92,6 +127,25 @@ def main() -> None:
         ("embedding ours fp32 (s)", t_fp32, t_ms / t_fp32),
         ("embedding ours bf16 (s)", t_bf16, t_ms / t_bf16),
     ]
+    int8_stats: dict[str, float] = {}
+    if int8 is not None:
+        start = time.perf_counter()
+        compute_embeddings(model, image[:256, :256], precision="int8", encoder=int8)  # quantises once
+        int8_stats["int8_prepare_s"] = round(time.perf_counter() - start, 1)
+        t_int8, emb_int8 = _timed(lambda: compute_embeddings(model, image, precision="int8", encoder=int8),
+                                  args.repeats)
+        rows.append(("embedding ours int8 (s)", t_int8, t_ms / t_int8))
+        int8_ious = [_iou(decode(model, emb_int8, box=box).masks[0], decode(model, emb_fp32, box=box).masks[0])
+                     for box in boxes[:20]]
+        default_ious = _default_model_int8_ious(image, boxes, Path(int8_dir.name))
+        int8_stats.update({
+            "embed_s_int8": round(t_int8, 3), "embed_ratio_int8": round(t_ms / t_int8, 3),
+            "int8_mask_iou_mean": round(float(np.mean(int8_ious)), 4),
+            "int8_mask_iou_min": round(float(np.min(int8_ious)), 4),
+            "int8_default_model_iou_mean": round(float(np.mean(default_ious)), 4),
+            "int8_default_model_iou_min": round(float(np.min(default_ious)), 4),
+            "int8_default_model_boxes": len(default_ious),
+        })
 
     point = points[0]
     t_dec_ms, _ = _timed(
@@ -116,6 +170,11 @@ def main() -> None:
         print(f"{name:44s} {value:10.3f} {ratio:8.2f}x")
     print(f"\nfeatures rel. L2: ours fp32 vs micro_sam {rel:.2e}; bf16 vs fp32 {rel16:.2e}")
     print(f"bf16 vs fp32 mask IoU on {len(ious)} real boxes: mean {np.mean(ious):.4f}, min {np.min(ious):.4f}")
+    if int8_stats:
+        print(f"int8 (OpenVINO; quantised once in {int8_stats['int8_prepare_s']} s) vs fp32 mask IoU on 20 real "
+              f"boxes: mean {int8_stats['int8_mask_iou_mean']:.4f}, min {int8_stats['int8_mask_iou_min']:.4f}; "
+              f"shipped default model (native tiling) on {int8_stats['int8_default_model_boxes']} boxes: mean "
+              f"{int8_stats['int8_default_model_iou_mean']:.4f}, min {int8_stats['int8_default_model_iou_min']:.4f}")
     auto = resolve_precision("auto", args.device)
     ratio_default = t_ms / (t_bf16 if auto == "bf16" else t_fp32)
     print(f"'auto' precision on {args.device}: {auto} (native bf16: {native_bf16(args.device)}); "
@@ -129,7 +188,9 @@ def main() -> None:
         "decode_ms_micro_sam": round(t_dec_ms * 1e3, 2), "decode_ms_ours": round(t_dec * 1e3, 2),
         "decode_ratio": round(t_dec_ms / t_dec, 3), "objects_batched_ratio": round(t_singles / t_batched, 3),
         "bf16_mask_iou_mean": round(float(np.mean(ious)), 4), "bf16_mask_iou_min": round(float(np.min(ious)), 4),
+        **int8_stats,
     }))
+    int8_dir.cleanup()
 
 
 if __name__ == "__main__":

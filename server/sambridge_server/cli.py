@@ -60,7 +60,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="folder training jobs may read from")
     parser.add_argument("--cache-dir", type=Path, help="persistent cache (embeddings, images)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
-    parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
+    parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "int8"],
+                        help="encoder precision: auto = bf16 where the device computes it natively, else fp32; "
+                             "int8 = OpenVINO int8 encoder on CPUs (needs sambridge[int8]; quantised once per model)")
     parser.add_argument("--encoder-batch", default="auto", type=_encoder_batch,
                         help="most images of concurrent users one encoder forward takes: auto (1 on a CPU, "
                              "chosen from free memory on a GPU) or a number (1: one image at a time)")
@@ -171,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if not config.models:
         config.models.append(ensure_default_model())
+    from sambridge_server.engine.errors import InvalidInput
     from sambridge_server.engine.model_zoo import DownloadError
 
     try:
@@ -178,6 +181,13 @@ def main(argv: list[str] | None = None) -> int:
     except DownloadError as err:
         print(f"sambridge-server: {err}", file=sys.stderr)
         return 1
+    except InvalidInput as err:
+        print(f"sambridge-server: {err}", file=sys.stderr)
+        return 2
+    if workspace.precision == "int8":
+        # Warm-up before serving: the first call would otherwise wait minutes for the quantisation.
+        print("preparing the int8 encoders (quantised once per model and stored; minutes for vit_b) ...", flush=True)
+        workspace.prepare_int8()
     server, port = build_server(config, workspace)
     # Startup objects (torch, models, grpc) are never garbage: kept out of the collector's scans,
     # full collections during a call (which hold the GIL) stay short.

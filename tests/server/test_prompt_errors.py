@@ -92,3 +92,11 @@ def test_embeddings_that_never_fit_the_cache_are_refused_with_the_numbers(client
         client.segment(strip, box=(1, 1, 20, 20), model="tiny", tile_shape=(16, 16), halo=(0, 0))
     assert err.value.code == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert "1024 tiles = 4096 MiB" in err.value.details and "2048 MiB" in err.value.details
+
+
+def test_an_unknown_precision_names_the_ones_there_are(client, image):
+    with pytest.raises(SamBridgeError) as err:
+        client.embed(image, model="tiny", precision="int4")
+    assert err.value.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert all(name in err.value.details for name in ("'fp32'", "'bf16'", "'int8'")), err.value.details
+    assert client.segment(image, box=(10, 10, 60, 60), model="tiny").shape == image.shape

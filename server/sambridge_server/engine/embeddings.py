@@ -4,7 +4,8 @@ Preprocessing is micro_sam's: each tile (or the whole image) is converted with
 ``preprocess.to_uint8_rgb`` (per-tile min-max, as micro_sam does per tile), resized with
 segment_anything's ``ResizeLongestSide`` and normalised/padded by ``Sam.preprocess``.
 Differences from micro_sam (all "ours"): ``torch.inference_mode``, fused SDPA attention by
-default, optional bf16 autocast, progress and cancellation callbacks.
+default, optional bf16 autocast or an OpenVINO int8 encoder on CPUs (``int8_encoder``),
+progress and cancellation callbacks.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ from .tiling import Tile, TileGrid, make_grid
 if TYPE_CHECKING:
     from .cache import EmbeddingCache
 
-Precision = Literal["fp32", "bf16"]
-PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
+Precision = Literal["fp32", "bf16", "int8"]
+PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "int8")
 TILE_FEATURE_BYTES = 256 * 64 * 64 * 4  # one tile's float32 (256, 64, 64) feature map
 BatchEncoder = Callable[[torch.Tensor, str], np.ndarray]
 """``(preprocessed batch, precision) -> float32 features``: how ``compute_embeddings`` runs the encoder."""
@@ -110,9 +111,19 @@ def encode_batch(
     return features.float().cpu().numpy()
 
 
-def model_encoder(sam: Sam, attention: AttentionKind = "sdpa") -> BatchEncoder:
-    """``encode_batch`` of this model as a ``BatchEncoder`` (``encode_batch`` is looked up at each call)."""
-    return lambda batch, precision: encode_batch(sam, batch, precision, attention)
+def model_encoder(sam: Sam, attention: AttentionKind = "sdpa",
+                  int8: Callable[[torch.Tensor], np.ndarray] | None = None) -> BatchEncoder:
+    """``encode_batch`` of this model as a ``BatchEncoder`` (``encode_batch`` is looked up at each call);
+    ``int8`` runs the ``"int8"`` precision (PyTorch has none: InvalidInput without it)."""
+
+    def forward(batch: torch.Tensor, precision: str) -> np.ndarray:
+        if precision != "int8":
+            return encode_batch(sam, batch, precision, attention)
+        if int8 is None:
+            raise InvalidInput("precision 'int8' needs an int8 encoder (OpenVINO), which this caller has not got")
+        return int8(batch)
+
+    return forward
 
 
 def _check_cancelled(cancelled: CancelledFn | None) -> None:

@@ -10,7 +10,7 @@ import math
 import threading
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -18,13 +18,14 @@ import torch
 from .automatic.planes import AutomaticSegmenter, LabelResult
 from .cache import CacheKey, EmbeddingCache
 from .callbacks import CancelledFn, ProgressFn, StageProgressFn, acquire_unless_cancelled, raise_if_cancelled
-from .embeddings import (TILE_FEATURE_BYTES, BatchEncoder, ImageEmbeddings, check_options, compute_embeddings,
-                         model_encoder)
+from .embeddings import (PRECISIONS, TILE_FEATURE_BYTES, BatchEncoder, ImageEmbeddings, check_options,
+                         compute_embeddings, model_encoder)
 from .encoder_batching import EncoderBatcher, auto_max_batch, parse_encoder_batch
 from .sam2_models.features import TILE_BYTES as SAM2_TILE_BYTES
 from .errors import FailedPrecondition, InvalidInput, ResourceExhausted
 from .files import confine
 from .images import ImageStore, StoredImage, requested_planes
+from .int8_encoder import check_int8, encoders_directory, shared_encoders
 from .interrupt import interruptible_model
 from .labels import ObjectSummary, summarize_labels
 from .model_zoo import ModelZoo, default_model_dir, load_registry
@@ -58,10 +59,13 @@ class Workspace:
         self.device = resolve_device(config.device)
         # "auto": bf16 where the device computes it natively (masks IoU >= 0.98 of fp32 at ~2x speed), else fp32.
         self.precision = resolve_precision(config.precision, self.device)
+        if self.precision == "int8":
+            check_int8(self.device)
         cache_dir = Path(config.cache_dir) if config.cache_dir else None
         self.models = ModelRegistry()
         self.images = ImageStore(config.image_mb * 1024 * 1024, directory=cache_dir / "images" if cache_dir else None)
         self.cache = EmbeddingCache(config.cache_mb * 1024 * 1024, cache_dir / "embeddings" if cache_dir else None)
+        self.int8_encoders = shared_encoders(encoders_directory(cache_dir))
         self.objects = ObjectStore()
         # One encoder batcher per model: concurrent embeddings share forwards (--encoder-batch).
         self._encoder_batch = parse_encoder_batch(config.encoder_batch)
@@ -172,8 +176,10 @@ class Workspace:
         image = self.images.get(request.image_id)
         model = self.models.get(request.model)
         precision = request.precision or self.precision
-        if precision not in ("fp32", "bf16"):
-            raise InvalidInput(f"precision must be 'fp32' or 'bf16', got {precision!r}")
+        if precision not in PRECISIONS:
+            raise InvalidInput(f"precision must be one of {', '.join(map(repr, PRECISIONS))}, got {precision!r}")
+        if precision == "int8":
+            check_int8(model.device)
         return image, model, precision, request.with_tiling_of(model)
 
     def _cache_key(self, image: StoredImage, index: int, model: LoadedModel, request: EmbeddingRequest,
@@ -221,9 +227,20 @@ class Workspace:
                     max_batch = self._encoder_batch or auto_max_batch(model.sam.image_encoder,
                                                                       torch.device(model.device))
                     # A cancel stops the encoder between its blocks, not only between tiles.
-                    batcher = EncoderBatcher(model_encoder(sam_of(interruptible_model(model))), max_batch)
+                    batcher = EncoderBatcher(model_encoder(sam_of(interruptible_model(model)),
+                                                           int8=self._int8_forward(model)), max_batch)
                 self._batchers[model.name] = batcher
             return batcher
+
+    def prepare_int8(self) -> None:
+        """Quantise (or read) the int8 encoder of every loaded SAM model now rather than at its first call."""
+        for model in self.models.list():
+            if family_of(model) != "sam2":
+                self.int8_encoders.get(model.sam, model.model_hash)
+
+    def _int8_forward(self, model: LoadedModel) -> Callable[[torch.Tensor], np.ndarray]:
+        """The model's int8 encoder forward; the encoder is quantised (or read) at its first call."""
+        return lambda batch: self.int8_encoders.get(model.sam, model.model_hash)(batch)
 
     @staticmethod
     def _encoder_of(batcher: EncoderBatcher, cancelled: CancelledFn | None) -> BatchEncoder:

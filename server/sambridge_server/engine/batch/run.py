@@ -129,8 +129,13 @@ def plan_batch(spec: BatchSpec, roots: Sequence[Path], model=None, settings: Eng
     elif params or method == "threshold":
         check_threshold_params(params)
     precision = spec.precision or settings.precision
-    if precision not in ("fp32", "bf16"):
-        raise InvalidInput(f"precision must be 'fp32' or 'bf16', got {precision!r}")
+    from ..embeddings import PRECISIONS  # local imports: torch is loaded only for a plan that needs it
+    from ..int8_encoder import check_int8
+
+    if precision not in PRECISIONS:
+        raise InvalidInput(f"precision must be one of {', '.join(map(repr, PRECISIONS))}, got {precision!r}")
+    if precision == "int8":
+        check_int8(settings.device)
     settings = replace(settings, precision=precision, tile_shape=spec.tile_shape, halo=spec.halo,
                        whole_image=spec.whole_image)
     if not 0 < spec.min_overlap <= 1:

@@ -10,7 +10,8 @@ model: a cheap, deterministic baseline that also exercises chunking and stitchin
 
 from __future__ import annotations
 
-from typing import Callable
+from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 
@@ -63,7 +64,19 @@ def _embeddings(pixels: np.ndarray, worker: WorkerModel, settings: EngineSetting
     model = worker.model
     key = worker.cache.key_for(pixels, model.model_hash, tile_shape, halo, settings.precision)
     return worker.cache.get_or_compute(
-        key, lambda: compute_embeddings(model, pixels, tile_shape, halo, settings.precision))
+        key, lambda: compute_embeddings(model, pixels, tile_shape, halo, settings.precision,
+                                        encoder=_encoder(model, settings)))
+
+
+def _encoder(model: Any, settings: EngineSettings):
+    """PyTorch's encoder, or for ``int8`` the OpenVINO one kept beside the shared embeddings folder."""
+    if settings.precision != "int8":
+        return None
+    from ..embeddings import model_encoder
+    from ..int8_encoder import encoders_directory, shared_encoders
+
+    encoders = shared_encoders(encoders_directory(Path(settings.cache_dir).parent if settings.cache_dir else None))
+    return model_encoder(model.sam, int8=lambda batch: encoders.get(model.sam, model.model_hash)(batch))
 
 
 def model_params(method: str, model_name: str, params: dict):
