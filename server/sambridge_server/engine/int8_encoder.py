@@ -99,6 +99,7 @@ def quantize_encoder(sam: Any) -> Any:
     import nncf
     import openvino as ov
 
+    logging.getLogger("nncf").setLevel(logging.WARNING)  # one line per op otherwise; its progress bars stay
     side = sam.image_encoder.img_size
     module = _EncoderModule(sam.image_encoder).eval()
     # The trace sees shapes as constants (TracerWarnings): right here, the input size is fixed.
