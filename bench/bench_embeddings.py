@@ -8,7 +8,7 @@ CPU only, skipped without openvino/nncf) is timed after its one-time quantisatio
 reported apart; its mask IoU is also measured on the shipped default model (trained weights, its
 native tiling) on every real box of the image. The last line is JSON.
 
-Run: PYTHONPATH=server python bench/bench_embeddings.py [--repeats 3] [--model-type vit_b] [--device cuda]
+Run: PYTHONPATH=server python bench/bench_embeddings.py [--repeats 3] [--model-type vit_b] [--device cuda] [--compile]
 """
 
 from __future__ import annotations
@@ -88,6 +88,30 @@ def _default_model_int8_ious(image: np.ndarray, boxes: np.ndarray, directory: Pa
     return [_iou(mask("int8", box), mask("fp32", box)) for box in boxes]
 
 
+def _compiled_rows(model, image, boxes, emb_fp32, t_ms: float, args, stats: dict) -> list[tuple[str, float, float]]:
+    """Rows for the torch.compile'd encoder (what ``--compile`` serves); fills ``stats`` for the JSON line."""
+    from sambridge_server.engine.compiled_encoder import compile_encoder
+    from sambridge_server.engine.embeddings import compute_embeddings, model_encoder
+    from sambridge_server.engine.precision import native_bf16
+    from sambridge_server.engine.prompts.decoding import decode
+
+    encoder = model_encoder(model.sam, compiled=compile_encoder(model.sam.image_encoder))
+    rows = []
+    for precision in ("fp32", "bf16") if native_bf16(args.device) else ("fp32",):
+        start = time.perf_counter()
+        compute_embeddings(model, image, precision=precision, encoder=encoder)  # compiles
+        stats[f"compile_s_{precision}"] = round(time.perf_counter() - start, 1)
+        seconds, embeddings = _timed(lambda: compute_embeddings(model, image, precision=precision, encoder=encoder),
+                                     args.repeats)
+        rows.append((f"embedding ours {precision} compiled (s)", seconds, t_ms / seconds))
+        ious = [_iou(decode(model, embeddings, box=box).masks[0], decode(model, emb_fp32, box=box).masks[0])
+                for box in boxes[:20]]
+        stats.update({f"embed_s_{precision}_compiled": round(seconds, 3),
+                      f"embed_ratio_{precision}_compiled": round(t_ms / seconds, 3),
+                      f"{precision}_compiled_mask_iou_min": round(float(np.min(ious)), 4)})
+    return rows
+
+
 def main() -> None:
     """Run the benchmark and print a table."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -95,6 +119,8 @@ def main() -> None:
     parser.add_argument("--decode-repeats", type=int, default=10)
     parser.add_argument("--model-type", default="vit_b")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (both sides run there)")
+    parser.add_argument("--compile", action="store_true",
+                        help="also time the torch.compile'd encoder (fp32, and bf16 where native); compile time apart")
     args = parser.parse_args()
 
     from micro_sam import prompt_based_segmentation as pbs
@@ -127,6 +153,9 @@ def main() -> None:
         ("embedding ours fp32 (s)", t_fp32, t_ms / t_fp32),
         ("embedding ours bf16 (s)", t_bf16, t_ms / t_bf16),
     ]
+    compiled_stats: dict[str, float] = {}
+    if args.compile:
+        rows += _compiled_rows(model, image, boxes, emb_fp32, t_ms, args, compiled_stats)
     int8_stats: dict[str, float] = {}
     if int8 is not None:
         start = time.perf_counter()
@@ -188,7 +217,7 @@ def main() -> None:
         "decode_ms_micro_sam": round(t_dec_ms * 1e3, 2), "decode_ms_ours": round(t_dec * 1e3, 2),
         "decode_ratio": round(t_dec_ms / t_dec, 3), "objects_batched_ratio": round(t_singles / t_batched, 3),
         "bf16_mask_iou_mean": round(float(np.mean(ious)), 4), "bf16_mask_iou_min": round(float(np.min(ious)), 4),
-        **int8_stats,
+        **int8_stats, **compiled_stats,
     }))
     int8_dir.cleanup()
 

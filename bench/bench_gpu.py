@@ -3,8 +3,9 @@
 Runs, one after another on ``--device`` (each stage a subprocess with its own time limit, so
 one failure does not lose the others):
 
-1. ``bench_embeddings.py``: micro_sam's fp32 embedding vs ours in fp32 and bf16, one-point
-   decode, 100 objects batched, bf16-vs-fp32 mask IoU (vit_b, then vit_h with ``--vit-h``);
+1. ``bench_embeddings.py``: micro_sam's fp32 embedding vs ours in fp32 and bf16 (vit_b also
+   torch.compile'd, as ``--compile`` serves it), one-point decode, 100 objects batched,
+   bf16-vs-fp32 mask IoU (vit_b, then vit_h with ``--vit-h``);
 2. ``bench_encoder_batching.py``: 8 concurrent users, serial vs batched throughput;
 3. ``bench_grpc.py``: decode round trip over loopback gRPC vs in-process.
 
@@ -29,7 +30,8 @@ HERE = Path(__file__).resolve().parent
 def stages(device: str, vit_h: bool) -> list[tuple[str, list[str], int]]:
     """(name, script arguments, time limit in seconds) of every stage."""
     out = [
-        ("embeddings_vit_b", ["bench_embeddings.py", "--device", device, "--repeats", "5", "--decode-repeats", "30"], 240),
+        ("embeddings_vit_b", ["bench_embeddings.py", "--device", device, "--repeats", "5", "--decode-repeats", "30",
+                              "--compile"], 360),
         ("encoder_batching_vit_b", ["bench_encoder_batching.py", "--device", device, "--users", "8", "--repeats", "5"], 240),
         ("grpc_vit_b", ["bench_grpc.py", "--device", device, "--repeats", "60"], 180),
     ]

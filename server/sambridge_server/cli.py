@@ -63,6 +63,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "int8"],
                         help="encoder precision: auto = bf16 where the device computes it natively, else fp32; "
                              "int8 = OpenVINO int8 encoder on CPUs (needs sambridge[int8]; quantised once per model)")
+    parser.add_argument("--compile", action="store_true",
+                        help="torch.compile the image encoders, compiled before serving (for GPUs; minutes for vit_h)")
     parser.add_argument("--encoder-batch", default="auto", type=_encoder_batch,
                         help="most images of concurrent users one encoder forward takes: auto (1 on a CPU, "
                              "chosen from free memory on a GPU) or a number (1: one image at a time)")
@@ -133,7 +135,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         tls_cert=args.tls_cert, tls_key=args.tls_key,
         models=_model_sources(args), model_roots=args.model_root, data_roots=args.data_root,
         cache_dir=args.cache_dir, model_dir=args.model_dir, model_registry=args.model_registry,
-        device=args.device, precision=args.precision, encoder_batch=args.encoder_batch,
+        device=args.device, precision=args.precision, encoder_batch=args.encoder_batch, compile=args.compile,
         max_message_mb=args.max_message_mb, cache_mb=args.cache_mb, workers=args.workers, max_models=args.max_models,
         upload_mb=args.upload_mb, idle_timeout_s=args.idle_timeout, max_watchers=args.max_watchers,
         image_mb=args.image_mb, max_image_pixels=int(args.max_image_mpixels * 1_000_000),
@@ -188,6 +190,10 @@ def main(argv: list[str] | None = None) -> int:
         # Warm-up before serving: the first call would otherwise wait minutes for the quantisation.
         print("preparing the int8 encoders (quantised once per model and stored; minutes for vit_b) ...", flush=True)
         workspace.prepare_int8()
+    if config.compile:
+        print("compiling the image encoders (torch.compile) ...", flush=True)
+        for name, seconds in workspace.prepare_compiled().items():
+            print(f"  {name}: compiled in {seconds:.0f} s", flush=True)
     server, port = build_server(config, workspace)
     # Startup objects (torch, models, grpc) are never garbage: kept out of the collector's scans,
     # full collections during a call (which hold the GIL) stay short.

@@ -102,23 +102,27 @@ def prepare_tile(sam: Sam, tile_image: np.ndarray) -> tuple[torch.Tensor, tuple[
 
 
 def encode_batch(
-    sam: Sam, batch: torch.Tensor, precision: str = "fp32", attention: AttentionKind = "sdpa"
+    sam: Sam, batch: torch.Tensor, precision: str = "fp32", attention: AttentionKind = "sdpa",
+    forward: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> np.ndarray:
-    """Encoder forward of a preprocessed batch -> float32 numpy (B, 256, 64, 64)."""
+    """Encoder forward of a preprocessed batch -> float32 numpy (B, 256, 64, 64); ``forward``
+    replaces ``encode`` (e.g. a compiled one)."""
     use_bf16 = precision == "bf16"
     with torch.inference_mode(), torch.autocast(sam.device.type, dtype=torch.bfloat16, enabled=use_bf16):
-        features = encode(sam.image_encoder, batch, attention)
+        features = forward(batch) if forward is not None else encode(sam.image_encoder, batch, attention)
     return features.float().cpu().numpy()
 
 
 def model_encoder(sam: Sam, attention: AttentionKind = "sdpa",
-                  int8: Callable[[torch.Tensor], np.ndarray] | None = None) -> BatchEncoder:
+                  int8: Callable[[torch.Tensor], np.ndarray] | None = None,
+                  compiled: Callable[[torch.Tensor], torch.Tensor] | None = None) -> BatchEncoder:
     """``encode_batch`` of this model as a ``BatchEncoder`` (``encode_batch`` is looked up at each call);
-    ``int8`` runs the ``"int8"`` precision (PyTorch has none: InvalidInput without it)."""
+    ``compiled`` replaces the fp32/bf16 forward; ``int8`` runs the ``"int8"`` precision (PyTorch
+    has none: InvalidInput without it)."""
 
     def forward(batch: torch.Tensor, precision: str) -> np.ndarray:
         if precision != "int8":
-            return encode_batch(sam, batch, precision, attention)
+            return encode_batch(sam, batch, precision, attention, compiled)
         if int8 is None:
             raise InvalidInput("precision 'int8' needs an int8 encoder (OpenVINO), which this caller has not got")
         return int8(batch)

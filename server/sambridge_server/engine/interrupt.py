@@ -23,6 +23,8 @@ _MARK = "_sambridge_interruptible"
 
 def _check(*_args) -> None:
     """Forward hook: raise Cancelled if this thread's installed check says the work was abandoned."""
+    if torch.compiler.is_compiling():  # a compiled forward has no hooks (they would split its graph)
+        return
     check = getattr(_local, "check", None)
     if check is not None and check():
         raise Cancelled("every caller waiting for this computation has cancelled")

@@ -20,6 +20,7 @@ from .cache import CacheKey, EmbeddingCache
 from .callbacks import CancelledFn, ProgressFn, StageProgressFn, acquire_unless_cancelled, raise_if_cancelled
 from .embeddings import (PRECISIONS, TILE_FEATURE_BYTES, BatchEncoder, ImageEmbeddings, check_options,
                          compute_embeddings, model_encoder)
+from .compiled_encoder import compile_encoder, warm_up
 from .encoder_batching import EncoderBatcher, auto_max_batch, parse_encoder_batch
 from .sam2_models.features import TILE_BYTES as SAM2_TILE_BYTES
 from .errors import FailedPrecondition, InvalidInput, ResourceExhausted
@@ -227,10 +228,23 @@ class Workspace:
                     max_batch = self._encoder_batch or auto_max_batch(model.sam.image_encoder,
                                                                       torch.device(model.device))
                     # A cancel stops the encoder between its blocks, not only between tiles.
-                    batcher = EncoderBatcher(model_encoder(sam_of(interruptible_model(model)),
-                                                           int8=self._int8_forward(model)), max_batch)
+                    sam = sam_of(interruptible_model(model))
+                    compiled = compile_encoder(sam.image_encoder) if self.config.compile else None
+                    batcher = EncoderBatcher(model_encoder(sam, int8=self._int8_forward(model), compiled=compiled),
+                                             max_batch)
                 self._batchers[model.name] = batcher
             return batcher
+
+    def prepare_compiled(self) -> dict[str, float]:
+        """Compile (``--compile``) and run once the encoder of every loaded SAM model in the server's
+        precision; the seconds each took, by model name."""
+        seconds = {}
+        for model in self.models.list():
+            if family_of(model) != "sam2" and self.precision != "int8":
+                batcher = self.encoder_batcher(model)
+                seconds[model.name] = warm_up(lambda batch, precision: batcher.encode(batch, precision),
+                                              model.sam.image_encoder.img_size, model.device, self.precision)
+        return seconds
 
     def prepare_int8(self) -> None:
         """Quantise (or read) the int8 encoder of every loaded SAM model now rather than at its first call."""
