@@ -14,6 +14,7 @@ Run:  PYTHONPATH=server:python_client:tests python bench/bench_ais_amg.py [--poi
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import statistics
 import sys
@@ -23,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "server"), str(ROOT / "tests"), str(ROOT / "tests" / "engine")]
+sys.path[:0] = [str(ROOT / "server"), str(ROOT / "tests"), str(ROOT / "tests" / "engine" / "automatic")]
 
 
 def median_time(fn, runs: int) -> tuple[float, object]:
@@ -59,6 +60,7 @@ def main() -> None:
     image = tifffile.imread(resources / "Fluo_Hela_02_img.tif")[0]
     truth = tifffile.imread(resources / "Fluo_Hela_02_ERR_SEG.tif")[0]
     print(f"image {image.shape} {image.dtype}, model {args.model} (random weights, seed 0)")
+    summary: dict[str, float] = {}
 
     # --- AIS post-processing -------------------------------------------------------------------
     maps = maps_from_labels(truth)
@@ -83,6 +85,8 @@ def main() -> None:
         print(f"AIS post-processing [{name}]: micro_sam {t_ref * 1e3:.1f} ms | ours cold {t_cold * 1e3:.1f} ms "
               f"(x{t_ref / t_cold:.2f}) | ours re-tune, smoothing cached {t_warm * 1e3:.1f} ms "
               f"(x{t_ref / t_warm:.2f}) | objects {ref_labels.max()} / {labels.max()}, mSA vs micro_sam {msa:.3f}")
+        summary.update({f"ais_{name}_micro_sam_ms": round(t_ref * 1e3, 2), f"ais_{name}_ours_cold_ms": round(t_cold * 1e3, 2),
+                        f"ais_{name}_ratio_cold": round(t_ref / t_cold, 3), f"ais_{name}_msa": round(msa, 4)})
 
     # --- AMG ----------------------------------------------------------------------------------
     sam = build_sam(PRESETS[args.model], seed=0)
@@ -94,10 +98,10 @@ def main() -> None:
     features = np.asarray(embeddings["features"])
     pps = args.points_per_side
     settings = {
-        "defaults (0.88/0.95)": AMGParams(),
-        "permissive (all masks upsampled)": AMGParams(pred_iou_thresh=-1.0, stability_score_thresh=0.0),
+        "defaults (0.88/0.95)": ("defaults", AMGParams()),
+        "permissive (all masks upsampled)": ("permissive", AMGParams(pred_iou_thresh=-1.0, stability_score_thresh=0.0)),
     }
-    for name, params in settings.items():
+    for name, (key, params) in settings.items():
         def run_reference():
             amg = AutomaticMaskGenerator(predictor, points_per_side=pps)
             amg.initialize(image, image_embeddings=embeddings)
@@ -115,6 +119,10 @@ def main() -> None:
         print(f"AMG [{name}, {pps}x{pps} points]: micro_sam {t_ref:.2f} s | ours {t_ours:.2f} s "
               f"(x{t_ref / t_ours:.2f}) | objects {ref_labels.max()} / {labels.max()}, mSA vs micro_sam "
               f"{agreement:.3f}" + ("" if not math.isnan(agreement) else " (no objects)"))
+        summary.update({f"amg_{key}_micro_sam_s": round(t_ref, 3), f"amg_{key}_ours_s": round(t_ours, 3),
+                        f"amg_{key}_ratio": round(t_ref / t_ours, 3), f"amg_{key}_objects": int(labels.max()),
+                        f"amg_{key}_msa": None if math.isnan(agreement) else round(agreement, 4)})
+    print(json.dumps(summary))
 
 
 if __name__ == "__main__":

@@ -3,9 +3,12 @@
 Follows micro_sam's ``AutomaticMaskGenerator`` / ``TiledAutomaticMaskGenerator`` (itself SAM's
 ``SamAutomaticMaskGenerator``): multimask predictions for every grid point, filtered by predicted
 IoU, stability score and box NMS, then painted largest-first into a label image. Faster because
-it (1) drops masks failing the predicted-IoU test before upsampling them to full resolution
-(micro_sam upsamples and RLE-encodes all 3 x 1024 masks), (2) never run-length encodes, and
-(3) keeps masks of a tile at tile size instead of padding them to the full image.
+it (1) runs the mask decoder rewritten for point grids (``grid_decoder``: the image side shared,
+attention in the prompt tokens' rank, masks of prompts failing the predicted-IoU test never
+upscaled), in small passes on a CPU, (2) drops masks failing the predicted-IoU test before
+upsampling them to full resolution (micro_sam upsamples and RLE-encodes all 3 x 1024 masks),
+(3) never run-length encodes, and (4) keeps masks of a tile at tile size instead of padding them
+to the full image.
 
 Two steps, so callers can cache the expensive one per image:
 - ``amg_candidates`` / ``embeddings_amg_candidates`` (expensive): mask decoder over the point grid.
@@ -28,6 +31,7 @@ from torchvision.ops import batched_nms
 from ..embeddings import ImageEmbeddings
 from ..errors import InvalidInput
 from ..tiling import Block
+from .grid_decoder import decode_points, prepare_grid_image, supports_grid_decoding
 
 _EDGE_TOLERANCE = 20.0  # px; SAM's is_box_near_crop_edge atol
 
@@ -104,6 +108,17 @@ def point_grid(points_per_side: int, size: tuple[int, int]) -> np.ndarray:
     return np.stack([xs.ravel() * size[1], ys.ravel() * size[0]], axis=-1)
 
 
+CPU_POINTS_PER_PASS = 4  # measured: larger passes spill the CPU's caches and allocator (bench_ais_amg)
+
+
+def decoder_batch_size(points_per_batch: int, device: torch.device) -> int:
+    """Prompts per decoder pass: ``points_per_batch`` on a GPU, at most ``CPU_POINTS_PER_PASS`` on a CPU.
+
+    The result does not depend on it (up to float rounding): it only trades memory for speed.
+    """
+    return points_per_batch if device.type != "cpu" else min(points_per_batch, CPU_POINTS_PER_PASS)
+
+
 def _resized_longest_side(size: tuple[int, int], target: int) -> tuple[int, int]:
     """SAM's ResizeLongestSide output shape."""
     scale = target / max(size)
@@ -135,17 +150,28 @@ def amg_candidates(
     new_h, new_w = _resized_longest_side(original_size, sam.image_encoder.img_size)
     scale = np.array([new_w / original_size[1], new_h / original_size[0]])
     dense_pe = sam.prompt_encoder.get_dense_pe()
+    decoder = sam.mask_decoder
+    grid = supports_grid_decoding(decoder)
+    image = None
+    per_pass = decoder_batch_size(points_per_batch, device)
 
     logits, ious, kept_points = [], [], []
-    for start in range(0, len(points), points_per_batch):
-        batch = points[start : start + points_per_batch]
+    for start in range(0, len(points), per_pass):
+        batch = points[start : start + per_pass]
         coords = torch.as_tensor(batch * scale, dtype=torch.float, device=device)[:, None, :]
         labels = torch.ones(coords.shape[:2], dtype=torch.int, device=device)
         sparse, dense = sam.prompt_encoder(points=(coords, labels), boxes=None, masks=None)
-        low_res, iou_pred = sam.mask_decoder(
-            image_embeddings=embeddings, image_pe=dense_pe, sparse_prompt_embeddings=sparse,
-            dense_prompt_embeddings=dense, multimask_output=True,
-        )
+        if grid:
+            if image is None:  # the dense (no-mask) embedding is the same for every point prompt
+                image = prepare_grid_image(decoder, embeddings, dense_pe, dense[:1])
+            low_res, iou_pred, upscaled = decode_points(decoder, image, sparse, min_pred_iou)
+            iou_pred = iou_pred[upscaled]
+            batch = batch[upscaled.cpu().numpy()]
+        else:
+            low_res, iou_pred = decoder(
+                image_embeddings=embeddings, image_pe=dense_pe, sparse_prompt_embeddings=sparse,
+                dense_prompt_embeddings=dense, multimask_output=True,
+            )
         keep = iou_pred.flatten() > min_pred_iou
         logits.append(low_res.flatten(0, 1)[keep].float().cpu())
         ious.append(iou_pred.flatten()[keep].float().cpu())
