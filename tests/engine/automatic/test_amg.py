@@ -119,3 +119,19 @@ def test_small_region_cleanup_fills_holes_and_drops_islands():
     assert cleaned.sum() == 25 * 25
     same, changed = _remove_small_regions(cleaned, min_area=10)
     assert not changed and np.array_equal(same, cleaned)
+
+
+def test_prefiltered_candidates_equal_unfiltered_ones(tiny_sam, embeddings):
+    """Candidates with the IoU pre-filter (masks of failing prompts never upscaled) are exactly
+    the unfiltered candidates above the threshold."""
+    args = (tiny_sam, np.asarray(embeddings["features"]), embeddings["input_size"], embeddings["original_size"])
+    everything = amg_candidates(*args, points_per_side=POINTS_PER_SIDE, min_pred_iou=-math.inf)
+    ordered = everything.iou_preds.sort().values
+    middle = len(ordered) // 2
+    threshold = float(ordered[middle - 1] + ordered[middle]) / 2  # between two masks: no ties
+    filtered = amg_candidates(*args, points_per_side=POINTS_PER_SIDE, min_pred_iou=threshold)
+    keep = everything.iou_preds > threshold
+    assert 0 < len(filtered.iou_preds) == int(keep.sum()) < len(everything.iou_preds)
+    torch.testing.assert_close(filtered.iou_preds, everything.iou_preds[keep])
+    torch.testing.assert_close(filtered.low_res_logits, everything.low_res_logits[keep], rtol=1e-4, atol=1e-4)
+    np.testing.assert_array_equal(filtered.points, everything.points[keep.numpy()])

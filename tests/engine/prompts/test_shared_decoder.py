@@ -82,6 +82,31 @@ def test_equals_stock_decoder(tiny_sam, embedded, mode):
             assert not flipped.any() or float(expected[flipped].abs().max()) < 1e-4 * scale
 
 
+def test_passing_masks_are_the_stock_masks_of_passing_prompts(tiny_sam, embedded):
+    """AMG's pre-filter: only prompts with a mask above the IoU threshold are upscaled, and
+    their masks and every prompt's IoU equal the stock decoder's."""
+    embeddings, _ = embedded
+    features = torch.from_numpy(embeddings.tile_features(0))
+    generator = torch.Generator().manual_seed(3)
+    points = (torch.rand(12, 1, 2, generator=generator) * 1024, torch.ones(12, 1, dtype=torch.int))
+    with torch.inference_mode():
+        sparse, dense = tiny_sam.prompt_encoder(points=points, boxes=None, masks=None)
+        expected, expected_iou = tiny_sam.mask_decoder(
+            image_embeddings=features, image_pe=tiny_sam.prompt_encoder.get_dense_pe(),
+            sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense, multimask_output=True)
+        best = expected_iou.max(dim=1).values.sort().values
+        threshold = float(best[5] + best[6]) / 2  # between two prompts: no ties
+        shared = shared_decoder.SharedImage(tiny_sam, features)
+        logits, iou, rows = shared_decoder.predict_passing_masks(tiny_sam, shared, sparse, threshold)
+        wanted = torch.nonzero((expected_iou > threshold).any(dim=1)).flatten()
+        assert rows.tolist() == wanted.tolist() and len(rows) == 6
+        torch.testing.assert_close(iou, expected_iou, atol=1e-5, rtol=0)
+        scale = float(expected.abs().max())
+        torch.testing.assert_close(logits, expected[wanted], atol=1e-5 * scale, rtol=0)
+        none, _, no_rows = shared_decoder.predict_passing_masks(tiny_sam, shared, sparse, float(best[-1]) + 1)
+        assert none.shape == (0, 3, 256, 256) and len(no_rows) == 0
+
+
 def test_unsupported_decoder_falls_back_to_stock(tiny_sam, embedded):
     embeddings, nuclei = embedded
     modified = copy.deepcopy(tiny_sam)

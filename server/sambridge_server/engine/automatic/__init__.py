@@ -1,7 +1,7 @@
 """Automatic segmentation: AIS (decoder maps + seeded watershed) and AMG (prompt grid + filtering).
 
 Modules: ``ais`` (maps, tiling, watershed), ``ais_decoder`` (micro_sam's UNETR decoder),
-``amg`` (automatic mask generation), ``grid_decoder`` (SAM's mask decoder rewritten for point grids).
+``amg`` (automatic mask generation).
 """
 
 from .ais import AISMaps, AISParams, ais_segment, default_ais_params, embeddings_ais_maps

@@ -3,9 +3,9 @@
 Follows micro_sam's ``AutomaticMaskGenerator`` / ``TiledAutomaticMaskGenerator`` (itself SAM's
 ``SamAutomaticMaskGenerator``): multimask predictions for every grid point, filtered by predicted
 IoU, stability score and box NMS, then painted largest-first into a label image. Faster because
-it (1) runs the mask decoder rewritten for point grids (``grid_decoder``: the image side shared,
-attention in the prompt tokens' rank, masks of prompts failing the predicted-IoU test never
-upscaled), in small passes on a CPU, (2) drops masks failing the predicted-IoU test before
+it (1) runs the prompts' shared decoder (``prompts.shared_decoder``: the image side computed once,
+attention in the prompt tokens' rank) and never upscales the masks of prompts whose masks all
+fail the predicted-IoU test, in small passes on a CPU, (2) drops masks failing the predicted-IoU test before
 upsampling them to full resolution (micro_sam upsamples and RLE-encodes all 3 x 1024 masks),
 (3) never run-length encodes, and (4) keeps masks of a tile at tile size instead of padding them
 to the full image.
@@ -31,7 +31,7 @@ from torchvision.ops import batched_nms
 from ..embeddings import ImageEmbeddings
 from ..errors import InvalidInput
 from ..tiling import Block
-from .grid_decoder import decode_points, prepare_grid_image, supports_grid_decoding
+from ..prompts.shared_decoder import predict_passing_masks, shared_image, sparse_embeddings
 
 _EDGE_TOLERANCE = 20.0  # px; SAM's is_box_near_crop_edge atol
 
@@ -150,9 +150,7 @@ def amg_candidates(
     new_h, new_w = _resized_longest_side(original_size, sam.image_encoder.img_size)
     scale = np.array([new_w / original_size[1], new_h / original_size[0]])
     dense_pe = sam.prompt_encoder.get_dense_pe()
-    decoder = sam.mask_decoder
-    grid = supports_grid_decoding(decoder)
-    image = None
+    shared = shared_image(sam, np.asarray(features, dtype=np.float32))  # None: a decoder of another layout
     per_pass = decoder_batch_size(points_per_batch, device)
 
     logits, ious, kept_points = [], [], []
@@ -160,15 +158,14 @@ def amg_candidates(
         batch = points[start : start + per_pass]
         coords = torch.as_tensor(batch * scale, dtype=torch.float, device=device)[:, None, :]
         labels = torch.ones(coords.shape[:2], dtype=torch.int, device=device)
-        sparse, dense = sam.prompt_encoder(points=(coords, labels), boxes=None, masks=None)
-        if grid:
-            if image is None:  # the dense (no-mask) embedding is the same for every point prompt
-                image = prepare_grid_image(decoder, embeddings, dense_pe, dense[:1])
-            low_res, iou_pred, upscaled = decode_points(decoder, image, sparse, min_pred_iou)
-            iou_pred = iou_pred[upscaled]
-            batch = batch[upscaled.cpu().numpy()]
+        if shared is not None:
+            sparse = sparse_embeddings(sam, (coords, labels), None, len(batch))
+            low_res, iou_pred, rows = predict_passing_masks(sam, shared, sparse, min_pred_iou)
+            iou_pred = iou_pred[rows]
+            batch = batch[rows.cpu().numpy()]
         else:
-            low_res, iou_pred = decoder(
+            sparse, dense = sam.prompt_encoder(points=(coords, labels), boxes=None, masks=None)
+            low_res, iou_pred = sam.mask_decoder(
                 image_embeddings=embeddings, image_pe=dense_pe, sparse_prompt_embeddings=sparse,
                 dense_prompt_embeddings=dense, multimask_output=True,
             )
