@@ -133,9 +133,9 @@ def test_volume_matches_micro_sam_3d_and_resumes_from_cache(tiny_sam, micro_sam_
     encoded = []
     real_encode_batch = embeddings_module.encode_batch
 
-    def counting_encode_batch(sam, batch, *args):
+    def counting_encode_batch(sam, batch, *args, **kwargs):
         encoded.append(batch.shape[0])
-        return real_encode_batch(sam, batch, *args)
+        return real_encode_batch(sam, batch, *args, **kwargs)
 
     monkeypatch.setattr(embeddings_module, "encode_batch", counting_encode_batch)
     with pytest.raises(Cancelled):  # crash/cancel after the first batch of two slices

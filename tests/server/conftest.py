@@ -25,7 +25,7 @@ def slow_encoder(monkeypatch):
 
     calls: list[float] = []
 
-    def encode_batch(sam, batch, precision="fp32", attention="sdpa"):
+    def encode_batch(sam, batch, precision="fp32", attention="sdpa", forward=None):
         calls.append(time.monotonic())
         time.sleep(0.1)
         return np.zeros((batch.shape[0], 256, 64, 64), np.float32)

@@ -122,7 +122,7 @@ def model_encoder(sam: Sam, attention: AttentionKind = "sdpa",
 
     def forward(batch: torch.Tensor, precision: str) -> np.ndarray:
         if precision != "int8":
-            return encode_batch(sam, batch, precision, attention, compiled)
+            return encode_batch(sam, batch, precision, attention, forward=compiled)
         if int8 is None:
             raise InvalidInput("precision 'int8' needs an int8 encoder (OpenVINO), which this caller has not got")
         return int8(batch)
