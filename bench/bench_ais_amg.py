@@ -60,7 +60,7 @@ def main() -> None:
     image = tifffile.imread(resources / "Fluo_Hela_02_img.tif")[0]
     truth = tifffile.imread(resources / "Fluo_Hela_02_ERR_SEG.tif")[0]
     print(f"image {image.shape} {image.dtype}, model {args.model} (random weights, seed 0)")
-    summary: dict[str, float] = {}
+    summary: dict[str, float | int | None] = {}
 
     # --- AIS post-processing -------------------------------------------------------------------
     maps = maps_from_labels(truth)

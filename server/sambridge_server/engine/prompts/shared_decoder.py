@@ -372,19 +372,20 @@ def predict_passing_masks(sam: Sam, shared: SharedImage, sparse: Tensor,
                           min_iou: float) -> tuple[Tensor, Tensor, Tensor]:
     """Multimask outputs of prompts without a mask prompt, upscaled only where one can pass.
 
-    Returns ``(logits, iou, rows)``: iou (B, 3) of every prompt, and the low-res logits (B', 3,
-    4h, 4w) of the prompts ``rows`` (B',) that have a mask with predicted IoU above ``min_iou``.
-    The upscaling is the decoder's second largest cost and the other masks would be dropped
+    Returns ``(logits, iou, rows)``: iou (B, 3) of every prompt (SAM's 3 multimask outputs), and
+    the low-res logits (B', 3, 4h, 4w) of the prompts ``rows`` (B',) that have a mask with
+    predicted IoU above ``min_iou``. The upscaling is the decoder's second largest cost and the other masks would be dropped
     by the caller anyway (AMG's IoU filter). Call under inference mode.
     """
     decoder = sam.mask_decoder
     hs, keys = _transformer(sam, shared, _tokens(decoder, sparse), None)
-    iou = decoder.iou_prediction_head(hs[:, 0])[:, 1:]
+    selected = range(1, decoder.num_mask_tokens)
+    iou = decoder.iou_prediction_head(hs[:, 0])[:, selected.start:selected.stop]
     rows = torch.nonzero((iou > min_iou).any(dim=1)).flatten()
     h, w = shared.spatial
     if len(rows) == 0:
-        return keys.new_zeros((0, 3, 4 * h, 4 * w)), iou, rows
-    hyper = torch.stack([decoder.output_hypernetworks_mlps[i](hs[rows, 1 + i]) for i in range(1, 4)], dim=1)
+        return keys.new_zeros((0, len(selected), 4 * h, 4 * w)), iou, rows
+    hyper = torch.stack([decoder.output_hypernetworks_mlps[i](hs[rows, 1 + i]) for i in selected], dim=1)
     return _upscale_logits(decoder, keys[rows], hyper, shared.spatial), iou, rows
 
 
